@@ -1,0 +1,85 @@
+/** Elementwise activations and row softmax. All work in place and return their argument. */
+
+/** erf(x) to ~1e-7 relative (Abramowitz–Stegun 7.1.26 is too coarse for 1e-4 parity through 12 layers). */
+export function erf(x: number): number {
+  // W. J. Cody's rational approximations, double precision.
+  const ax = Math.abs(x);
+  let r: number;
+  if (ax < 0.5) {
+    const t = x * x;
+    const num = (((0.1857777061846031526730 * t + 3.161123743870565596947) * t + 113.8641541510501556495) * t + 377.4852376853020208137) * t + 3209.377589138469472562;
+    const den = (((t + 23.60129095234412093499) * t + 244.0246379344441733056) * t + 1282.616526077372275645) * t + 2844.236833439170622273;
+    return (x * num) / den;
+  }
+  if (ax < 4) {
+    const p = [0.5641884969886700891, 8.883149794388375941, 66.11919063714162948, 298.6351381974001311, 881.952221241769090, 1712.047612634070583, 2051.078377826071465, 1230.339354797997253, 2.153115354744038463e-8];
+    const q = [15.74492611070983473, 117.6939508913124993, 537.1811018620098575, 1621.389574566690189, 3290.799235733459627, 4362.619090143247158, 3439.367674143721637, 1230.339354803749420];
+    let n = p[8] * ax;
+    let d = ax;
+    for (let i = 0; i < 7; i++) {
+      n = (n + p[i]) * ax;
+      d = (d + q[i]) * ax;
+    }
+    r = Math.exp(-ax * ax) * ((n + p[7]) / (d + q[7]));
+  } else {
+    const z = 1 / (ax * ax);
+    const p = [3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2];
+    const q = [2.56852019228982242, 1.87295284992346725, 5.27905102951428412e-1, 6.05183413124413191e-2, 2.33520497626869185e-3];
+    let n = p[5] * z;
+    let d = z;
+    for (let i = 0; i < 4; i++) {
+      n = (n + p[i]) * z;
+      d = (d + q[i]) * z;
+    }
+    const rr = (z * (n + p[4])) / (d + q[4]);
+    r = Math.exp(-ax * ax) / ax * (0.5641895835477562869 - rr);
+  }
+  return x < 0 ? r - 1 : 1 - r;
+}
+
+/** GELU with the exact erf form: x·½(1 + erf(x/√2)). */
+export function geluErf(x: Float32Array): Float32Array {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    x[i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
+  }
+  return x;
+}
+
+export function relu(x: Float32Array): Float32Array {
+  for (let i = 0; i < x.length; i++) if (x[i] < 0) x[i] = 0;
+  return x;
+}
+
+export function sigmoid(v: number): number {
+  return 1 / (1 + Math.exp(-v));
+}
+
+export function sigmoidInPlace(x: Float32Array): Float32Array {
+  for (let i = 0; i < x.length; i++) x[i] = sigmoid(x[i]);
+  return x;
+}
+
+/** Softmax of each row of x[rows, cols], in place, with max subtraction for stability. */
+export function softmaxRows(x: Float32Array, rows: number, cols: number): Float32Array {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let max = -Infinity;
+    for (let c = 0; c < cols; c++) if (x[o + c] > max) max = x[o + c];
+    let sum = 0;
+    for (let c = 0; c < cols; c++) {
+      const e = Math.exp(x[o + c] - max);
+      x[o + c] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let c = 0; c < cols; c++) x[o + c] *= inv;
+  }
+  return x;
+}
+
+/** a += b elementwise (residual connections). */
+export function addInPlace(a: Float32Array, b: Float32Array): Float32Array {
+  for (let i = 0; i < a.length; i++) a[i] += b[i];
+  return a;
+}

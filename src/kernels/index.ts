@@ -1,0 +1,3 @@
+export * from "./matmul.js";
+export * from "./norm.js";
+export * from "./activations.js";
