@@ -1,0 +1,277 @@
+/**
+ * The DeBERTa-v3 encoder (transformers' DebertaV2Model, inference only): token embeddings + LayerNorm, then
+ * layers of disentangled self-attention (content→content, content→position, position→content with shared key
+ * projections and log-bucketed relative positions) and a GELU feed-forward, each followed by a post-LayerNorm.
+ *
+ * Shapes: a batch is `batch` rows of `length` tokens; activations are row-major `[batch·length, hidden]`.
+ */
+import { InputError } from "../errors.js";
+import {
+  addInPlace,
+  geluErf,
+  layerNorm,
+  linear,
+  matmul,
+  matmulTransB,
+  softmaxRows,
+  type PackedLinear,
+} from "../kernels/index.js";
+import type { DebertaConfig } from "./config.js";
+import type { SafetensorsFile } from "./safetensors.js";
+import { layerNormParams, linearLayer, weight } from "./weights.js";
+
+interface Norm {
+  gamma: Float32Array;
+  beta: Float32Array;
+}
+
+interface DebertaLayer {
+  query: PackedLinear;
+  key: PackedLinear;
+  value: PackedLinear;
+  attnOut: PackedLinear;
+  attnNorm: Norm;
+  intermediate: PackedLinear;
+  output: PackedLinear;
+  outputNorm: Norm;
+  /**
+   * query_proj / key_proj applied to the normalised relative embeddings, split per head: `[heads][2k, headDim]`.
+   * They do not depend on the input, so they are computed once at load.
+   */
+  posQuery: Float32Array[];
+  posKey: Float32Array[];
+}
+
+export interface DebertaEncoder {
+  readonly config: DebertaConfig;
+  readonly wordEmbeddings: Float32Array;
+  readonly embeddingNorm: Norm;
+  /** LayerNorm(rel_embeddings) `[2k, hidden]`, what attention indexes. */
+  readonly relEmbeddings: Float32Array;
+  readonly layers: DebertaLayer[];
+}
+
+/** Intermediate values, for tests and debugging; filled when passed to `encode`. */
+export interface EncoderTrace {
+  /** [0] = embedding output, [l] = output of layer l; each `[batch·length, hidden]`. */
+  hiddenStates: Float32Array[];
+  /** Layer 0 disentangled bias (c2p + p2c)/scale before masking, `[batch·heads, length, length]`. */
+  layer0RelAtt?: Float32Array;
+  /** Layer 0 attention probabilities `[batch, heads, length, length]`. */
+  layer0Probs?: Float32Array;
+}
+
+/** Load the encoder weights (`${prefix}embeddings…`, `${prefix}encoder…`) and precompute position projections. */
+export function loadDebertaEncoder(st: SafetensorsFile, config: DebertaConfig, prefix = "encoder."): DebertaEncoder {
+  const H = config.hiddenSize;
+  const I = config.intermediateSize;
+  const heads = config.numHeads;
+  const d = H / heads;
+  const relRows = 2 * config.attSpan;
+  const wordEmbeddings = weight(st, `${prefix}embeddings.word_embeddings.weight`, [config.vocabSize, H]);
+  const embeddingNorm = layerNormParams(st, `${prefix}embeddings.LayerNorm`, H);
+  const relNorm = layerNormParams(st, `${prefix}encoder.LayerNorm`, H);
+  const relRaw = weight(st, `${prefix}encoder.rel_embeddings.weight`, [relRows, H]);
+  const relEmbeddings = layerNorm(relRaw, relRows, H, relNorm.gamma, relNorm.beta, config.layerNormEps);
+  const layers: DebertaLayer[] = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `${prefix}encoder.layer.${l}.`;
+    const query = linearLayer(st, `${p}attention.self.query_proj`, H, H);
+    const key = linearLayer(st, `${p}attention.self.key_proj`, H, H);
+    layers.push({
+      query,
+      key,
+      value: linearLayer(st, `${p}attention.self.value_proj`, H, H),
+      attnOut: linearLayer(st, `${p}attention.output.dense`, H, H),
+      attnNorm: layerNormParams(st, `${p}attention.output.LayerNorm`, H),
+      intermediate: linearLayer(st, `${p}intermediate.dense`, I, H),
+      output: linearLayer(st, `${p}output.dense`, H, I),
+      outputNorm: layerNormParams(st, `${p}output.LayerNorm`, H),
+      posQuery: splitHeads(linear(relEmbeddings, relRows, query), relRows, heads, d),
+      posKey: splitHeads(linear(relEmbeddings, relRows, key), relRows, heads, d),
+    });
+  }
+  return { config, wordEmbeddings, embeddingNorm, relEmbeddings, layers };
+}
+
+/** `[rows, heads·d]` → one contiguous `[rows, d]` array per head. */
+function splitHeads(x: Float32Array, rows: number, heads: number, d: number, out?: Float32Array[]): Float32Array[] {
+  const H = heads * d;
+  const result = out ?? Array.from({ length: heads }, () => new Float32Array(rows * d));
+  for (let h = 0; h < heads; h++) {
+    const dst = result[h];
+    for (let r = 0; r < rows; r++) {
+      const src = r * H + h * d;
+      for (let c = 0; c < d; c++) dst[r * d + c] = x[src + c];
+    }
+  }
+  return result;
+}
+
+/**
+ * Log-bucketed relative position of query i and key j, as a function of δ = i − j: |δ| ≤ buckets/2 keeps δ,
+ * larger distances share logarithmically wider buckets up to maxPosition. The float32 rounding of the reference
+ * is reproduced (Math.fround at each step) because the bucket boundary is a ceil().
+ */
+export function relativeBucket(delta: number, buckets: number, maxPosition: number): number {
+  if (buckets <= 0 || maxPosition <= 0) return delta;
+  const mid = Math.floor(buckets / 2);
+  const sign = Math.sign(delta);
+  const abs = Math.abs(delta);
+  if (abs <= mid) return delta;
+  const f = Math.fround;
+  const ratio = f(Math.log(f(abs / mid)));
+  const base = f(Math.log(f((maxPosition - 1) / mid)));
+  const logPos = Math.ceil(f(f(ratio / base) * (mid - 1))) + mid;
+  return sign * logPos;
+}
+
+/** Relative positions r(i, j) for a length-L sequence, `[L, L]` (what transformers calls relative_pos). */
+export function relativePositions(length: number, config: DebertaConfig): Int32Array {
+  const out = new Int32Array(length * length);
+  for (let i = 0; i < length; i++) {
+    for (let j = 0; j < length; j++) out[i * length + j] = relativeBucket(i - j, config.positionBuckets, config.maxRelativePositions);
+  }
+  return out;
+}
+
+/**
+ * Row of the relative embedding table used for the pair (i, j), as a function of δ = i − j:
+ * `clamp(r + k, 0, 2k − 1)`. Index `δ + length − 1`.
+ */
+function relIndexByDelta(length: number, config: DebertaConfig): Int32Array {
+  const k = config.attSpan;
+  const out = new Int32Array(2 * length - 1);
+  for (let delta = -(length - 1); delta < length; delta++) {
+    const r = relativeBucket(delta, config.positionBuckets, config.maxRelativePositions);
+    out[delta + length - 1] = Math.min(Math.max(r + k, 0), 2 * k - 1);
+  }
+  return out;
+}
+
+/** float32's most negative finite value: what transformers fills masked scores with. */
+const MASKED = -3.4028234663852886e38;
+
+/**
+ * Run the encoder. `inputIds` and `attentionMask` are `[batch, length]`; returns the last hidden state
+ * `[batch, length, hidden]`. Positions with mask 0 are padding: they never influence real positions, and their
+ * own outputs carry no meaning.
+ */
+export function encode(
+  enc: DebertaEncoder,
+  inputIds: Int32Array | readonly number[],
+  attentionMask: Uint8Array | Int32Array | readonly number[],
+  batch: number,
+  length: number,
+  trace?: EncoderTrace,
+): Float32Array {
+  const cfg = enc.config;
+  const H = cfg.hiddenSize;
+  const heads = cfg.numHeads;
+  const d = H / heads;
+  const rows = batch * length;
+  if (!Number.isInteger(batch) || !Number.isInteger(length) || batch < 1 || length < 1) {
+    throw new InputError("encode", `batch (${batch}) and length (${length}) must be positive integers`);
+  }
+  if (inputIds.length !== rows) throw new InputError("inputIds", `has ${inputIds.length} ids, expected batch×length = ${rows}`);
+  if (attentionMask.length !== rows) throw new InputError("attentionMask", `has ${attentionMask.length} values, expected ${rows}`);
+
+  // Embeddings: look up, normalise, zero the padding rows.
+  let x = new Float32Array(rows * H);
+  for (let t = 0; t < rows; t++) {
+    const id = inputIds[t];
+    if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) {
+      throw new InputError("inputIds", `token id ${id} at row ${Math.floor(t / length)}, position ${t % length} is outside the vocabulary [0, ${cfg.vocabSize})`);
+    }
+    x.set(enc.wordEmbeddings.subarray(id * H, (id + 1) * H), t * H);
+  }
+  layerNorm(x, rows, H, enc.embeddingNorm.gamma, enc.embeddingNorm.beta, cfg.layerNormEps, x);
+  for (let t = 0; t < rows; t++) if (!attentionMask[t]) x.fill(0, t * H, (t + 1) * H);
+  trace?.hiddenStates.push(x.slice());
+
+  const relIdx = relIndexByDelta(length, cfg);
+  let cMin = Infinity;
+  let cMax = -Infinity;
+  for (const c of relIdx) {
+    cMin = Math.min(cMin, c);
+    cMax = Math.max(cMax, c);
+  }
+  const nc = cMax - cMin + 1; // only these relative-embedding rows can be reached at this length
+  const scaleFactor = 1 + (cfg.c2p ? 1 : 0) + (cfg.p2c ? 1 : 0);
+  const invScale = 1 / Math.sqrt(d * scaleFactor);
+
+  // Scratch buffers reused across layers and heads.
+  const ctx = new Float32Array(rows * H);
+  const qh = new Float32Array(length * d);
+  const kh = new Float32Array(length * d);
+  const vh = new Float32Array(length * d);
+  const scores = new Float32Array(length * length);
+  const c2p = new Float32Array(length * nc);
+  const p2c = new Float32Array(length * nc);
+  const headCtx = new Float32Array(length * d);
+  if (trace) {
+    trace.layer0RelAtt = new Float32Array(batch * heads * length * length);
+    trace.layer0Probs = new Float32Array(batch * heads * length * length);
+  }
+
+  enc.layers.forEach((layer, l) => {
+    const q = linear(x, rows, layer.query);
+    const k = linear(x, rows, layer.key);
+    const v = linear(x, rows, layer.value);
+    for (let b = 0; b < batch; b++) {
+      const base = b * length;
+      for (let h = 0; h < heads; h++) {
+        gatherHead(q, base, length, H, h, d, qh);
+        gatherHead(k, base, length, H, h, d, kh);
+        gatherHead(v, base, length, H, h, d, vh);
+        matmulTransB(qh, kh, length, d, length, scores);
+        if (cfg.c2p) matmulTransB(qh, layer.posKey[h].subarray(cMin * d, (cMax + 1) * d), length, d, nc, c2p);
+        if (cfg.p2c) matmulTransB(kh, layer.posQuery[h].subarray(cMin * d, (cMax + 1) * d), length, d, nc, p2c);
+        const relOut = trace && l === 0 ? trace.layer0RelAtt!.subarray((b * heads + h) * length * length) : null;
+        for (let i = 0; i < length; i++) {
+          const realQuery = attentionMask[base + i];
+          for (let j = 0; j < length; j++) {
+            const c = relIdx[i - j + length - 1] - cMin;
+            let rel = 0;
+            if (cfg.c2p) rel += c2p[i * nc + c];
+            if (cfg.p2c) rel += p2c[j * nc + c];
+            rel *= invScale;
+            if (relOut) relOut[i * length + j] = rel;
+            const s = scores[i * length + j] * invScale + rel;
+            scores[i * length + j] = realQuery && attentionMask[base + j] ? s : MASKED;
+          }
+        }
+        softmaxRows(scores, length, length);
+        if (trace && l === 0) trace.layer0Probs!.set(scores, (b * heads + h) * length * length);
+        matmul(scores, vh, length, length, d, headCtx);
+        scatterHead(headCtx, base, length, H, h, d, ctx);
+      }
+    }
+    const attn = linear(ctx, rows, layer.attnOut);
+    addInPlace(attn, x);
+    layerNorm(attn, rows, H, layer.attnNorm.gamma, layer.attnNorm.beta, cfg.layerNormEps, attn);
+    const inter = geluErf(linear(attn, rows, layer.intermediate));
+    const out = linear(inter, rows, layer.output);
+    addInPlace(out, attn);
+    layerNorm(out, rows, H, layer.outputNorm.gamma, layer.outputNorm.beta, cfg.layerNormEps, out);
+    x = out;
+    trace?.hiddenStates.push(x.slice());
+  });
+  return x;
+}
+
+/** Copy head h of rows [base, base+length) of `src [*, H]` into `dst [length, d]`. */
+function gatherHead(src: Float32Array, base: number, length: number, H: number, h: number, d: number, dst: Float32Array): void {
+  for (let r = 0; r < length; r++) {
+    const o = (base + r) * H + h * d;
+    for (let c = 0; c < d; c++) dst[r * d + c] = src[o + c];
+  }
+}
+
+/** Inverse of gatherHead. */
+function scatterHead(src: Float32Array, base: number, length: number, H: number, h: number, d: number, dst: Float32Array): void {
+  for (let r = 0; r < length; r++) {
+    const o = (base + r) * H + h * d;
+    for (let c = 0; c < d; c++) dst[o + c] = src[r * d + c];
+  }
+}
