@@ -101,8 +101,8 @@ function lowerWithMap(text: string): { lower: string; origStart: Int32Array; ori
   offsets.push(text.length);
 
   // Lower-casing rarely changes the length (İ → i̇ does), so start at the input's size and grow if needed.
-  let origStart = new Int32Array(text.length + 8);
-  let origEnd = new Int32Array(text.length + 8);
+  let origStart: Int32Array = new Int32Array(text.length + 8);
+  let origEnd: Int32Array = new Int32Array(text.length + 8);
   const parts: string[] = [];
   let n = 0;
   for (let k = 0; k < codePoints.length; k++) {

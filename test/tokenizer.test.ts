@@ -1,0 +1,132 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { TokenizerError } from "../src/errors.js";
+import { GLINER2_SPECIAL_TOKENS, loadTokenizer, loadTokenizerFromDir } from "../src/tokenizer.js";
+import { checkpointDir, goldenCheckpoints, listGoldenCases, readGoldenCase } from "./helpers/golden.js";
+
+type Json = Record<string, any>;
+const tinyJson = (): Json => JSON.parse(readFileSync(`${checkpointDir("tiny-count_lstm_v2")}tokenizer.json`, "utf8"));
+const tinyConfig = (): Json => JSON.parse(readFileSync(`${checkpointDir("tiny-count_lstm_v2")}tokenizer_config.json`, "utf8"));
+
+/**
+ * A tokenizer shaped like the released gliner2-base one: 128,000 model pieces, [MASK] at 128000 and GLiNER2's
+ * tokens from 128001, and the DeBERTa-v3 normalizer chain Strip → Precompiled → Replace. Built from the tiny
+ * vocabulary plus filler pieces that never win (very low scores), so tokenisation of ordinary text is known.
+ */
+function releasedLikeJson(): Json {
+  const j = tinyJson();
+  const vocab: [string, number][] = j.model.vocab;
+  for (let i = vocab.length; i < 128_000; i++) vocab.push([`▁zzfill${i}`, -99]);
+  j.added_tokens = j.added_tokens.map((t: Json) => (t.id >= 2000 ? { ...t, id: t.id - 2000 + 128_000 } : t));
+  j.normalizer = {
+    type: "Sequence",
+    normalizers: [
+      { type: "Strip", strip_left: true, strip_right: true },
+      { type: "Precompiled", precompiled_charsmap: "AAAAAA==" },
+      { type: "Replace", pattern: { Regex: " {2,}" }, content: " " },
+    ],
+  };
+  return j;
+}
+
+describe("tokenizer on the tiny checkpoints", () => {
+  it("knows GLiNER2's special tokens, the vocabulary size and the unknown id", async () => {
+    for (const ck of goldenCheckpoints()) {
+      const tok = await loadTokenizerFromDir(checkpointDir(ck));
+      expect(GLINER2_SPECIAL_TOKENS.map((t) => tok.tokenId(t))).toEqual([2001, 2002, 2003, 2004, 2005, 2006, 2007, 2008, 2009, 2010]);
+      expect(tok.vocabSize).toBe(2011);
+      expect(tok.unkId).toBe(3);
+    }
+  });
+
+  it("tokenises one element like GLiNER2's tokenizer.tokenize + convert_tokens_to_ids", () => {
+    const tok = loadTokenizer(tinyJson(), tinyConfig());
+    // Values recorded by the official processor (golden cases) for these elements.
+    expect(tok.tokenize("entities")).toEqual({ tokens: ["▁", "ent", "ities"], ids: [5, 26, 806] });
+    expect(tok.tokenize("[E]")).toEqual({ tokens: ["[E]"], ids: [2005] });
+    expect(tok.tokenize("李小龍")).toEqual({ tokens: ["▁", "李小龍"], ids: [5, 3] });
+    expect(tok.tokenize("zoë")).toEqual({ tokens: ["▁", "zo", "ë"], ids: [5, 1128, 3] });
+    // Added tokens split the element; the pieces around them are normalised (stripped) separately.
+    expect(tok.tokenize("entities [DESCRIPTION] person: a human").tokens).toEqual(["▁", "ent", "ities", "[DESCRIPTION]", "▁person", ":", "▁a", "▁hum", "an"]);
+    // Stripped, space runs collapsed.
+    expect(tok.tokenize("  hello   world ")).toEqual(tok.tokenize("hello world"));
+    expect(tok.tokenize("")).toEqual({ tokens: [], ids: [] });
+    expect(tok.tokenize("   ")).toEqual({ tokens: [], ids: [] });
+  });
+
+  it("caches per string and hands out frozen results", () => {
+    const tok = loadTokenizer(tinyJson());
+    const a = tok.tokenize("hello");
+    expect(tok.tokenize("hello")).toBe(a);
+    expect(Object.isFrozen(a.tokens) && Object.isFrozen(a.ids)).toBe(true);
+  });
+
+  // Every element of every golden prompt, tokenised alone, gives exactly the recorded subwords and ids.
+  for (const ck of goldenCheckpoints()) {
+    it(`reproduces every recorded element of the ${ck} cases`, () => {
+      const tok = loadTokenizer(readFileSync(`${checkpointDir(ck)}tokenizer.json`, "utf8"), readFileSync(`${checkpointDir(ck)}tokenizer_config.json`, "utf8"));
+      let elements = 0;
+      for (const ref of listGoldenCases(ck)) {
+        for (const tp of readGoldenCase(ref).texts_prepared) {
+          const combined: string[] = [];
+          tp.schema_tokens_list.forEach((s, i) => combined.push(...s, ...(i < tp.schema_tokens_list.length - 1 ? ["[SEP_STRUCT]"] : [])));
+          combined.push("[SEP_TEXT]", ...tp.prefix_tokens, ...tp.words.map((w) => w[0]));
+          combined.forEach((el, e) => {
+            const at = tp.mapped_indices.flatMap((m, p) => (m[1] === e ? [p] : []));
+            const got = tok.tokenize(el);
+            expect(got.tokens, `${ref.name}: ${JSON.stringify(el)}`).toEqual(at.map((p) => tp.subword_tokens[p]));
+            expect(got.ids, `${ref.name}: ${JSON.stringify(el)}`).toEqual(at.map((p) => tp.input_ids[p]));
+            elements++;
+          });
+        }
+      }
+      expect(elements).toBeGreaterThan(2000);
+    });
+  }
+});
+
+describe("tokenizer shaped like the released gliner2-base one", () => {
+  const tok = loadTokenizer(releasedLikeJson(), tinyConfig());
+
+  it("reads the special-token ids from the file, not from constants", () => {
+    expect(tok.tokenId("[P]")).toBe(128_003);
+    expect(tok.tokenId("[SEP_TEXT]")).toBe(128_002);
+    expect(tok.vocabSize).toBe(128_011);
+    expect(tok.tokenize("[P]").ids).toEqual([128_003]);
+  });
+
+  it("applies the NFKC-like Precompiled normalizer between Strip and Replace", () => {
+    // Full-width letters fold to ASCII, so they tokenise like the ASCII word.
+    expect(tok.tokenize("ｈｅｌｌｏ")).toEqual(tok.tokenize("hello"));
+    expect(tok.tokenize("hello")).toEqual(loadTokenizer(tinyJson()).tokenize("hello"));
+    // A lone control character is deleted: the element has no subword at all.
+    expect(tok.tokenize("\u0001")).toEqual({ tokens: [], ids: [] });
+  });
+});
+
+describe("tokenizer errors", () => {
+  it("names GLiNER2 tokens the file lacks", () => {
+    const j = tinyJson();
+    j.added_tokens = j.added_tokens.filter((t: Json) => t.content !== "[R]" && t.content !== "[OUTPUT]");
+    expect(() => loadTokenizer(j)).toThrow(TokenizerError);
+    expect(() => loadTokenizer(j)).toThrow(/lacks GLiNER2's special tokens \[R\], \[OUTPUT\]/);
+  });
+
+  it("rejects malformed files with a TokenizerError", () => {
+    expect(() => loadTokenizer("{not json")).toThrow(/tokenizer.json is not valid JSON/);
+    expect(() => loadTokenizer("[1, 2]")).toThrow(/tokenizer.json must be a JSON object, got an array/);
+    expect(() => loadTokenizer({ version: "1.0" })).toThrow(/no "model" object/);
+    expect(() => loadTokenizer({ ...tinyJson(), model: { type: "Mystery" } })).toThrow(TokenizerError);
+    expect(() => loadTokenizer(tinyJson(), "nope")).toThrow(/tokenizer_config.json is not valid JSON/);
+  });
+
+  it("rejects unknown special-token names and non-string input", () => {
+    const tok = loadTokenizer(tinyJson());
+    expect(() => tok.tokenId("[X]" as never)).toThrow(/"\[X\]" is not one of GLiNER2's special tokens/);
+    expect(() => tok.tokenize(7 as never)).toThrow(TokenizerError);
+  });
+
+  it("reports a missing tokenizer.json with its path", async () => {
+    await expect(loadTokenizerFromDir("/nonexistent/ckpt")).rejects.toThrow(/cannot read \/nonexistent\/ckpt\/tokenizer.json: ENOENT/);
+  });
+});
