@@ -1,0 +1,61 @@
+/**
+ * One entry point from "where the model is" to its files: a local folder, an http(s) URL of a folder, or a hub
+ * repo id (`org/name`, `org/name@revision`). With a file system (Node, Deno, Bun) a hub checkpoint goes through
+ * the disk cache and is read from its snapshot folder; without one (browsers, edge) it is fetched into memory.
+ */
+import { DownloadError, InputError } from "../errors.js";
+import { fetchSnapshot, type HubOptions } from "./download.js";
+import { envOffline, envVar, resolveEndpoint } from "./env.js";
+import { CHECKPOINT_FILE_SPECS, readCheckpointFolder, type ResolvedCheckpoint } from "./files.js";
+import { fetchFolderToMemory, fetchHubToMemory } from "./memory.js";
+import { loadNodeFs } from "./nodefs.js";
+import { looksLikeRepoId, parseRepoRef } from "./repo.js";
+
+export interface ResolveOptions extends HubOptions {
+  /** Fetch a hub checkpoint into memory even where a disk cache is possible. */
+  readonly inMemory?: boolean;
+}
+
+const LAYOUT = CHECKPOINT_FILE_SPECS.filter((s) => !s.optional).map((s) => s.path).join(", ");
+
+/**
+ * The files of the checkpoint `source` names. Folder URLs are always fetched into memory (no cache); the token
+ * is sent to them only when given in `opts.token` (never `$HF_TOKEN`, which is meant for the hub).
+ */
+export async function resolveCheckpoint(source: string, opts: ResolveOptions = {}): Promise<ResolvedCheckpoint> {
+  if (typeof source !== "string" || source.trim() === "") {
+    throw new InputError("source", "is empty; give a checkpoint folder, an http(s) URL of one, or a hub repo id like fastino/gliner2-base-v1");
+  }
+  if (/^https?:\/\//i.test(source)) {
+    const token = opts.token !== undefined && opts.token.trim() !== "" ? opts.token.trim() : undefined;
+    return fetchFolderToMemory(source, { ...opts, token });
+  }
+  const fs = await loadNodeFs();
+  if (fs !== null) {
+    const path = source === "~" || source.startsWith("~/") ? fs.path.join(fs.os.homedir(), source.slice(1)) : source;
+    const st = await fs.promises.stat(path).catch(() => null);
+    if (st !== null) {
+      if (!st.isDirectory()) throw new InputError("source", `${path} is a file; a checkpoint is a folder holding ${LAYOUT}`);
+      return readCheckpointFolder(fs.path.resolve(path), fs);
+    }
+  }
+  const pathLike = /^(\/|\.{1,2}([\\/]|$)|~|[A-Za-z]:[\\/])/.test(source) || source.includes("\\");
+  if (pathLike || !looksLikeRepoId(source)) {
+    throw new InputError(
+      "source",
+      fs !== null
+        ? `checkpoint folder ${source} not found${pathLike ? "" : " (and it is not a hub repo id like fastino/gliner2-base-v1)"}`
+        : `"${source}" is neither an http(s) URL nor a hub repo id like fastino/gliner2-base-v1 (this runtime has no file system for local folders)`,
+    );
+  }
+  if (fs !== null && opts.inMemory !== true) {
+    const snap = await fetchSnapshot(source, opts);
+    return readCheckpointFolder(snap.dir, fs, { commit: snap.commit });
+  }
+  const { repo, revision } = parseRepoRef(source, opts.revision);
+  if (opts.offline ?? envOffline()) {
+    throw new DownloadError(`offline mode: ${repo} cannot be fetched, and ${fs === null ? "this runtime has no disk cache" : "the disk cache is not used with inMemory"}`);
+  }
+  const token = opts.token !== undefined ? (opts.token.trim() === "" ? undefined : opts.token.trim()) : envVar("HF_TOKEN");
+  return fetchHubToMemory(resolveEndpoint(opts.endpoint), repo, revision, { ...opts, token });
+}
