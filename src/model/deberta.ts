@@ -177,7 +177,7 @@ export function encode(
   if (attentionMask.length !== rows) throw new InputError("attentionMask", `has ${attentionMask.length} values, expected ${rows}`);
 
   // Embeddings: look up, normalise, zero the padding rows.
-  let x = new Float32Array(rows * H);
+  let x: Float32Array = new Float32Array(rows * H);
   for (let t = 0; t < rows; t++) {
     const id = inputIds[t];
     if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) {

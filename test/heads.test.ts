@@ -1,0 +1,143 @@
+/**
+ * Heads against the official tensors: from the recorded encoder-side inputs (word and special-token embeddings)
+ * every head output must match what the official code computed.
+ */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { WeightsError } from "../src/errors.js";
+import { classifierLogits, countEmbed, countLogits, loadHeads, predictCount, spanRep, spanScores } from "../src/heads/index.js";
+import { parseEncoderConfig, parseExtractorConfig } from "../src/model/config.js";
+import { parseSafetensors, readSafetensorsFile } from "../src/model/safetensors.js";
+import { checkpointDir, goldenCheckpoints, listGoldenCases, openGoldenTensors, readGoldenCase } from "./helpers/golden.js";
+
+const TOL = 1e-4;
+
+interface DecodingSchema {
+  index: number;
+  kind: "span" | "classification";
+  count?: number;
+  labels?: string[];
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array, keep: (i: number) => boolean = () => true): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) if (keep(i)) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+for (const ckpt of goldenCheckpoints()) {
+  describe(`heads of ${ckpt} vs every golden case`, async () => {
+    const dir = checkpointDir(ckpt);
+    const cfg = parseExtractorConfig(readFileSync(`${dir}/config.json`, "utf8"));
+    const enc = parseEncoderConfig(readFileSync(`${dir}/encoder_config/config.json`, "utf8"));
+    const H = enc.hiddenSize;
+    const K = cfg.maxWidth;
+    const heads = loadHeads(await readSafetensorsFile(`${dir}/model.safetensors`), { hidden: H, maxWidth: K, countingLayer: cfg.countingLayer });
+    const worst = { spanRep: 0, count: 0, struct: 0, scores: 0, cls: 0 };
+
+    for (const ref of listGoldenCases(ckpt)) {
+      it(ref.name, async () => {
+        const c = readGoldenCase(ref);
+        const t = await openGoldenTensors(ref);
+        const decoding = c.decoding as { text: number; schemas: DecodingSchema[] }[];
+        for (const { text: ti, schemas } of decoding) {
+          const wordEmb = t.f32(`text${ti}.word_embeddings`);
+          const W = wordEmb.length / H;
+          const rep = spanRep(heads, wordEmb, W);
+          const mask = t.tensor(`text${ti}.span_mask`).data as Uint8Array;
+          const valid = (i: number) => mask[Math.floor(i / H)] === 0;
+          worst.spanRep = Math.max(worst.spanRep, maxAbsDiff(rep, t.f32(`text${ti}.span_rep`), valid));
+          for (const s of schemas) {
+            const special = t.f32(`text${ti}.schema${s.index}.special_embeddings`);
+            const n = special.length / H - 1;
+            if (s.kind === "classification") {
+              const logits = classifierLogits(heads, special.subarray(H), n);
+              worst.cls = Math.max(worst.cls, maxAbsDiff(logits, t.f32(`text${ti}.schema${s.index}.cls_logits`)));
+              continue;
+            }
+            const logits = countLogits(heads, special.subarray(0, H));
+            worst.count = Math.max(worst.count, maxAbsDiff(logits, t.f32(`text${ti}.schema${s.index}.count_logits`)));
+            expect(predictCount(logits)).toBe(s.count);
+            if (!s.count) continue;
+            const proj = countEmbed(heads, special.subarray(H), n, s.count);
+            worst.struct = Math.max(worst.struct, maxAbsDiff(proj, t.f32(`text${ti}.schema${s.index}.struct_proj`)));
+            const scores = spanScores(rep, W, K, proj, s.count, n, H);
+            const validScore = (i: number) => mask[i % (W * K)] === 0;
+            worst.scores = Math.max(worst.scores, maxAbsDiff(scores, t.f32(`text${ti}.schema${s.index}.span_scores`), validScore));
+          }
+        }
+        for (const v of Object.values(worst)) expect(v).toBeLessThan(TOL);
+      });
+    }
+
+    it("reports the largest errors seen", () => {
+      console.log(`${ckpt} heads max abs error:`, JSON.stringify(worst));
+      expect(worst.spanRep).toBeGreaterThan(0); // the comparison really ran on non-identical float paths
+    });
+  });
+}
+
+describe("head weights that do not fit", () => {
+  const bytes = readFileSync(`${checkpointDir("tiny-count_lstm_v2")}/model.safetensors`);
+
+  /** Rewrite the checkpoint without `drop`, or with `resize` given a different first dimension. */
+  function variant(opts: { drop?: string; resize?: string }): Uint8Array {
+    const st = parseSafetensors(bytes, "model.safetensors");
+    const header: Record<string, unknown> = {};
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    for (const name of st.names()) {
+      if (name === opts.drop) continue;
+      const info = st.info(name);
+      let data = new Uint8Array(st.f32(name).slice().buffer);
+      let shape = [...info.shape];
+      if (name === opts.resize) {
+        shape = [shape[0] - 1, ...shape.slice(1)];
+        data = data.subarray(0, (data.length / info.shape[0]) * shape[0]);
+      }
+      header[name] = { dtype: "F32", shape, data_offsets: [offset, offset + data.length] };
+      chunks.push(data);
+      offset += data.length;
+    }
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const out = new Uint8Array(8 + json.length + offset);
+    new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+    out.set(json, 8);
+    let o = 8 + json.length;
+    for (const c of chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
+    return out;
+  }
+
+  const load = (b: Uint8Array, countingLayer: "count_lstm" | "count_lstm_v2" = "count_lstm_v2") =>
+    loadHeads(parseSafetensors(b, "model.safetensors"), { hidden: 64, maxWidth: 8, countingLayer });
+
+  it.each([
+    ["span_rep.span_rep_layer.project_start.3.weight", /missing from model\.safetensors/],
+    ["count_embed.gru.weight_hh_l0", /missing/],
+    ["count_embed.transformer.out_projector.4.bias", /missing/],
+    ["classifier.2.weight", /missing/],
+  ])("a missing %s is named", (name, pattern) => {
+    let err: unknown;
+    try {
+      load(variant({ drop: name }));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(WeightsError);
+    expect((err as WeightsError).tensor).toBe(name);
+    expect((err as Error).message).toMatch(pattern);
+  });
+
+  it("a wrongly shaped tensor is named with both shapes", () => {
+    expect(() => load(variant({ resize: "count_pred.2.weight" }))).toThrow(/count_pred\.2\.weight.*\[19, 128\].*expected \[20, 128\]/);
+  });
+
+  it("a v1 checkpoint loaded as count_lstm_v2 says what is missing", () => {
+    const v1 = readFileSync(`${checkpointDir("tiny-count_lstm")}/model.safetensors`);
+    expect(() => load(v1, "count_lstm_v2")).toThrow(/count_embed\.transformer\.in_projector\.weight.*count_lstm_v2/);
+  });
+});
