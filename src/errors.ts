@@ -50,9 +50,12 @@ export class WeightsError extends Gliner2Error {
 /** A schema (builder, JSON schema, field spec string) is invalid. `path` locates the offending part. */
 export class SchemaError extends Gliner2Error {
   readonly path: string;
+  /** The message without the location prefix. */
+  readonly detail: string;
   constructor(path: string, message: string) {
-    super("SCHEMA", `schema ${path}: ${message}`);
+    super("SCHEMA", path ? `schema ${path}: ${message}` : `schema: ${message}`);
     this.path = path;
+    this.detail = message;
   }
 }
 
