@@ -101,6 +101,7 @@ export class GLiNER2 {
   }
 
   async extract(text: string, schema: UserSchema, opts: CallOptions = {}): Promise<ExtractionResult> {
+    if (typeof text !== "string") throw new InputError("text", `must be a string, got ${text === null ? "null" : typeof text}`);
     const [result] = await this.batchExtract([text], schema, { ...opts, batchSize: 1 });
     return result;
   }
