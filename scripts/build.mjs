@@ -74,10 +74,10 @@ const browserNodeStub = {
       if (args.kind !== "dynamic-import") {
         return { errors: [{ text: `${args.path} is imported statically by ${relative(root, args.importer)}; the browser build allows Node built-ins only through dynamic import()` }] };
       }
-      return { path: args.path, namespace: "node-stub" };
+      return { path: args.path.slice("node:".length), namespace: "node-stub" };
     });
     build.onLoad({ filter: /.*/, namespace: "node-stub" }, (args) => ({
-      contents: `throw new Error(${JSON.stringify(`${args.path} is not available in this runtime (browser build of gliner2)`)});\nexport {};\n`,
+      contents: `throw new Error(${JSON.stringify(`the Node built-in module "${args.path}" is not available in the browser build of gliner2`)});\nexport {};\n`,
       loader: "js",
     }));
   },

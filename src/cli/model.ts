@@ -1,0 +1,65 @@
+/**
+ * `--model` for the CLI: a local checkpoint folder, an http(s) URL of one, or a hub repo id (`org/name`,
+ * optionally `@revision`). A source that looks like a path but does not exist is reported as such before any
+ * network access, so a typo never turns into a confusing hub 404.
+ */
+import { stat } from "node:fs/promises";
+import { homedir } from "node:os";
+import { InputError } from "../errors.js";
+import type { GLiNER2 } from "../index.js";
+import { createProgress, type ProgressStream } from "./progress.js";
+
+export interface ModelOptions {
+  readonly cacheDir?: string;
+  readonly revision?: string;
+  readonly token?: string;
+  readonly endpoint?: string;
+  readonly offline?: boolean;
+  readonly progress: boolean;
+}
+
+const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(@[\w./-]+)?$/;
+
+export type ModelSourceKind = "dir" | "url" | "repo";
+
+/** Decide what `source` names; throws InputError naming the path when it is a missing or non-folder path. */
+export async function classifyModelSource(source: string, flag = "--model"): Promise<{ kind: ModelSourceKind; source: string }> {
+  if (source.trim() === "") throw new InputError(flag, "is empty");
+  if (/^https?:\/\//i.test(source)) return { kind: "url", source };
+  const path = source.startsWith("~/") ? homedir() + source.slice(1) : source;
+  const st = await stat(path).catch(() => null);
+  if (st !== null) {
+    if (!st.isDirectory()) throw new InputError(flag, `${path} is a file; a checkpoint is a folder holding config.json, encoder_config/config.json, tokenizer.json and model.safetensors`);
+    return { kind: "dir", source: path };
+  }
+  const looksLikePath = /^(\/|\.{1,2}(\/|\\|$)|~|[A-Za-z]:[\\/])/.test(source) || source.includes("\\") || source.split("/").length > 2;
+  if (looksLikePath || !REPO_ID.test(source)) {
+    throw new InputError(flag, `model folder ${path} not found${looksLikePath ? "" : " (and it is not a hub repo id like fastino/gliner2-base-v1)"}`);
+  }
+  return { kind: "repo", source };
+}
+
+/** Load the model `source` names, showing download progress on `stderr` when enabled. */
+export async function loadCliModel(source: string, opts: ModelOptions, stderr: ProgressStream): Promise<GLiNER2> {
+  const resolved = await classifyModelSource(source);
+  let current: { file: string; bar: ReturnType<typeof createProgress> } | null = null;
+  const onProgress = (p: { file: string; loaded: number; total: number | null }) => {
+    if (current === null || current.file !== p.file) {
+      current?.bar.finish();
+      current = { file: p.file, bar: createProgress(stderr, { enabled: opts.progress, label: p.file, unit: "bytes" }) };
+    }
+    current.bar.update(p.loaded, p.total);
+  };
+  // Loaded on demand: `--help` and argument errors stay instant.
+  const { GLiNER2 } = await import("../index.js");
+  const model = await GLiNER2.fromPretrained(resolved.source, {
+    cacheDir: opts.cacheDir,
+    revision: opts.revision,
+    token: opts.token,
+    endpoint: opts.endpoint,
+    offline: opts.offline,
+    onProgress,
+  });
+  (current as { bar: ReturnType<typeof createProgress> } | null)?.bar.finish();
+  return model;
+}
