@@ -398,6 +398,7 @@ describe("built CLI", () => {
       expectUserError(runCli(["extract", "-e", "person", "hello"]), 2, /no model: give --model/);
       expectUserError(runCli(["extract", "-m", MODEL, "-e", "person", "--schema", "s.json", "hello"]), 2, /either --schema FILE or shorthand schema flags/);
       expectUserError(runCli(["download"]), 2, /expected one repo id/);
+      expectUserError(runCli(["extract", "-m", MODEL, "-e", "person", "--span-selection", "top", "hello"]), 2, /--span-selection must be "first" or "best", got "top"/);
     });
 
     it("reports a missing model, schema file or input file by path, with exit code 1", () => {
@@ -472,6 +473,7 @@ describe("built CLI", () => {
         [["--threshold", "0.35", "--include-confidence"], { threshold: 0.35, includeConfidence: true }],
         [["--include-spans"], { includeSpans: true }],
         [["--raw"], { formatResults: false }],
+        [["--span-selection", "best", "--include-confidence"], { spanSelection: "best", includeConfidence: true }],
       ];
       for (const [args, opts] of variants) {
         const res = runCli(["extract", "-m", MODEL, "--schema", file, ...args, TEXT]);

@@ -34,6 +34,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "threshold", kind: "string", value: "P", help: "span confidence threshold in [0, 1] (default: 0.5)" },
   { name: "include-confidence", kind: "flag", help: "add a confidence to every extracted value" },
   { name: "include-spans", kind: "flag", help: "add character start/end offsets to every extracted value" },
+  { name: "span-selection", kind: "string", value: "first|best", help: "a str field / relation takes the first span in text order (official, default) or the most confident" },
   { name: "raw", kind: "flag", help: "print unformatted results (format_results=False)" },
   { name: "pretty", kind: "flag", help: "indent the JSON output (default when stdout is a terminal, single-text mode)" },
   { name: "progress", kind: "flag", help: "show progress on stderr even when it is not a terminal" },
@@ -68,6 +69,7 @@ Examples:
 /** Options the library's extraction calls take. */
 interface CallOptions {
   threshold?: number;
+  spanSelection?: "first" | "best";
   includeConfidence?: boolean;
   includeSpans?: boolean;
   formatResults?: boolean;
@@ -135,6 +137,11 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   if (opt.flag("include-confidence")) callOpts.includeConfidence = true;
   if (opt.flag("include-spans")) callOpts.includeSpans = true;
   if (opt.flag("raw")) callOpts.formatResults = false;
+  const spanSelection = opt.string("span-selection");
+  if (spanSelection !== undefined) {
+    if (spanSelection !== "first" && spanSelection !== "best") throw new UsageError("extract", `--span-selection must be "first" or "best", got "${spanSelection}"`);
+    callOpts.spanSelection = spanSelection;
+  }
   const batchSize = opt.number("batch-size", { min: 1, max: 4096, integer: true }) ?? 8;
   const progressEnabled = !opt.flag("no-progress") && (opt.flag("progress") || io.stderr.isTTY === true);
 
@@ -169,23 +176,32 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
     return 0;
   }
 
-  // A file's size gives a real bar (bytes read); stdin only has a running count of records.
+  // A file's size gives a real bar (bytes processed); stdin only has a running count of records.
   const sized = input!.size !== null;
   const progress = createProgress(io.stderr, { enabled: progressEnabled, label: sized ? "extract" : "records", unit: sized ? "bytes" : "items" });
-  let bytesRead = 0;
+  // Bytes of the lines handed to the batcher: the file is read ahead in 64 KiB chunks, so bytes *read* would run
+  // ahead of the work done.
+  let consumed = 0;
+  async function* counted(lines: AsyncIterable<string>): AsyncGenerator<string> {
+    for await (const line of lines) {
+      consumed += Buffer.byteLength(line) + 1;
+      yield line;
+    }
+  }
   const records = await inSchemaFile(() =>
     streamJsonl({
-      lines: readLines(input!.stream, (n) => (bytesRead += n)),
+      lines: counted(readLines(input!.stream)),
       batchSize,
       textField: opt.string("text-field") ?? "text",
       resultField: opt.string("result-field") ?? "result",
       where: input!.where,
       run: (texts) => model.batchExtract(texts, schema as never, { ...callOpts, batchSize }),
       write,
-      onBatch: (n) => (sized ? progress.update(bytesRead, input!.size, `${n} records`) : progress.update(n, null)),
+      onBatch: (n) => (sized ? progress.update(Math.min(consumed, input!.size!), input!.size, `${n} records`) : progress.update(n, null)),
     }),
   );
-  progress.finish(sized ? `${records} records` : undefined);
+  if (sized) progress.update(input!.size!, input!.size, `${records} records`);
+  progress.finish();
   return 0;
 }
 
