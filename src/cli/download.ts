@@ -6,7 +6,7 @@ import { InputError } from "../errors.js";
 import { formatOptions, optionReader, parseArgs, type OptionSpec } from "./args.js";
 import { UsageError } from "./errors.js";
 import type { CliIO } from "./io.js";
-import { createProgress, type Progress } from "./progress.js";
+import { downloadProgress } from "./progress.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "revision", kind: "string", value: "REV", help: "branch, tag or commit (default: main)" },
@@ -54,8 +54,8 @@ export async function runDownload(argv: readonly string[], io: CliIO): Promise<n
   if (!REPO_ID.test(repo)) throw new InputError("repo id", `"${repo}" is not a hub repo id like fastino/gliner2-base-v1`);
 
   const enabled = !opt.flag("no-progress") && (opt.flag("progress") || io.stderr.isTTY === true);
-  const bars = new Map<string, Progress>();
-  const finished = new Set<string>();
+  const progress = downloadProgress(io.stderr, enabled);
+  // Loaded on demand: `--help` and argument errors stay instant.
   const { downloadCheckpoint } = await import("../hub/index.js");
   const dir = await downloadCheckpoint(repo, {
     revision,
@@ -63,20 +63,9 @@ export async function runDownload(argv: readonly string[], io: CliIO): Promise<n
     token: opt.string("token") ?? io.env.HF_TOKEN,
     endpoint: opt.string("endpoint"),
     offline: opt.flag("offline") || undefined,
-    onProgress: (p) => {
-      if (finished.has(p.file)) return;
-      let bar = bars.get(p.file);
-      if (bar === undefined) {
-        bar = createProgress(io.stderr, { enabled, label: p.file, unit: "bytes" });
-        bars.set(p.file, bar);
-      }
-      bar.update(p.loaded, p.total);
-      if (p.total !== null && p.loaded >= p.total) {
-        bar.finish();
-        finished.add(p.file);
-      }
-    },
+    onProgress: progress.onProgress,
   });
+  progress.finish();
   io.stdout.write(`${dir}\n`);
   return 0;
 }

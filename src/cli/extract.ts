@@ -170,7 +170,7 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
 
   if (!jsonl) {
     const text = textOpt ?? positional ?? stripFinalNewline(await readAllText(input!));
-    const result = await inSchemaFile(() => model.extract(text, schema as never, callOpts));
+    const result = await inSchemaFile(() => model.extract(text, schema, callOpts));
     const pretty = opt.flag("pretty") || io.stdout.isTTY === true;
     await write(`${JSON.stringify(result, null, pretty ? 2 : undefined)}\n`);
     return 0;
@@ -195,7 +195,7 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
       textField: opt.string("text-field") ?? "text",
       resultField: opt.string("result-field") ?? "result",
       where: input!.where,
-      run: (texts) => model.batchExtract(texts, schema as never, { ...callOpts, batchSize }),
+      run: (texts) => model.batchExtract(texts, schema, { ...callOpts, batchSize }),
       write,
       onBatch: (n) => (sized ? progress.update(Math.min(consumed, input!.size!), input!.size, `${n} records`) : progress.update(n, null)),
     }),

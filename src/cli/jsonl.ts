@@ -7,11 +7,10 @@
 import { InputError } from "../errors.js";
 
 /** Split a byte/string stream into lines (`\n` or `\r\n`), pulling chunks only as lines are consumed. */
-export async function* readLines(source: AsyncIterable<Uint8Array | string>, onBytes?: (n: number) => void): AsyncGenerator<string> {
+export async function* readLines(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
   const decoder = new TextDecoder("utf-8", { fatal: false });
   let carry = "";
   for await (const chunk of source) {
-    onBytes?.(typeof chunk === "string" ? chunk.length : chunk.byteLength);
     carry += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
     let nl = carry.indexOf("\n");
     while (nl !== -1) {

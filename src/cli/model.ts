@@ -7,7 +7,7 @@ import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { InputError } from "../errors.js";
 import type { GLiNER2 } from "../index.js";
-import { createProgress, type ProgressStream } from "./progress.js";
+import { downloadProgress, type ProgressStream } from "./progress.js";
 
 export interface ModelOptions {
   readonly cacheDir?: string;
@@ -42,14 +42,7 @@ export async function classifyModelSource(source: string, flag = "--model"): Pro
 /** Load the model `source` names, showing download progress on `stderr` when enabled. */
 export async function loadCliModel(source: string, opts: ModelOptions, stderr: ProgressStream): Promise<GLiNER2> {
   const resolved = await classifyModelSource(source);
-  let current: { file: string; bar: ReturnType<typeof createProgress> } | null = null;
-  const onProgress = (p: { file: string; loaded: number; total: number | null }) => {
-    if (current === null || current.file !== p.file) {
-      current?.bar.finish();
-      current = { file: p.file, bar: createProgress(stderr, { enabled: opts.progress, label: p.file, unit: "bytes" }) };
-    }
-    current.bar.update(p.loaded, p.total);
-  };
+  const progress = downloadProgress(stderr, opts.progress);
   // Loaded on demand: `--help` and argument errors stay instant.
   const { GLiNER2 } = await import("../index.js");
   const model = await GLiNER2.fromPretrained(resolved.source, {
@@ -58,8 +51,8 @@ export async function loadCliModel(source: string, opts: ModelOptions, stderr: P
     token: opts.token,
     endpoint: opts.endpoint,
     offline: opts.offline,
-    onProgress,
+    onProgress: progress.onProgress,
   });
-  (current as { bar: ReturnType<typeof createProgress> } | null)?.bar.finish();
+  progress.finish();
   return model;
 }

@@ -81,3 +81,36 @@ export function createProgress(stream: ProgressStream, opts: { enabled: boolean;
     },
   };
 }
+
+/** Progress of a multi-file download, as reported by the hub code (`onProgress` per file). */
+export interface FileProgressEvent {
+  readonly file: string;
+  readonly loaded: number;
+  readonly total: number | null;
+}
+
+/** One bar per downloaded file, ended when its last byte arrives or, for files of unknown size, at `finish()`. */
+export function downloadProgress(stream: ProgressStream, enabled: boolean): { onProgress(p: FileProgressEvent): void; finish(): void } {
+  const open = new Map<string, Progress>();
+  const done = new Set<string>();
+  return {
+    onProgress(p) {
+      if (done.has(p.file)) return;
+      let bar = open.get(p.file);
+      if (bar === undefined) {
+        bar = createProgress(stream, { enabled, label: p.file, unit: "bytes" });
+        open.set(p.file, bar);
+      }
+      bar.update(p.loaded, p.total);
+      if (p.total !== null && p.loaded >= p.total) {
+        bar.finish();
+        open.delete(p.file);
+        done.add(p.file);
+      }
+    },
+    finish() {
+      for (const bar of open.values()) bar.finish();
+      open.clear();
+    },
+  };
+}
