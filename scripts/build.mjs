@@ -184,11 +184,8 @@ function sizeOf(path) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  if (opts.targets.length === ALL_TARGETS.length || opts.targets.length === ALL_TARGETS.length - 1) {
-    rmSync(opts.outdir, { recursive: true, force: true });
-  } else {
-    for (const t of opts.targets) for (const o of OUTPUTS[t]) rmSync(join(opts.outdir, o), { recursive: true, force: true });
-  }
+  // Replace only what is rebuilt: a partial build (tests, --no-types) keeps the other targets' outputs.
+  for (const t of opts.targets) for (const o of OUTPUTS[t]) rmSync(join(opts.outdir, o), { recursive: true, force: true });
   mkdirSync(opts.outdir, { recursive: true });
   const started = performance.now();
   // esbuild targets run concurrently; tsc (the slow one) runs alongside them.
