@@ -1,10 +1,18 @@
 /**
  * Matrix products on row-major Float32Array.
  *
- * Linear layers (`y = x·Wᵀ + b`, W stored `[out, in]` as in PyTorch) pack their weights once at load into a
- * layout chosen for the inner loop, then `linear()` runs against the packed form. A faster backend (threads,
- * WASM SIMD, int8, GPU) can slot in behind these same functions; this file stays the readable reference.
+ * Linear layers (`y = x·Wᵀ + b`, W stored `[out, in]` as in PyTorch) pack their weights once at load into
+ * panels, then `linear()` runs a register-blocked micro-kernel over them. A faster backend (threads, WASM SIMD,
+ * int8, GPU) can slot in behind these same functions; this file stays the readable reference.
+ *
+ * Packed layout (PANEL = 4 output features per panel, zero-padded at the end):
+ *   packed[(p·K + k)·PANEL + j] = W[p·PANEL + j, k]
+ * so the inner loop over k reads one contiguous run of PANEL weights per step, and a 4-row × 4-column tile of the
+ * output stays in 16 local accumulators (JS numbers, i.e. double precision, rounded to float32 on store).
  */
+
+/** Output features per packed panel. */
+export const PANEL = 4;
 
 /** A Linear layer's weights, packed once at load time. */
 export interface PackedLinear {
@@ -12,7 +20,7 @@ export interface PackedLinear {
   readonly outFeatures: number;
   /** Input features (K). */
   readonly inFeatures: number;
-  /** Packed weights (layout private to this module). */
+  /** Panel-packed weights, `ceil(N / PANEL) · K · PANEL` values (layout above). */
   readonly packed: Float32Array;
   /** Bias `[N]`, or null. */
   readonly bias: Float32Array | null;
@@ -24,10 +32,12 @@ export function packLinear(weight: Float32Array, outFeatures: number, inFeatures
     throw new RangeError(`packLinear: weight has ${weight.length} values, expected ${outFeatures}×${inFeatures}`);
   }
   if (bias && bias.length !== outFeatures) throw new RangeError(`packLinear: bias has ${bias.length} values, expected ${outFeatures}`);
-  // Reference layout: transpose to [in, out] so the inner loop streams one contiguous output row.
-  const packed = new Float32Array(outFeatures * inFeatures);
+  const K = inFeatures;
+  const panels = Math.ceil(outFeatures / PANEL);
+  const packed = new Float32Array(panels * K * PANEL);
   for (let n = 0; n < outFeatures; n++) {
-    for (let k = 0; k < inFeatures; k++) packed[k * outFeatures + n] = weight[n * inFeatures + k];
+    const base = Math.floor(n / PANEL) * K * PANEL + (n % PANEL);
+    for (let k = 0; k < K; k++) packed[base + k * PANEL] = weight[n * K + k];
   }
   return { outFeatures, inFeatures, packed, bias };
 }
@@ -36,29 +46,93 @@ export function packLinear(weight: Float32Array, outFeatures: number, inFeatures
 export function linear(x: Float32Array, rows: number, layer: PackedLinear, out?: Float32Array): Float32Array {
   const K = layer.inFeatures;
   const N = layer.outFeatures;
+  if (x.length < rows * K) throw new RangeError(`linear: input has ${x.length} values, expected ${rows}×${K}`);
   const y = out ?? new Float32Array(rows * N);
-  const w = layer.packed;
-  for (let m = 0; m < rows; m++) {
-    const yo = m * N;
-    if (layer.bias) y.set(layer.bias, yo);
-    else y.fill(0, yo, yo + N);
-    for (let k = 0; k < K; k++) {
-      const a = x[m * K + k];
-      if (a === 0) continue;
-      const wo = k * N;
-      for (let n = 0; n < N; n++) y[yo + n] += a * w[wo + n];
+  const p = layer.packed;
+  const bias = layer.bias;
+  const panels = Math.ceil(N / PANEL);
+  let m = 0;
+  // 4 rows at a time: each weight loaded once feeds 4 rows.
+  for (; m + 4 <= rows; m += 4) {
+    const x0 = m * K;
+    const x1 = x0 + K;
+    const x2 = x1 + K;
+    const x3 = x2 + K;
+    for (let pn = 0; pn < panels; pn++) {
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      let wo = pn * K * PANEL;
+      for (let k = 0; k < K; k++, wo += PANEL) {
+        const w0 = p[wo], w1 = p[wo + 1], w2 = p[wo + 2], w3 = p[wo + 3];
+        let a = x[x0 + k];
+        c00 += a * w0; c01 += a * w1; c02 += a * w2; c03 += a * w3;
+        a = x[x1 + k];
+        c10 += a * w0; c11 += a * w1; c12 += a * w2; c13 += a * w3;
+        a = x[x2 + k];
+        c20 += a * w0; c21 += a * w1; c22 += a * w2; c23 += a * w3;
+        a = x[x3 + k];
+        c30 += a * w0; c31 += a * w1; c32 += a * w2; c33 += a * w3;
+      }
+      const n0 = pn * PANEL;
+      store4(y, m * N + n0, N - n0, bias, n0, c00, c01, c02, c03);
+      store4(y, (m + 1) * N + n0, N - n0, bias, n0, c10, c11, c12, c13);
+      store4(y, (m + 2) * N + n0, N - n0, bias, n0, c20, c21, c22, c23);
+      store4(y, (m + 3) * N + n0, N - n0, bias, n0, c30, c31, c32, c33);
+    }
+  }
+  // Remaining rows one at a time.
+  for (; m < rows; m++) {
+    const x0 = m * K;
+    for (let pn = 0; pn < panels; pn++) {
+      let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+      let wo = pn * K * PANEL;
+      for (let k = 0; k < K; k++, wo += PANEL) {
+        const a = x[x0 + k];
+        c0 += a * p[wo]; c1 += a * p[wo + 1]; c2 += a * p[wo + 2]; c3 += a * p[wo + 3];
+      }
+      const n0 = pn * PANEL;
+      store4(y, m * N + n0, N - n0, bias, n0, c0, c1, c2, c3);
     }
   }
   return y;
 }
 
-/** C[M, N] = A[M, K] · B[N, K]ᵀ (both operands row-major; e.g. Q·Kᵀ). */
+/** Write up to 4 outputs (fewer in the last, partial panel), adding the bias. */
+function store4(y: Float32Array, o: number, left: number, bias: Float32Array | null, n0: number, c0: number, c1: number, c2: number, c3: number): void {
+  if (bias) {
+    c0 += bias[n0];
+    if (left > 1) c1 += bias[n0 + 1];
+    if (left > 2) c2 += bias[n0 + 2];
+    if (left > 3) c3 += bias[n0 + 3];
+  }
+  y[o] = c0;
+  if (left > 1) y[o + 1] = c1;
+  if (left > 2) y[o + 2] = c2;
+  if (left > 3) y[o + 3] = c3;
+}
+
+/** C[M, N] = A[M, K] · B[N, K]ᵀ (both operands row-major; e.g. Q·Kᵀ). Four columns of C per pass over A's row. */
 export function matmulTransB(a: Float32Array, b: Float32Array, M: number, K: number, N: number, out?: Float32Array): Float32Array {
   const c = out ?? new Float32Array(M * N);
   for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
+    const ao = m * K;
+    let n = 0;
+    for (; n + 4 <= N; n += 4) {
+      const b0 = n * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let k = 0; k < K; k++) {
+        const av = a[ao + k];
+        s0 += av * b[b0 + k]; s1 += av * b[b1 + k]; s2 += av * b[b2 + k]; s3 += av * b[b3 + k];
+      }
+      const co = m * N + n;
+      c[co] = s0; c[co + 1] = s1; c[co + 2] = s2; c[co + 3] = s3;
+    }
+    for (; n < N; n++) {
       let s = 0;
-      for (let k = 0; k < K; k++) s += a[m * K + k] * b[n * K + k];
+      const bo = n * K;
+      for (let k = 0; k < K; k++) s += a[ao + k] * b[bo + k];
       c[m * N + n] = s;
     }
   }
@@ -70,10 +144,12 @@ export function matmul(a: Float32Array, b: Float32Array, M: number, K: number, N
   const c = out ?? new Float32Array(M * N);
   c.fill(0, 0, M * N);
   for (let m = 0; m < M; m++) {
+    const co = m * N;
     for (let k = 0; k < K; k++) {
       const av = a[m * K + k];
       if (av === 0) continue;
-      for (let n = 0; n < N; n++) c[m * N + n] += av * b[k * N + n];
+      const bo = k * N;
+      for (let n = 0; n < N; n++) c[co + n] += av * b[bo + n];
     }
   }
   return c;

@@ -1,0 +1,125 @@
+/** Kernels against plain double-precision references on seeded random data, including sizes off the blocking. */
+import { describe, expect, it } from "vitest";
+import { erf, geluErf, layerNorm, linear, matmul, matmulTransB, packLinear, softmaxRows } from "../src/kernels/index.js";
+
+/** Deterministic uniform numbers in [-1, 1) (mulberry32). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+const rand = (n: number, r: () => number) => Float32Array.from({ length: n }, r);
+
+function expectClose(actual: Float32Array, expected: Float64Array, tol: number): void {
+  expect(actual.length).toBe(expected.length);
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / (1 + Math.abs(expected[i])));
+  expect(worst).toBeLessThan(tol);
+}
+
+const SIZES = [1, 3, 4, 5, 7, 13, 65, 129];
+
+describe("linear", () => {
+  for (const M of [1, 3, 4, 9]) {
+    for (const K of [1, 7, 64]) {
+      for (const N of [1, 3, 4, 5, 13, 65]) {
+        it(`M=${M} K=${K} N=${N}`, () => {
+          const r = rng(M * 1000 + K * 10 + N);
+          const x = rand(M * K, r);
+          const w = rand(N * K, r);
+          const b = rand(N, r);
+          const ref = new Float64Array(M * N);
+          for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+            let s = b[n];
+            for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
+            ref[m * N + n] = s;
+          }
+          expectClose(linear(x, M, packLinear(w, N, K, b)), ref, 1e-6);
+          const noBias = ref.map((v, i) => v - b[i % N]);
+          const out = new Float32Array(M * N).fill(123); // reused buffer: every value must be overwritten
+          expect(linear(x, M, packLinear(w, N, K), out)).toBe(out);
+          expectClose(out, noBias, 1e-6);
+        });
+      }
+    }
+  }
+
+  it("rejects inconsistent shapes", () => {
+    expect(() => packLinear(new Float32Array(6), 4, 2)).toThrow(RangeError);
+    expect(() => packLinear(new Float32Array(8), 4, 2, new Float32Array(3))).toThrow(RangeError);
+    expect(() => linear(new Float32Array(3), 2, packLinear(new Float32Array(8), 4, 2))).toThrow(RangeError);
+  });
+});
+
+describe("matmul / matmulTransB", () => {
+  for (const M of [1, 5]) for (const K of [1, 16, 33]) for (const N of SIZES.slice(0, 6)) {
+    it(`M=${M} K=${K} N=${N}`, () => {
+      const r = rng(M * 7 + K * 131 + N);
+      const a = rand(M * K, r);
+      const b = rand(K * N, r);
+      const bt = rand(N * K, r);
+      const ref = new Float64Array(M * N);
+      const refT = new Float64Array(M * N);
+      for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+        let s = 0;
+        let t = 0;
+        for (let k = 0; k < K; k++) {
+          s += a[m * K + k] * b[k * N + n];
+          t += a[m * K + k] * bt[n * K + k];
+        }
+        ref[m * N + n] = s;
+        refT[m * N + n] = t;
+      }
+      expectClose(matmul(a, b, M, K, N, new Float32Array(M * N).fill(9)), ref, 1e-6);
+      expectClose(matmulTransB(a, bt, M, K, N), refT, 1e-6);
+    });
+  }
+});
+
+describe("layerNorm, gelu, softmax", () => {
+  it.each(SIZES)("layerNorm dim %i (in place too)", (dim) => {
+    const r = rng(dim);
+    const rows = 3;
+    const x = rand(rows * dim, r).map((v) => v * 5 + 2);
+    const g = rand(dim, r);
+    const b = rand(dim, r);
+    const ref = new Float64Array(rows * dim);
+    for (let i = 0; i < rows; i++) {
+      const row = Array.from(x.subarray(i * dim, (i + 1) * dim));
+      const mean = row.reduce((s, v) => s + v, 0) / dim;
+      const variance = row.reduce((s, v) => s + (v - mean) ** 2, 0) / dim;
+      row.forEach((v, j) => (ref[i * dim + j] = ((v - mean) / Math.sqrt(variance + 1e-7)) * g[j] + b[j]));
+    }
+    expectClose(layerNorm(x, rows, dim, g, b, 1e-7), ref, 1e-5);
+    expectClose(layerNorm(x, rows, dim, g, b, 1e-7, x), ref, 1e-5);
+  });
+
+  it("erf matches known values and is odd", () => {
+    const known: [number, number][] = [[0, 0], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [3.5, 0.9999992569016276], [5, 0.9999999999984626]];
+    for (const [x, v] of known) {
+      expect(erf(x)).toBeCloseTo(v, 14);
+      expect(erf(-x)).toBeCloseTo(-v, 14);
+    }
+  });
+
+  it("geluErf is x·Φ(x)", () => {
+    const x = Float32Array.from([-3, -1, -0.1, 0, 0.1, 1, 3]);
+    const ref = Float64Array.from(x, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
+    expectClose(geluErf(x.slice()), ref, 1e-7);
+  });
+
+  it("softmaxRows sums to one, is stable for large inputs, and is uniform over equal (masked) rows", () => {
+    const x = Float32Array.from([1, 2, 3, 1000, 1001, 1002, -3.4e38, -3.4e38, -3.4e38]);
+    softmaxRows(x, 3, 3);
+    const e = [Math.exp(-2), Math.exp(-1), 1];
+    const s = e[0] + e[1] + e[2];
+    expectClose(x.subarray(0, 3), Float64Array.from(e, (v) => v / s), 1e-6);
+    expectClose(x.subarray(3, 6), Float64Array.from(e, (v) => v / s), 1e-6);
+    expectClose(x.subarray(6), Float64Array.from([1 / 3, 1 / 3, 1 / 3]), 1e-6);
+  });
+});
