@@ -123,3 +123,18 @@ describe("layerNorm, gelu, softmax", () => {
     expectClose(x.subarray(6), Float64Array.from([1 / 3, 1 / 3, 1 / 3]), 1e-6);
   });
 });
+
+describe("linear backend slot", () => {
+  it("routes linear() to a plugged-in kernel and back", async () => {
+    const { setLinearBackend } = await import("../src/kernels/index.js");
+    const layer = packLinear(Float32Array.from([1, 2, 3, 4]), 2, 2);
+    const x = Float32Array.from([1, 1]);
+    setLinearBackend((_x, rows, l) => new Float32Array(rows * l.outFeatures).fill(7));
+    try {
+      expect(Array.from(linear(x, 1, layer))).toEqual([7, 7]);
+    } finally {
+      setLinearBackend(null);
+    }
+    expect(Array.from(linear(x, 1, layer))).toEqual([3, 7]);
+  });
+});

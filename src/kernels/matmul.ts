@@ -42,8 +42,22 @@ export function packLinear(weight: Float32Array, outFeatures: number, inFeatures
   return { outFeatures, inFeatures, packed, bias };
 }
 
+/** Signature of a linear-layer implementation (the slot a faster backend plugs into). */
+export type LinearKernel = (x: Float32Array, rows: number, layer: PackedLinear, out?: Float32Array) => Float32Array;
+
+let backend: LinearKernel | null = null;
+
+/**
+ * Route every `linear()` call to another implementation (a WASM/threaded/GPU backend, or a reference kernel in a
+ * benchmark); `null` restores the built-in kernel. Backends receive the same packed layers.
+ */
+export function setLinearBackend(kernel: LinearKernel | null): void {
+  backend = kernel;
+}
+
 /** y[M, N] = x[M, K] · Wᵀ + b. `out` may be passed to reuse a buffer of length M·N. */
 export function linear(x: Float32Array, rows: number, layer: PackedLinear, out?: Float32Array): Float32Array {
+  if (backend) return backend(x, rows, layer, out);
   const K = layer.inFeatures;
   const N = layer.outFeatures;
   if (x.length < rows * K) throw new RangeError(`linear: input has ${x.length} values, expected ${rows}×${K}`);
