@@ -198,7 +198,7 @@ function checkUnique(names: readonly string[], path: string, what: string): void
 
 function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], path: string): void {
   for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) throw new SchemaError(`${path}.${k}`, `unknown option (expected one of: ${allowed.join(", ")})`);
+    if (!allowed.includes(k)) throw new SchemaError(path ? `${path}.${k}` : k, `unknown option (expected one of: ${allowed.join(", ")})`);
   }
 }
 
@@ -533,7 +533,7 @@ export function schemaFromStructures(structures: StructuresInput, builder: Schem
 /** The hosted-API JSON schema → builder. */
 export function schemaFromJson(json: JsonSchema | Record<string, unknown>): SchemaBuilder {
   const j = json as Record<string, unknown>;
-  checkKeys(j, ["entities", "entity_dtype", "entity_threshold", "classifications", "structures", "relations", "relation_threshold"], "schema");
+  checkKeys(j, ["entities", "entity_dtype", "entity_threshold", "classifications", "structures", "relations", "relation_threshold"], "");
   const builder = createSchema();
   if (j.structures !== undefined) schemaFromStructures(j.structures as StructuresInput, builder);
   if (j.entities !== undefined) {
@@ -550,7 +550,7 @@ export function schemaFromJson(json: JsonSchema | Record<string, unknown>): Sche
  * field and entity type is a list with the call's threshold, as officially.
  */
 export function schemaFromOfficialDict(dict: Record<string, unknown>): SchemaBuilder {
-  checkKeys(dict, ["json_structures", "entities", "relations", "classifications", "json_descriptions", "entity_descriptions", "relation_descriptions"], "schema");
+  checkKeys(dict, ["json_structures", "entities", "relations", "classifications", "json_descriptions", "entity_descriptions", "relation_descriptions"], "");
   const builder = createSchema();
   const jsonDescs = isRecord(dict.json_descriptions) ? dict.json_descriptions : {};
   const structures = dict.json_structures ?? [];

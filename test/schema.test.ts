@@ -162,7 +162,7 @@ describe("invalid schemas name the offending part", () => {
     ["empty choices", () => createSchema().structure("s").field("f", { choices: [] }), "structures.s.fields[0].choices", /non-empty/],
     ["invalid regex", () => createSchema().structure("s").field("f", { validators: [{ pattern: "(" }] }), "structures.s.fields[0].validators[0]", /./],
     ["unknown option", () => createSchema().structure("s").field("f", { dtyp: "str" } as never), "structures.s.fields[0].dtyp", /unknown option/],
-    ["unknown JSON key", () => schemaFromJson({ entity: ["a"] }), "schema.entity", /unknown option/],
+    ["unknown JSON key", () => schemaFromJson({ entity: ["a"] }), "entity", /^schema entity: unknown option/],
     ["empty entity list", () => createSchema().entities([]), "entities", /must not be empty/],
   ];
   it.each(cases)("%s", (_, fn, path, message) => {

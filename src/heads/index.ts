@@ -44,7 +44,7 @@ export function loadHeads(st: SafetensorsFile, opts: { hidden: number; maxWidth:
   const spanRep: SpanRepWeights = {
     projectStart: loadMlp(st, `${sr}.project_start`, [0, 3], [H, 4 * H, H]),
     projectEnd: loadMlp(st, `${sr}.project_end`, [0, 3], [H, 4 * H, H]),
-    outProject: loadMlp(st, `${sr}.out_project`, [0, 3], [2 * H, 4 * H, H]),
+    ...splitOutProject(st, `${sr}.out_project`, H),
     maxWidth: opts.maxWidth,
   };
   const countPred = loadMlp(st, "count_pred", [0, 2], [H, 2 * H, MAX_COUNT]);
@@ -92,6 +92,23 @@ function loadCountEmbed(st: SafetensorsFile, H: number, kind: CountingLayer): Co
     inProjector: linearLayer(st, `${t}.in_projector`, inner, H),
     transformer: layers,
     outProjector: loadMlp(st, `${t}.out_projector`, [0, 2, 4], [inner + H, H, H, H]),
+  };
+}
+
+/** out_project = Linear(2H→4H) → ReLU → Linear(4H→H), with the first layer split into its start and end halves. */
+function splitOutProject(st: SafetensorsFile, prefix: string, H: number) {
+  const w = weight(st, `${prefix}.0.weight`, [4 * H, 2 * H]);
+  const b = weight(st, `${prefix}.0.bias`, [4 * H]);
+  const startHalf = new Float32Array(4 * H * H);
+  const endHalf = new Float32Array(4 * H * H);
+  for (let r = 0; r < 4 * H; r++) {
+    startHalf.set(w.subarray(r * 2 * H, r * 2 * H + H), r * H);
+    endHalf.set(w.subarray(r * 2 * H + H, (r + 1) * 2 * H), r * H);
+  }
+  return {
+    outStartHalf: packLinear(startHalf, 4 * H, H, b),
+    outEndHalf: packLinear(endHalf, 4 * H, H, null),
+    outSecond: linearLayer(st, `${prefix}.3`, H, 4 * H),
   };
 }
 
