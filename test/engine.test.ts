@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { loadModel, readCheckpointDir } from "../src/checkpoint.js";
 import { runBatch, type EngineItem, type Gliner2Model } from "../src/engine.js";
+import { encode } from "../src/model/deberta.js";
 import type { PromptPlan, SchemaPlan } from "../src/plan.js";
 import { checkpointDir, goldenCheckpoints, listGoldenCases, openGoldenTensors, readGoldenCase, type PreparedText } from "./helpers/golden.js";
 
@@ -69,7 +70,11 @@ for (const ckpt of goldenCheckpoints()) {
           }));
           const out = runBatch(model, items);
           const ids = t.ints(`encoder.call${call}.input_ids`);
-          const L = t.info(`encoder.call${call}.input_ids`).shape[1];
+          const [B, L] = t.info(`encoder.call${call}.input_ids`).shape;
+          // The encoder alone on the recorded ids and mask: last hidden state at every real position.
+          const mask = t.ints(`encoder.call${call}.attention_mask`);
+          const hidden = encode(model.encoder, ids, mask, B, L);
+          note("last_hidden_state", maxAbsDiff(hidden, t.f32(`encoder.call${call}.last_hidden_state`), (i) => mask[Math.floor(i / H)] === 1));
           texts.forEach((p, b) => {
             const r = out[b];
             expect(Array.from(r.inputIds)).toEqual(ids.slice(b * L, b * L + r.inputIds.length));
@@ -78,9 +83,9 @@ for (const ckpt of goldenCheckpoints()) {
             if (!t.has(`text${ti}.word_embeddings`)) return; // extraction of this text failed officially
             note("word_embeddings", maxAbsDiff(r.wordEmbeddings, t.f32(`text${ti}.word_embeddings`)));
             const W = r.wordEmbeddings.length / H;
-            const mask = t.tensor(`text${ti}.span_mask`).data as Uint8Array;
+            const spanMask = t.tensor(`text${ti}.span_mask`).data as Uint8Array;
             const schemas = decoding.find((d) => d.text === ti)?.schemas ?? [];
-            if (r.spanRep) note("span_rep", maxAbsDiff(r.spanRep, t.f32(`text${ti}.span_rep`), (i) => mask[Math.floor(i / H)] === 0));
+            if (r.spanRep) note("span_rep", maxAbsDiff(r.spanRep, t.f32(`text${ti}.span_rep`), (i) => spanMask[Math.floor(i / H)] === 0));
             for (const d of schemas) {
               const s = r.schemas[d.index];
               const key = `text${ti}.schema${d.index}`;
@@ -93,7 +98,7 @@ for (const ckpt of goldenCheckpoints()) {
               expect(s.count, `${key} count`).toBe(d.count);
               if (!d.count) continue;
               note("struct_proj", maxAbsDiff(s.structProj!, t.f32(`${key}.struct_proj`)));
-              note("span_scores", maxAbsDiff(s.spanScores!, t.f32(`${key}.span_scores`), (i) => mask[i % (W * K)] === 0));
+              note("span_scores", maxAbsDiff(s.spanScores!, t.f32(`${key}.span_scores`), (i) => spanMask[i % (W * K)] === 0));
             }
           });
         }
