@@ -50,8 +50,11 @@ for (const ckpt of goldenCheckpoints()) {
     const H = model.encoder.config.hiddenSize;
     const K = model.config.maxWidth;
     const worst: Record<string, number> = {};
+    const perCase: Record<string, number> = {};
+    let current = "";
     const note = (key: string, v: number) => {
       worst[key] = Math.max(worst[key] ?? 0, v);
+      perCase[current] = Math.max(perCase[current] ?? 0, v);
       expect(v, key).toBeLessThan(TOL);
     };
 
@@ -59,6 +62,7 @@ for (const ckpt of goldenCheckpoints()) {
       it(ref.name, async () => {
         const c = readGoldenCase(ref);
         const t = await openGoldenTensors(ref);
+        current = ref.name;
         const decoding = c.decoding as { text: number; schemas: DecodingSchema[] }[];
         const byCall = new Map<number, PreparedText[]>();
         for (const p of c.texts_prepared) byCall.set(p.encoder_call, [...(byCall.get(p.encoder_call) ?? []), p]);
@@ -107,6 +111,7 @@ for (const ckpt of goldenCheckpoints()) {
 
     it("reports the largest errors", () => {
       console.log(`${ckpt} engine max abs error per tensor:`, JSON.stringify(worst));
+      console.log(`${ckpt} max abs error per case (all tensors):\n${Object.entries(perCase).map(([k, v]) => `  ${k} ${v.toExponential(1)}`).join("\n")}`);
       expect(Object.keys(worst).length).toBeGreaterThan(5);
     });
   });
