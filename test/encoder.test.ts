@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseEncoderConfig } from "../src/model/config.js";
 import { encode, loadDebertaEncoder, relativePositions, type EncoderTrace } from "../src/model/deberta.js";
 import { readSafetensorsFile } from "../src/model/safetensors.js";
+import { maxAbsDiff } from "./helpers/compare.js";
 
 const FIX = new URL("./fixtures/", import.meta.url).pathname;
 const TOL = 1e-4;
@@ -14,13 +15,6 @@ interface Run {
   real_lengths: number[];
 }
 
-/** Max |a − b| over the positions `keep(index)` selects. */
-function maxAbsDiff(a: Float32Array, b: Float32Array, keep: (i: number) => boolean = () => true): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) if (keep(i)) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe("DeBERTa-v3 encoder vs golden/encoder.safetensors", async () => {
   const ckpt = `${FIX}tiny-count_lstm_v2/`;

@@ -9,6 +9,7 @@ import { runBatch, type EngineItem, type Gliner2Model } from "../src/engine.js";
 import { encode } from "../src/model/deberta.js";
 import type { PromptPlan, SchemaPlan } from "../src/plan.js";
 import { checkpointDir, goldenCheckpoints, listGoldenCases, openGoldenTensors, readGoldenCase, type PreparedText } from "./helpers/golden.js";
+import { maxAbsDiff } from "./helpers/compare.js";
 
 const TOL = 1e-4;
 
@@ -37,12 +38,6 @@ function promptFrom(p: PreparedText, schemas: DecodingSchema[]): PromptPlan {
   return { schemaTokens: p.schema_tokens_list, prefixTokens: p.prefix_tokens, plans };
 }
 
-function maxAbsDiff(a: Float32Array, b: Float32Array, keep: (i: number) => boolean = () => true): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) if (keep(i)) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 for (const ckpt of goldenCheckpoints()) {
   describe(`engine on ${ckpt}: recorded prompts → every recorded tensor`, async () => {

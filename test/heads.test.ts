@@ -9,6 +9,7 @@ import { classifierLogits, countEmbed, countLogits, loadHeads, predictCount, spa
 import { parseEncoderConfig, parseExtractorConfig } from "../src/model/config.js";
 import { parseSafetensors, readSafetensorsFile } from "../src/model/safetensors.js";
 import { checkpointDir, goldenCheckpoints, listGoldenCases, openGoldenTensors, readGoldenCase } from "./helpers/golden.js";
+import { maxAbsDiff } from "./helpers/compare.js";
 
 const TOL = 1e-4;
 
@@ -19,12 +20,6 @@ interface DecodingSchema {
   labels?: string[];
 }
 
-function maxAbsDiff(a: Float32Array, b: Float32Array, keep: (i: number) => boolean = () => true): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) if (keep(i)) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 for (const ckpt of goldenCheckpoints()) {
   describe(`heads of ${ckpt} vs every golden case`, async () => {
