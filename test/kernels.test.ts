@@ -1,6 +1,6 @@
 /** Kernels against plain double-precision references on seeded random data, including sizes off the blocking. */
 import { describe, expect, it } from "vitest";
-import { erf, geluErf, layerNorm, linear, matmul, matmulTransB, packLinear, softmaxRows } from "../src/kernels/index.js";
+import { erf, geluErf, layerNorm, linear, matmul, matmulTransB, packLinear, softmaxRows, softmaxRowsMasked } from "../src/kernels/index.js";
 
 /** Deterministic uniform numbers in [-1, 1) (mulberry32). */
 function rng(seed: number): () => number {
@@ -121,6 +121,27 @@ describe("layerNorm, gelu, softmax", () => {
     expectClose(x.subarray(0, 3), Float64Array.from(e, (v) => v / s), 1e-6);
     expectClose(x.subarray(3, 6), Float64Array.from(e, (v) => v / s), 1e-6);
     expectClose(x.subarray(6), Float64Array.from([1 / 3, 1 / 3, 1 / 3]), 1e-6);
+  });
+});
+
+describe("softmaxRowsMasked", () => {
+  it("equals a plain softmax with masked scores at float32 min, for any mask", () => {
+    const r = rng(99);
+    for (const cols of [1, 2, 5, 17]) {
+      const rows = 6;
+      const x = rand(rows * cols, r).map((v) => v * 20);
+      const rowMask = Array.from({ length: rows + 1 }, (_, i) => (i % 3 === 2 ? 0 : 1));
+      const colMask = Array.from({ length: cols + 1 }, (_, i) => (i % 4 === 3 ? 0 : 1));
+      const filled = x.map((v, i) => (rowMask[1 + Math.floor(i / cols)] && colMask[1 + (i % cols)] ? v : -3.4028234663852886e38));
+      const expected = Float64Array.from(softmaxRows(filled, rows, cols));
+      expectClose(softmaxRowsMasked(x, rows, cols, rowMask, colMask, 1, 1), expected, 1e-6);
+    }
+  });
+
+  it("a fully masked row is uniform and masked keys get exactly 0", () => {
+    const x = Float32Array.from([5, 1, 2, 3]);
+    softmaxRowsMasked(x, 2, 2, [1, 0], [1, 0]);
+    expect(Array.from(x)).toEqual([1, 0, 0.5, 0.5]);
   });
 });
 

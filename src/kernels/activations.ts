@@ -78,6 +78,45 @@ export function softmaxRows(x: Float32Array, rows: number, cols: number): Float3
   return x;
 }
 
+/**
+ * Softmax of each row of x[rows, cols] in place over a pair mask: entry (r, c) takes part when
+ * `rowMask[r] && colMask[c]` (offsets `rowOffset`/`colOffset` into the masks); the others get probability 0.
+ * A row with no entry taking part becomes uniform, which is what filling masked scores with float32's minimum
+ * before a plain softmax gives (transformers ≥ 4.47 attention on padding rows).
+ */
+export function softmaxRowsMasked(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  rowMask: ArrayLike<number>,
+  colMask: ArrayLike<number>,
+  rowOffset = 0,
+  colOffset = 0,
+): Float32Array {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    if (!rowMask[rowOffset + r]) {
+      x.fill(1 / cols, o, o + cols);
+      continue;
+    }
+    let max = -Infinity;
+    for (let c = 0; c < cols; c++) if (colMask[colOffset + c] && x[o + c] > max) max = x[o + c];
+    if (max === -Infinity) {
+      x.fill(1 / cols, o, o + cols);
+      continue;
+    }
+    let sum = 0;
+    for (let c = 0; c < cols; c++) {
+      const e = colMask[colOffset + c] ? Math.exp(x[o + c] - max) : 0;
+      x[o + c] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let c = 0; c < cols; c++) x[o + c] *= inv;
+  }
+  return x;
+}
+
 /** a += b elementwise (residual connections). */
 export function addInPlace(a: Float32Array, b: Float32Array): Float32Array {
   for (let i = 0; i < a.length; i++) a[i] += b[i];

@@ -13,7 +13,7 @@ import {
   linear,
   matmul,
   matmulTransB,
-  softmaxRows,
+  softmaxRowsMasked,
   type PackedLinear,
 } from "../kernels/index.js";
 import type { DebertaConfig } from "./config.js";
@@ -149,9 +149,6 @@ function relIndexByDelta(length: number, config: DebertaConfig): Int32Array {
   return out;
 }
 
-/** float32's most negative finite value: what transformers fills masked scores with. */
-const MASKED = -3.4028234663852886e38;
-
 /**
  * Run the encoder. `inputIds` and `attentionMask` are `[batch, length]`; returns the last hidden state
  * `[batch, length, hidden]`. Positions with mask 0 are padding: they never influence real positions, and their
@@ -229,7 +226,6 @@ export function encode(
         if (cfg.p2c) matmulTransB(kh, layer.posQuery[h].subarray(cMin * d, (cMax + 1) * d), length, d, nc, p2c);
         const relOut = trace && l === 0 ? trace.layer0RelAtt!.subarray((b * heads + h) * length * length) : null;
         for (let i = 0; i < length; i++) {
-          const realQuery = attentionMask[base + i];
           for (let j = 0; j < length; j++) {
             const c = relIdx[i - j + length - 1] - cMin;
             let rel = 0;
@@ -237,11 +233,11 @@ export function encode(
             if (cfg.p2c) rel += p2c[j * nc + c];
             rel *= invScale;
             if (relOut) relOut[i * length + j] = rel;
-            const s = scores[i * length + j] * invScale + rel;
-            scores[i * length + j] = realQuery && attentionMask[base + j] ? s : MASKED;
+            scores[i * length + j] = scores[i * length + j] * invScale + rel;
           }
         }
-        softmaxRows(scores, length, length);
+        // Pairs with a padding token on either side are left out (padding query rows come out uniform).
+        softmaxRowsMasked(scores, length, length, attentionMask, attentionMask, base, base);
         if (trace && l === 0) trace.layer0Probs!.set(scores, (b * heads + h) * length * length);
         matmul(scores, vh, length, length, d, headCtx);
         scatterHead(headCtx, base, length, H, h, d, ctx);
