@@ -12,7 +12,7 @@
 import { parseEncoderConfig } from "../src/model/config.js";
 import { encode, loadDebertaEncoder, type DebertaEncoder } from "../src/model/deberta.js";
 import { parseSafetensors } from "../src/model/safetensors.js";
-import { PANEL, setLinearBackend, type PackedLinear } from "../src/kernels/index.js";
+import { PANEL, setLinearBackend, startThreads, stopThreads, type PackedLinear } from "../src/kernels/index.js";
 import { writeSafetensors } from "./safetensorsWriter.js";
 
 const SHAPE = { hidden: 768, layers: 12, heads: 12, intermediate: 3072, vocab: 128_011, buckets: 256, maxRel: 512 };
@@ -129,11 +129,16 @@ async function main(): Promise<void> {
     position_biased_input: false,
     type_vocab_size: 0,
   });
-  const enc = loadDebertaEncoder(parseSafetensors(bytes, "random-gliner2-base.safetensors"), config);
+  const st = parseSafetensors(bytes, "random-gliner2-base.safetensors");
+  const enc = loadDebertaEncoder(st, config);
   console.log(`random gliner2-base-shaped encoder (seed ${SEED}) built and packed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  console.log(`node ${process.version}, 1 thread\n`);
+  // A second copy packed in shared memory for the 2-thread runs (the pool must exist before packing).
+  await startThreads(2);
+  const shared = loadDebertaEncoder(st, config);
+  stopThreads();
+  console.log(`node ${process.version}; "ms" is one thread, "2 threads" uses the worker pool\n`);
 
-  const rows: string[][] = [["tokens", "ms", "tokens/s", "GFLOP/s", "naive ms", "speed-up", "peak RSS MiB"]];
+  const rows: string[][] = [["tokens", "ms", "tokens/s", "GFLOP/s", "naive ms", "vs naive", "2 threads ms", "vs 1 thread", "peak RSS MiB"]];
   for (const L of Ls) {
     const reps = L <= 128 ? 5 : 3;
     const ms = timeEncode(enc, L, reps);
@@ -141,6 +146,9 @@ async function main(): Promise<void> {
     // The peer: same encoder, naive linear kernel (only where it finishes in reasonable time).
     let naiveMs = NaN;
     if (L <= 128) naiveMs = await withNaiveKernel(() => timeEncode(enc, L, 1));
+    await startThreads(2);
+    const threadedMs = timeEncode(shared, L, reps);
+    stopThreads();
     rows.push([
       String(L),
       ms.toFixed(0),
@@ -148,6 +156,8 @@ async function main(): Promise<void> {
       (flops(L, relRows) / ms / 1e6).toFixed(2),
       Number.isNaN(naiveMs) ? "-" : naiveMs.toFixed(0),
       Number.isNaN(naiveMs) ? "-" : `${(naiveMs / ms).toFixed(2)}×`,
+      threadedMs.toFixed(0),
+      `${(ms / threadedMs).toFixed(2)}×`,
       (process.resourceUsage().maxRSS / 1024).toFixed(0),
     ]);
   }

@@ -7,6 +7,7 @@ import { CHECKPOINT_FILES, loadModel, readCheckpointDir, type CheckpointFiles } 
 import { decode, classProbs, type SchemaInput, type SpanSelection } from "./decode.js";
 import { runBatch, type Gliner2Model } from "./engine.js";
 import { InputError } from "./errors.js";
+import { startThreads, threadCount } from "./kernels/index.js";
 import { formatResults, type ExtractionOutput, type RawOutput } from "./format.js";
 import { resolveCheckpoint, type ResolveOptions } from "./hub/index.js";
 import { buildPrompt } from "./prompt.js";
@@ -49,6 +50,11 @@ const DEFAULT_MAX_TOKENS = 4096;
 export interface LoadOptions extends ResolveOptions {
   /** Longest prompt + text, in subword tokens, a single text may have (default 4096). */
   readonly maxTokens?: number;
+  /**
+   * Threads for the linear layers (Node, Deno, Bun; default 1). The pool is process-wide and must start before
+   * the weights are packed, so it is started here, before loading; `stopThreads()` ends it.
+   */
+  readonly threads?: number;
 }
 
 export class GLiNER2 {
@@ -66,6 +72,10 @@ export class GLiNER2 {
    */
   static async fromPretrained(source: string, opts: LoadOptions = {}): Promise<GLiNER2> {
     if (typeof source !== "string" || source.length === 0) throw new InputError("source", "must be a folder path, URL or hub repo id");
+    if (opts.threads !== undefined) {
+      if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError("threads", `must be a positive integer, got ${JSON.stringify(opts.threads)}`);
+      if (opts.threads !== threadCount()) await startThreads(opts.threads);
+    }
     const files = await resolveCheckpoint(source, opts);
     return new GLiNER2(loadModel(files), opts);
   }

@@ -28,3 +28,4 @@ export { loadTokenizer, type Gliner2Tokenizer } from "./tokenizer.js";
 export { parseSafetensors, readSafetensorsFile, readSafetensorsResponse, type SafetensorsFile } from "./model/safetensors.js";
 export { encode, loadDebertaEncoder, type DebertaEncoder } from "./model/deberta.js";
 export { runBatch, type Gliner2Model } from "./engine.js";
+export { startThreads, stopThreads, threadCount, setLinearBackend, type LinearKernel, type PackedLinear } from "./kernels/index.js";

@@ -1,3 +1,4 @@
 export * from "./matmul.js";
 export * from "./norm.js";
 export * from "./activations.js";
+export { startThreads, stopThreads, threadCount } from "./threads.js";

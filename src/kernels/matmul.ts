@@ -26,6 +26,13 @@ export interface PackedLinear {
   readonly bias: Float32Array | null;
 }
 
+let allocate: (n: number) => Float32Array = (n) => new Float32Array(n);
+
+/** Where packed weights are allocated (the thread pool puts them in shared memory); `null` restores the default. */
+export function setPackedAllocator(fn: ((n: number) => Float32Array) | null): void {
+  allocate = fn ?? ((n) => new Float32Array(n));
+}
+
 /** Pack a PyTorch Linear weight `[out, in]` (+ optional bias `[out]`). */
 export function packLinear(weight: Float32Array, outFeatures: number, inFeatures: number, bias: Float32Array | null = null): PackedLinear {
   if (weight.length !== outFeatures * inFeatures) {
@@ -34,7 +41,7 @@ export function packLinear(weight: Float32Array, outFeatures: number, inFeatures
   if (bias && bias.length !== outFeatures) throw new RangeError(`packLinear: bias has ${bias.length} values, expected ${outFeatures}`);
   const K = inFeatures;
   const panels = Math.ceil(outFeatures / PANEL);
-  const packed = new Float32Array(panels * K * PANEL);
+  const packed = allocate(panels * K * PANEL);
   for (let n = 0; n < outFeatures; n++) {
     const base = Math.floor(n / PANEL) * K * PANEL + (n % PANEL);
     for (let k = 0; k < K; k++) packed[base + k * PANEL] = weight[n * K + k];
@@ -62,9 +69,40 @@ export function linear(x: Float32Array, rows: number, layer: PackedLinear, out?:
   const N = layer.outFeatures;
   if (x.length < rows * K) throw new RangeError(`linear: input has ${x.length} values, expected ${rows}×${K}`);
   const y = out ?? new Float32Array(rows * N);
-  const p = layer.packed;
-  const bias = layer.bias;
-  const panels = Math.ceil(N / PANEL);
+  linearPanels(x, rows, K, N, layer.packed, layer.bias, y, 0, Math.ceil(N / PANEL));
+  return y;
+}
+
+/**
+ * The micro-kernel: output panels [p0, p1) of y[rows, N] = x[rows, K] · Wᵀ + b over the packed weights.
+ * Self-contained (no references outside its body, PANEL = 4 written out) so a thread pool can run its source
+ * on disjoint panel ranges of the same output.
+ */
+export function linearPanels(
+  x: Float32Array,
+  rows: number,
+  K: number,
+  N: number,
+  p: Float32Array,
+  bias: Float32Array | null,
+  y: Float32Array,
+  p0: number,
+  p1: number,
+): void {
+  // Write up to 4 outputs (fewer in the last, partial panel), adding the bias.
+  const store4 = (o: number, n0: number, c0: number, c1: number, c2: number, c3: number): void => {
+    const left = N - n0;
+    if (bias) {
+      c0 += bias[n0];
+      if (left > 1) c1 += bias[n0 + 1];
+      if (left > 2) c2 += bias[n0 + 2];
+      if (left > 3) c3 += bias[n0 + 3];
+    }
+    y[o] = c0;
+    if (left > 1) y[o + 1] = c1;
+    if (left > 2) y[o + 2] = c2;
+    if (left > 3) y[o + 3] = c3;
+  };
   let m = 0;
   // 4 rows at a time: each weight loaded once feeds 4 rows.
   for (; m + 4 <= rows; m += 4) {
@@ -72,13 +110,13 @@ export function linear(x: Float32Array, rows: number, layer: PackedLinear, out?:
     const x1 = x0 + K;
     const x2 = x1 + K;
     const x3 = x2 + K;
-    for (let pn = 0; pn < panels; pn++) {
+    for (let pn = p0; pn < p1; pn++) {
       let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
       let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
       let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
       let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-      let wo = pn * K * PANEL;
-      for (let k = 0; k < K; k++, wo += PANEL) {
+      let wo = pn * K * 4;
+      for (let k = 0; k < K; k++, wo += 4) {
         const w0 = p[wo], w1 = p[wo + 1], w2 = p[wo + 2], w3 = p[wo + 3];
         let a = x[x0 + k];
         c00 += a * w0; c01 += a * w1; c02 += a * w2; c03 += a * w3;
@@ -89,42 +127,27 @@ export function linear(x: Float32Array, rows: number, layer: PackedLinear, out?:
         a = x[x3 + k];
         c30 += a * w0; c31 += a * w1; c32 += a * w2; c33 += a * w3;
       }
-      const n0 = pn * PANEL;
-      store4(y, m * N + n0, N - n0, bias, n0, c00, c01, c02, c03);
-      store4(y, (m + 1) * N + n0, N - n0, bias, n0, c10, c11, c12, c13);
-      store4(y, (m + 2) * N + n0, N - n0, bias, n0, c20, c21, c22, c23);
-      store4(y, (m + 3) * N + n0, N - n0, bias, n0, c30, c31, c32, c33);
+      const n0 = pn * 4;
+      store4(m * N + n0, n0, c00, c01, c02, c03);
+      store4((m + 1) * N + n0, n0, c10, c11, c12, c13);
+      store4((m + 2) * N + n0, n0, c20, c21, c22, c23);
+      store4((m + 3) * N + n0, n0, c30, c31, c32, c33);
     }
   }
   // Remaining rows one at a time.
   for (; m < rows; m++) {
     const x0 = m * K;
-    for (let pn = 0; pn < panels; pn++) {
+    for (let pn = p0; pn < p1; pn++) {
       let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-      let wo = pn * K * PANEL;
-      for (let k = 0; k < K; k++, wo += PANEL) {
+      let wo = pn * K * 4;
+      for (let k = 0; k < K; k++, wo += 4) {
         const a = x[x0 + k];
         c0 += a * p[wo]; c1 += a * p[wo + 1]; c2 += a * p[wo + 2]; c3 += a * p[wo + 3];
       }
-      const n0 = pn * PANEL;
-      store4(y, m * N + n0, N - n0, bias, n0, c0, c1, c2, c3);
+      const n0 = pn * 4;
+      store4(m * N + n0, n0, c0, c1, c2, c3);
     }
   }
-  return y;
-}
-
-/** Write up to 4 outputs (fewer in the last, partial panel), adding the bias. */
-function store4(y: Float32Array, o: number, left: number, bias: Float32Array | null, n0: number, c0: number, c1: number, c2: number, c3: number): void {
-  if (bias) {
-    c0 += bias[n0];
-    if (left > 1) c1 += bias[n0 + 1];
-    if (left > 2) c2 += bias[n0 + 2];
-    if (left > 3) c3 += bias[n0 + 3];
-  }
-  y[o] = c0;
-  if (left > 1) y[o + 1] = c1;
-  if (left > 2) y[o + 2] = c2;
-  if (left > 3) y[o + 3] = c3;
 }
 
 /** C[M, N] = A[M, K] · B[N, K]ᵀ (both operands row-major; e.g. Q·Kᵀ). Four columns of C per pass over A's row. */
