@@ -28,6 +28,8 @@ interface Pool {
   output: Float32Array;
   layerIds: WeakMap<Float32Array, number>;
   nextLayerId: number;
+  /** Set (between tasks, by the event loop) when a worker died: later tasks fail at once instead of timing out. */
+  failure: Error | null;
 }
 
 let pool: Pool | null = null;
@@ -44,7 +46,7 @@ function sharedFloats(n: number): Float32Array {
 /** Source of the worker: waits for tasks, runs its share of output panels, reports back. */
 function workerSource(): string {
   return `
-const { workerData, receiveMessageOnPort } = require("node:worker_threads");
+const { workerData, receiveMessageOnPort } = require("worker_threads");
 const linearPanels = ${linearPanels.toString()};
 const { control, port, index, threads } = workerData;
 const layers = new Map();
@@ -89,11 +91,14 @@ export async function startThreads(threads: number): Promise<void> {
   for (let i = 1; i < threads; i++) {
     const { port1, port2 } = new wt.MessageChannel();
     const worker = new wt.Worker(workerSource(), { eval: true, workerData: { control, port: port2, index: i, threads }, transferList: [port2] });
+    worker.on("error", (e: Error) => {
+      if (pool) pool.failure = e;
+    });
     worker.unref(); // an idle pool never keeps the process alive
     port1.unref();
     workers.push({ terminate: () => worker.terminate(), port: port1 });
   }
-  pool = { threads, workers, control, input: sharedFloats(0), output: sharedFloats(0), layerIds: new WeakMap(), nextLayerId: 1 };
+  pool = { threads, workers, control, input: sharedFloats(0), output: sharedFloats(0), layerIds: new WeakMap(), nextLayerId: 1, failure: null };
   setPackedAllocator(sharedFloats);
   setLinearBackend(threadedLinear);
 }
@@ -156,9 +161,10 @@ function threadedLinear(x: Float32Array, rows: number, layer: PackedLinear, out?
   linearPanels(p.input, rows, K, N, layer.packed, layer.bias, p.output, 0, Math.floor(panels / p.threads));
   const deadline = Date.now() + TASK_TIMEOUT_MS;
   for (let left = Atomics.load(c, PENDING); left !== 0; left = Atomics.load(c, PENDING)) {
-    if (Date.now() > deadline) {
+    if (p.failure || Date.now() > deadline) {
+      const why = p.failure ? `a worker thread failed (${p.failure.message})` : `${left} worker thread(s) did not finish within ${TASK_TIMEOUT_MS / 1000} s`;
       stopThreads();
-      throw new Error(`linear: ${left} worker thread(s) did not finish within ${TASK_TIMEOUT_MS / 1000} s; threads stopped`);
+      throw new Error(`linear: ${why}; threads stopped`);
     }
     Atomics.wait(c, PENDING, left, 1000);
   }
