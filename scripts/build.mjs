@@ -5,7 +5,9 @@
  *   <out>/index.js             ESM library for Node ≥ 20, Deno and Bun (platform neutral; dependencies stay
  *                              external; Node built-ins only through dynamic `import("node:…")`)
  *   <out>/cli.js               the `gliner2` command (Node, `#!/usr/bin/env node`, executable)
+ *   <out>/worker.js            the model host run in a worker thread (built with lib and with cli)
  *   <out>/browser/gliner2.js   one self-contained ESM file for browsers (every dependency bundled, no `node:`)
+ *   <out>/browser/worker.js    its model host, a module Web Worker
  *   <out>/types/               `.d.ts` files from `tsc -p tsconfig.json` (emitDeclarationOnly)
  *   <out>/bench/*.js           benchmark scripts from bench/*.ts, when there are any
  *
@@ -110,7 +112,35 @@ async function buildLib(out) {
     external: [...externalDeps, "node:*"],
   });
   assertNoStaticNodeImports(result.metafile, "lib");
-  return [join(out, "index.js")];
+  return [join(out, "index.js"), ...(await buildWorker(out))];
+}
+
+/**
+ * The model host script (src/worker/host.ts) that `fromPretrained` starts in a worker thread: `worker.js` beside
+ * index.js and cli.js (both find it as `new URL("./worker.js", import.meta.url)`), platform neutral like the
+ * library so Node, Deno and Bun can run it. Built once per run even when both lib and cli ask for it.
+ */
+const workerBuilds = new Map();
+function buildWorker(out) {
+  if (!workerBuilds.has(out)) {
+    workerBuilds.set(
+      out,
+      esbuild
+        .build({
+          ...common,
+          entryPoints: [requireEntry("src/worker/host.ts", "worker")],
+          outfile: join(out, "worker.js"),
+          platform: "neutral",
+          mainFields: ["module", "main"],
+          external: [...externalDeps, "node:*"],
+        })
+        .then((result) => {
+          assertNoStaticNodeImports(result.metafile, "worker");
+          return [join(out, "worker.js")];
+        }),
+    );
+  }
+  return workerBuilds.get(out);
 }
 
 async function buildCli(out) {
@@ -125,6 +155,7 @@ async function buildCli(out) {
     banner: { js: "#!/usr/bin/env node" },
   });
   chmodSync(file, 0o755);
+  await buildWorker(out);
   return [file];
 }
 
@@ -140,11 +171,22 @@ async function buildBrowser(out) {
     conditions: ["browser", "import"],
     plugins: [browserNodeStub],
   });
-  for (const output of Object.values(result.metafile.outputs)) {
+  // The module Web Worker the browser build runs its model in (beside gliner2.js, found by URL).
+  const worker = join(out, "browser", "worker.js");
+  const workerResult = await esbuild.build({
+    ...common,
+    entryPoints: [requireEntry("src/worker/host.ts", "browser worker")],
+    outfile: worker,
+    platform: "browser",
+    mainFields: ["browser", "module", "main"],
+    conditions: ["browser", "import"],
+    plugins: [browserNodeStub],
+  });
+  for (const output of [...Object.values(result.metafile.outputs), ...Object.values(workerResult.metafile.outputs)]) {
     const leaked = output.imports.filter((imp) => imp.external);
     if (leaked.length > 0) throw new Error(`browser: bundle still imports ${leaked.map((i) => i.path).join(", ")}`);
   }
-  return [file];
+  return [file, worker];
 }
 
 async function buildTypes(out) {
@@ -174,7 +216,7 @@ async function buildBench(out) {
 }
 
 const BUILDERS = { lib: buildLib, cli: buildCli, browser: buildBrowser, types: buildTypes, bench: buildBench };
-const OUTPUTS = { lib: ["index.js", "index.js.map"], cli: ["cli.js", "cli.js.map"], browser: ["browser"], types: ["types"], bench: ["bench"] };
+const OUTPUTS = { lib: ["index.js", "index.js.map", "worker.js", "worker.js.map"], cli: ["cli.js", "cli.js.map", "worker.js", "worker.js.map"], browser: ["browser"], types: ["types"], bench: ["bench"] };
 
 function sizeOf(path) {
   const st = statSync(path);

@@ -55,6 +55,14 @@ export interface LoadOptions extends ResolveOptions {
    * the weights are packed, so it is started here, before loading; `stopThreads()` ends it.
    */
   readonly threads?: number;
+  /**
+   * Where the model runs. "auto" (default): in a worker thread (Node, Deno, Bun: worker_threads; browsers: a
+   * module Web Worker) so extraction never blocks the caller's event loop, in this thread where no worker can
+   * start. true: a worker or an error. false: this thread (needed to reach `.model`). Results are identical.
+   */
+  readonly offThread?: boolean | "auto";
+  /** Off-thread loading from in-memory files: move (detach) the weights buffer to the worker instead of copying. */
+  readonly transferWeights?: boolean;
 }
 
 export class GLiNER2 {
@@ -68,14 +76,24 @@ export class GLiNER2 {
 
   /**
    * Load a checkpoint from a local folder, an http(s) URL of a folder, or a Hugging Face repo id
-   * (`org/name` or `org/name@revision`), downloading into the HF cache when needed.
+   * (`org/name` or `org/name@revision`), downloading into the HF cache when needed; or from checkpoint files
+   * already in memory. By default the model lives in a worker thread (see `LoadOptions.offThread`).
    */
-  static async fromPretrained(source: string, opts: LoadOptions = {}): Promise<GLiNER2> {
-    if (typeof source !== "string" || source.length === 0) throw new InputError("source", "must be a folder path, URL or hub repo id");
+  static async fromPretrained(source: string | CheckpointFiles, opts: LoadOptions = {}): Promise<GLiNER2> {
+    const inMemory = typeof source === "object" && source !== null;
+    if (!inMemory && (typeof source !== "string" || source.length === 0)) throw new InputError("source", "must be a folder path, URL, hub repo id or checkpoint files");
+    const offThread = opts.offThread ?? "auto";
+    if (offThread !== true && offThread !== false && offThread !== "auto") throw new InputError("offThread", `must be true, false or "auto", got ${JSON.stringify(offThread)}`);
+    if (offThread !== false) {
+      const { loadOffThread } = await import("./worker/client.js");
+      const hosted = await loadOffThread(GLiNER2.prototype, source, { ...opts }, { mode: offThread, transferWeights: opts.transferWeights });
+      if (hosted) return hosted;
+    }
     if (opts.threads !== undefined) {
       if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError("threads", `must be a positive integer, got ${JSON.stringify(opts.threads)}`);
       if (opts.threads !== threadCount()) await startThreads(opts.threads);
     }
+    if (inMemory) return GLiNER2.fromFiles(source, opts);
     const files = await resolveCheckpoint(source, opts);
     return new GLiNER2(loadModel(files), opts);
   }
@@ -89,6 +107,9 @@ export class GLiNER2 {
   static async fromDirectory(dir: string, opts: { maxTokens?: number } = {}): Promise<GLiNER2> {
     return new GLiNER2(loadModel(await readCheckpointDir(dir)), opts);
   }
+
+  /** Release the model: ends its worker thread when it runs off-thread; nothing to do in-thread. */
+  async dispose(): Promise<void> {}
 
   createSchema(): SchemaBuilder {
     return createSchema();

@@ -28,4 +28,7 @@ export { loadTokenizer, type Gliner2Tokenizer } from "./tokenizer.js";
 export { parseSafetensors, readSafetensorsFile, readSafetensorsResponse, type SafetensorsFile } from "./model/safetensors.js";
 export { encode, loadDebertaEncoder, type DebertaEncoder } from "./model/deberta.js";
 export { runBatch, type Gliner2Model } from "./engine.js";
+// Serving: the hosted-API-compatible HTTP server and the worker-thread host's entry override.
+export { startServer, type GlinerServer, type ServeOptions } from "./serve/index.js";
+export { setWorkerEntry } from "./worker/client.js";
 export { startThreads, stopThreads, threadCount, setLinearBackend, type LinearKernel, type PackedLinear } from "./kernels/index.js";

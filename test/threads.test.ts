@@ -30,8 +30,9 @@ describe("threaded linear", () => {
     stopThreads();
     const text = "Maria moved from Lisbon to Berlin in 2019 to join Siemens as a senior engineer in the energy unit.";
     const schema = { entities: ["person", "city", "company"], classifications: { topic: { labels: ["work", "travel"] } }, relations: ["works_for"] };
-    const plain = await (await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"))).extract(text, schema, { includeConfidence: true });
-    const threaded = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { threads: 2 });
+    const plain = await (await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { offThread: false })).extract(text, schema, { includeConfidence: true });
+    // In-thread: this tests the pool of the calling thread.
+    const threaded = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { threads: 2, offThread: false });
     expect(threadCount()).toBe(2);
     expect(await threaded.extract(text, schema, { includeConfidence: true })).toEqual(plain);
     stopThreads();

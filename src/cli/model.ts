@@ -52,6 +52,8 @@ export async function loadCliModel(source: string, opts: ModelOptions, stderr: P
     endpoint: opts.endpoint,
     offline: opts.offline,
     onProgress: progress.onProgress,
+    // A command has no event loop to keep free; in-thread also keeps its peak memory lowest.
+    offThread: false,
   });
   progress.finish();
   return model;
