@@ -74,6 +74,9 @@ export interface GlinerServer {
   close(): Promise<void>;
 }
 
+/** While draining, how long the server must see no request before it closes the connections left (ms). */
+const DRAIN_QUIET_MS = 250;
+
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i;
 
 export function isLoopback(host: string): boolean {
@@ -135,6 +138,7 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
   let ownsModel = false;
   let draining = false;
   let activeRequests = 0;
+  let requestsSeen = 0;
   let activeWaiters: (() => void)[] = [];
 
   const batcherRef: { current: ReturnType<typeof createBatcher> | null } = { current: null };
@@ -158,6 +162,8 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
     new Promise((resolve, reject) => {
       const declared = Number(req.headers["content-length"]);
       if (Number.isFinite(declared) && declared > maxBody) {
+        // Discard what the client still sends (so it reads our answer), then close the connection.
+        req.resume();
         reject(new HttpError(413, "too_large", `request body is ${declared} bytes, over the ${maxBody}-byte limit`, { Connection: "close" }));
         return;
       }
@@ -244,6 +250,7 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
+    requestsSeen++;
     const given = req.headers["x-request-id"];
     const rid = typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : crypto.randomUUID();
     const path = (req.url ?? "/").split("?")[0];
@@ -338,10 +345,16 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
     drained = (async () => {
       log({ time: new Date().toISOString(), level: "info", msg: "draining", active: activeRequests, queued: batcherRef.current?.queuedTexts ?? 0 });
       const closed = new Promise<void>((r) => server.close(() => r()));
-      server.closeIdleConnections();
-      if (activeRequests > 0) await new Promise<void>((r) => activeWaiters.push(r));
-      await batcherRef.current?.idle();
-      // In-flight answers went out with Connection: close; anything left is idle.
+      // Open connections may still carry a request that is on its way (a client that just connected, a
+      // keep-alive request in flight): keep serving them, each answer with Connection: close, until the server
+      // has been quiet for a moment; only then close what is left (idle connections).
+      for (;;) {
+        if (activeRequests > 0) await new Promise<void>((r) => activeWaiters.push(r));
+        await batcherRef.current?.idle();
+        const seen = requestsSeen;
+        await new Promise((r) => setTimeout(r, DRAIN_QUIET_MS));
+        if (activeRequests === 0 && requestsSeen === seen) break;
+      }
       for (const s of sockets) s.destroySoon();
       server.closeAllConnections();
       await closed;
