@@ -210,7 +210,8 @@ async function buildBench(out) {
     outdir: join(out, "bench"),
     platform: "node",
     target: "node20",
-    external: [...externalDeps],
+    // Benchmarks may use dev-only tools (autocannon); they stay installed packages, not bundled copies.
+    external: [...externalDeps, ...Object.keys(pkg.devDependencies ?? {})],
   });
   return entries.map((e) => join(out, "bench", e.slice(dir.length + 1).replace(/\.ts$/, ".js")));
 }

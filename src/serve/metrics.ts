@@ -28,7 +28,7 @@ export interface Metrics {
   request(status: number, seconds: number): void;
   error(kind: string): void;
   batch(texts: number, tokens: number, seconds: number): void;
-  render(gauges: { queueTexts: number; inflightTexts: number; ready: boolean; draining: boolean }): string;
+  render(gauges: { queueTexts: number; inflightTexts: number; ready: boolean; draining: boolean; loopDelay?: { p99: number; max: number } }): string;
 }
 
 export function createMetrics(): Metrics {
@@ -94,6 +94,16 @@ export function createMetrics(): Metrics {
         "# HELP gliner2_ready 1 once the model is loaded and the server is not draining.",
         "# TYPE gliner2_ready gauge",
         `gliner2_ready ${g.ready && !g.draining ? 1 : 0}`,
+        ...(g.loopDelay
+          ? [
+              "# HELP gliner2_event_loop_delay_p99_seconds The server thread's event-loop delay, 99th percentile since the previous scrape.",
+              "# TYPE gliner2_event_loop_delay_p99_seconds gauge",
+              `gliner2_event_loop_delay_p99_seconds ${fmt(g.loopDelay.p99)}`,
+              "# HELP gliner2_event_loop_delay_max_seconds The server thread's largest event-loop delay since the previous scrape.",
+              "# TYPE gliner2_event_loop_delay_max_seconds gauge",
+              `gliner2_event_loop_delay_max_seconds ${fmt(g.loopDelay.max)}`,
+            ]
+          : []),
         "# HELP gliner2_uptime_seconds Seconds since the server started.",
         "# TYPE gliner2_uptime_seconds gauge",
         `gliner2_uptime_seconds ${fmt((Date.now() - started) / 1000)}`,

@@ -128,6 +128,9 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
   const crypto = await import("node:crypto");
   const http = await import("node:http");
   const checkKey = keys.length > 0 ? keyMatcher(crypto, keys) : null;
+  // The server thread's own event-loop delay, reported (and reset) by /metrics: inference must never block it.
+  const loopDelay = (await import("node:perf_hooks")).monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const log =
     opts.log === null
       ? () => {}
@@ -280,7 +283,10 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
     } else if (path === "/metrics") {
       if (only("GET")) {
         const b = batcherRef.current;
-        send(res, 200, metrics.render({ queueTexts: b?.queuedTexts ?? 0, inflightTexts: b?.inflightTexts ?? 0, ready: model !== null, draining }), "text/plain; version=0.0.4; charset=utf-8", { "X-Request-Id": rid });
+        // The histogram counts delay beyond its own 5 ms timer period.
+        const lag = { p99: Math.max(0, loopDelay.percentile(99) / 1e9 - 0.005), max: Math.max(0, loopDelay.max / 1e9 - 0.005) };
+        loopDelay.reset();
+        send(res, 200, metrics.render({ queueTexts: b?.queuedTexts ?? 0, inflightTexts: b?.inflightTexts ?? 0, ready: model !== null, draining, loopDelay: lag }), "text/plain; version=0.0.4; charset=utf-8", { "X-Request-Id": rid });
       }
     } else if (path === apiPath) {
       if (!only("POST")) return;
@@ -355,6 +361,7 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
         await new Promise((r) => setTimeout(r, DRAIN_QUIET_MS));
         if (activeRequests === 0 && requestsSeen === seen) break;
       }
+      loopDelay.disable();
       for (const s of sockets) s.destroySoon();
       server.closeAllConnections();
       await closed;
