@@ -1,7 +1,7 @@
 /**
  * Server benchmark (not a test): `gliner2 serve` (the built dist/cli.js, one replica) under autocannon at
  * concurrency 1, 8 and 64, with dynamic batching on (--max-batch 16) and off (--max-batch 1) in the same run;
- * then the event loop's lag while one long request (~4000 tokens) is encoded, seen from outside (a /healthz
+ * then the event loop's lag while one long request (~3,600 tokens) is encoded, seen from outside (a /healthz
  * probe every 5 ms) and from inside (the server's own event-loop delay gauge).
  *
  *   npm run bench:serve                              # tiny checkpoint, 5 s per point
@@ -86,7 +86,7 @@ async function lagDuringLongRequest(): Promise<{ ms: number; probes: number; pro
   const replica: Replica = await startReplica(CLI, ["-m", MODEL, "-q"], root);
   try {
     const words = "Maria moved from Lisbon to Berlin in 2019 to join Siemens as an engineer".split(" ");
-    const text = Array.from({ length: 2400 }, (_, i) => words[i % words.length]).join(" ");
+    const text = Array.from({ length: 1300 }, (_, i) => words[i % words.length]).join(" ");
     const body = JSON.stringify({ task: "schema", text, schema: { entities: ["person", "city", "company"], relations: ["works_for"] }, threshold: 0.5 });
     await metric(replica.url, "gliner2_event_loop_delay_max_seconds"); // resets the window
     const t0 = performance.now();

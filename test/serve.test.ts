@@ -301,7 +301,8 @@ describe("gliner2 serve", () => {
     const s = await startServer({ model, port: 0, log: null });
     await s.ready;
     const inflight = Array.from({ length: 6 }, (_, i) => api(s.url, payload("extract_entities", `${TEXTS[i % 3]} ${i}`, ["person"]), null));
-    await new Promise((r) => setTimeout(r, 5));
+    // Drain once all six arrived (not before: a connection the server never accepted is not "in flight").
+    while (s.stats().activeRequests < 6) await new Promise((r) => setTimeout(r, 1));
     await s.drain();
     const replies = await Promise.all(inflight);
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
@@ -339,7 +340,14 @@ describe("gliner2 serve (built CLI)", () => {
     expect((await api(url, payload("extract_entities", TEXTS[0], ["person"]), "nope")).status).toBe(401);
     const want = JSON.stringify({ result: await (await GLiNER2.fromPretrained(DIR, { offThread: false })).extractEntities(TEXTS[0], ["person", "city"], { includeConfidence: true }) });
     const inflight = Array.from({ length: 5 }, () => api(url, payload("extract_entities", TEXTS[0], ["person", "city"], { conf: true }), "env-key"));
-    await new Promise((r) => setTimeout(r, 5));
+    // SIGTERM once the five are inside the server (queued or in the model).
+    for (;;) {
+      const m = (await call(url, { method: "GET", path: "/metrics" })).text;
+      const n = Number(/^gliner2_queue_depth (\d+)/m.exec(m)?.[1]) + Number(/^gliner2_inflight_texts (\d+)/m.exec(m)?.[1]);
+      const done = Number(/gliner2_requests_total\{status="200"\} (\d+)/.exec(m)?.[1] ?? 0);
+      if (n + done >= 5) break;
+      await new Promise((r) => setTimeout(r, 1));
+    }
     p.child.kill("SIGTERM");
     const replies = await Promise.all(inflight);
     for (const r of replies) expect(r.text).toBe(want);

@@ -173,7 +173,8 @@ describe("off-thread GLiNER2", () => {
   });
 
   it("keeps the caller's event loop free while a long text is encoded", async () => {
-    // ~500 subword tokens of text: the 512-token case. Encoded a few times so the window is long enough.
+    // ≈1,000 subword tokens (2.7 per word with this tokenizer): more than the 512-token case. Encoded a
+    // few times so the window is long enough.
     const words = "Maria moved from Lisbon to Berlin in 2019 to join Siemens as an engineer".split(" ");
     const long = Array.from({ length: 380 }, (_, i) => words[i % words.length]).join(" ");
     const schema = { entities: ["person", "city", "company"], relations: ["works_for"] };

@@ -72,6 +72,8 @@ export interface GlinerServer {
   drain(): Promise<void>;
   /** Like drain (kept for symmetry with other servers). */
   close(): Promise<void>;
+  /** API requests being handled, and texts waiting for / inside the model right now. */
+  stats(): { activeRequests: number; queuedTexts: number; inflightTexts: number };
 }
 
 /** While draining, how long the server must see no request before it closes the connections left (ms). */
@@ -372,5 +374,6 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
     return drained;
   };
 
-  return { url, port: addr.port, ready, drain, close: drain };
+  const stats = () => ({ activeRequests, queuedTexts: batcherRef.current?.queuedTexts ?? 0, inflightTexts: batcherRef.current?.inflightTexts ?? 0 });
+  return { url, port: addr.port, ready, drain, close: drain, stats };
 }

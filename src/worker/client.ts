@@ -33,7 +33,12 @@ export function setWorkerEntry(url: string | URL | null): void {
 }
 
 function workerEntry(): URL {
-  const env = typeof process !== "undefined" ? process.env?.GLINER2_WORKER_ENTRY : undefined;
+  let env: string | undefined;
+  try {
+    env = typeof process !== "undefined" ? process.env?.GLINER2_WORKER_ENTRY : undefined;
+  } catch {
+    env = undefined; // Deno without --allow-env
+  }
   const chosen = entryOverride ?? (env ? env : null);
   if (chosen !== null) {
     if (chosen instanceof URL) return chosen;
