@@ -156,6 +156,8 @@ describe("the same extraction in every runtime", () => {
           "/": join(repoRoot, "test", "runtimes", "page.html"),
           "/gliner2.js": join(distDir, "browser", "gliner2.js"),
           "/gliner2.js.map": join(distDir, "browser", "gliner2.js.map"),
+          // The module Web Worker fromPretrained runs the model in (found beside gliner2.js).
+          "/worker.js": join(distDir, "browser", "worker.js"),
           "/case.json": casePath,
         },
         { "/model/": modelDir },
@@ -172,8 +174,9 @@ describe("the same extraction in every runtime", () => {
         page.on("pageerror", (e) => pageErrors.push(String(e)));
         await page.goto(`${server.origin}/`);
         await page.waitForFunction(() => (globalThis as { __gliner2?: unknown }).__gliner2 !== undefined, null, { timeout: 90_000 });
-        const res = (await page.evaluate(() => (globalThis as { __gliner2?: unknown }).__gliner2)) as { viaUrl?: string; viaFiles?: string; error?: string };
+        const res = (await page.evaluate(() => (globalThis as { __gliner2?: unknown }).__gliner2)) as { viaUrl?: string; viaFiles?: string; error?: string; offThread?: boolean };
         expect(res.error, `page error: ${res.error}`).toBeUndefined();
+        expect(res.offThread, "fromPretrained(url) ran its model in a Web Worker").toBe(true);
         expect(pageErrors).toEqual([]);
         outputs.set("chromium-url", res.viaUrl!);
         outputs.set("chromium-files", res.viaFiles!);
