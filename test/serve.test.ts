@@ -177,7 +177,7 @@ describe("gliner2 serve", () => {
       [{ ...payload("extract_entities", "x", ["a"]), threshold: 7 }, /threshold: must be a number in \[0, 1\]/],
       [{ ...payload("extract_entities", "x", ["a"]), include_spans: "yes" }, /include_spans: must be a boolean/],
       [payload("classify_text", "x", ["a", "b"]), /classify_text needs \{"categories"/],
-      [payload("classify_text", "x", { categories: [] }), /must list at least one label/],
+      [payload("classify_text", "x", { categories: [] }), /^schema\.categories: must list at least one label/],
       [payload("classify_text", "x", { categories: ["a"], colour: 1 }), /unknown key "colour"/],
       [payload("extract_json", "x", { s: [{ name: "f", dtype: "bogus" }] }), /structures\.s/],
       [payload("schema", "x", { entities: ["a"], nonsense: true }), /nonsense/],

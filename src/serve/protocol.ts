@@ -14,7 +14,7 @@
  * runs without it.
  */
 import type { CallOptions } from "../gliner2.js";
-import { Gliner2Error } from "../errors.js";
+import { Gliner2Error, SchemaError } from "../errors.js";
 import {
   normalizeSchema,
   schemaFromEntityTypes,
@@ -94,7 +94,13 @@ function taskSchema(task: Task, schema: unknown): Schema {
       if (schema.categories === undefined) throw invalid('schema: classify_text needs {"categories": [labels]}');
       const { categories, ...rest } = schema;
       const tasks = { [CLASSIFY_TASK_NAME]: { labels: categories, ...rest } } as unknown as TasksInput;
-      return normalizeSchema(schemaFromTasks(tasks));
+      try {
+        return normalizeSchema(schemaFromTasks(tasks));
+      } catch (e) {
+        // Name the request's fields, not the internal task the categories became.
+        if (e instanceof SchemaError) throw invalid(`schema.${e.path.replace(`classifications.${CLASSIFY_TASK_NAME}.labels`, "categories").replace(`classifications.${CLASSIFY_TASK_NAME}.`, "")}: ${e.detail}`);
+        throw e;
+      }
     }
     case "extract_json":
       if (!isRecord(schema)) throw invalid(`schema: extract_json needs {structure: [field specs]}, got ${quote(schema)}`);

@@ -315,6 +315,9 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
     });
   });
   server.keepAliveTimeout = 5000;
+  // A client that trickles its headers or body cannot hold a connection longer than a request may take.
+  server.requestTimeout = Math.max(timeoutMs, 10_000);
+  server.headersTimeout = Math.min(60_000, server.requestTimeout);
   const sockets = new Set<Socket>();
   server.on("connection", (s: Socket) => {
     sockets.add(s);
