@@ -166,6 +166,25 @@ describe("off-thread GLiNER2", () => {
     await m.dispose();
   });
 
+  it("a custom fetch keeps the load in this thread (auto) or is refused (offThread: true)", async () => {
+    const hub = await startHubServer();
+    const cache = mkdtempSync(join(tmpdir(), "gliner2-worker-fetch-"));
+    try {
+      let calls = 0;
+      const counting: typeof fetch = (input, init) => {
+        calls++;
+        return fetch(input, init);
+      };
+      const m = await GLiNER2.fromPretrained(hub.repo, { endpoint: hub.endpoint, cacheDir: cache, fetch: counting });
+      expect((m as unknown as { offThread?: boolean }).offThread).toBeUndefined();
+      expect(calls).toBeGreaterThan(0);
+      await expect(GLiNER2.fromPretrained(hub.repo, { endpoint: hub.endpoint, cacheDir: cache, fetch: counting, offThread: true })).rejects.toThrow(/custom fetch/);
+    } finally {
+      await hub.close();
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
   it("after dispose, calls fail with a clear error", async () => {
     const m = await GLiNER2.fromPretrained(DIR);
     await m.dispose();

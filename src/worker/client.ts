@@ -139,6 +139,12 @@ function asyncMethods(proto: object): string[] {
  * object, or null in "auto" mode when no worker can run here (the caller then loads in-thread).
  */
 export async function loadOffThread<T extends object>(proto: T, source: string | object, opts: Record<string, unknown>, how: OffThreadOptions): Promise<T | null> {
+  // Functions in the options become fire-and-forget callbacks (progress); a custom `fetch` must return its
+  // answer, which a thread boundary cannot do synchronously: such a load stays in this thread.
+  if (typeof opts.fetch === "function") {
+    if (how.mode === "auto") return null;
+    throw hostError("offThread: a custom fetch option cannot be used from the worker thread; pass offThread: false or \"auto\"");
+  }
   let port: HostPort;
   try {
     port = await openPort();
