@@ -50,7 +50,7 @@ async function metric(url: string, name: string): Promise<number> {
 }
 
 async function load(url: string, connections: number, seconds: number) {
-  return autocannon({ url: `${url}/gliner-2`, method: "POST", headers: { "content-type": "application/json" }, body: BODY, connections, duration: seconds });
+  return autocannon({ url: `${url}/gliner-2`, method: "POST", headers: { "content-type": "application/json" }, body: BODY, connections, duration: seconds, timeout: 60 });
 }
 
 /**

@@ -45,7 +45,7 @@ const samples: { t: number; rss: number }[] = [];
 const t0 = Date.now();
 const sampler = setInterval(() => samples.push({ t: (Date.now() - t0) / 1000, rss: rssMiB(pid) }), 5000);
 console.error(`soak: ${MINUTES} min at concurrency ${CONCURRENCY}, model ${MODEL}, server pid ${pid}, start RSS ${rssMiB(pid).toFixed(1)} MiB`);
-const result = await autocannon({ url: replica.url, connections: CONCURRENCY, duration: MINUTES * 60, requests });
+const result = await autocannon({ url: replica.url, connections: CONCURRENCY, duration: MINUTES * 60, requests, timeout: 60 });
 clearInterval(sampler);
 replica.child.kill("SIGTERM");
 const code = await replica.exited;

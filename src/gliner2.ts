@@ -63,6 +63,11 @@ export interface LoadOptions extends ResolveOptions {
   readonly offThread?: boolean | "auto";
   /** Off-thread loading from in-memory files: move (detach) the weights buffer to the worker instead of copying. */
   readonly transferWeights?: boolean;
+  /**
+   * Off-thread, Linux: the model thread's nice value relative to the process (default 5), so that when the
+   * CPUs are oversubscribed the caller's event loop is scheduled before the encoder. 0 keeps equal priority.
+   */
+  readonly workerNice?: number;
 }
 
 export class GLiNER2 {

@@ -44,26 +44,32 @@ describe("replicas behind HAProxy", () => {
       headers: { "content-type": "application/json" },
       body,
       connections: 64,
-      duration: 6,
+      duration: 120, // stopped below
+      timeout: 60, // seconds: a slow shared machine is not a failed request
     });
-    // Let both replicas take traffic, then stop one.
-    await new Promise((r) => setTimeout(r, 2000));
-    const servedBefore = await metric(replicas[0].url, /gliner2_requests_total\{status="200"\} (\d+)/);
+    // Let both replicas take traffic (however slow the machine), then stop one mid-run.
+    const served = (i: number) => metric(replicas[i].url, /gliner2_requests_total\{status="200"\} (\d+)/);
+    for (let t = 0; t < 600 && ((await served(0)) < 5 || (await served(1)) < 5); t++) await new Promise((r) => setTimeout(r, 100));
+    const servedBefore = await served(0);
     replicas[0].child.kill("SIGTERM");
     const code = await replicas[0].exited;
+    // Keep the load on the remaining replica for a moment, then end the run.
+    const afterDrain = await served(1);
+    for (let t = 0; t < 600 && (await served(1)) < afterDrain + 10; t++) await new Promise((r) => setTimeout(r, 100));
+    run.stop();
     const result = await run;
-    const servedByOther = await metric(replicas[1].url, /gliner2_requests_total\{status="200"\} (\d+)/);
+    const servedByOther = await served(1);
     console.log(
       `haproxy drain: ${result.requests.total} requests at c=64 in ${result.duration} s (${result.requests.average} req/s), ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts; replica 0 served ${servedBefore}+ before SIGTERM and exited ${code}; replica 1 served ${servedByOther}`,
     );
     expect(servedBefore).toBeGreaterThan(0);
     expect(code).toBe(0);
     expect(replicas[0].stderr()).toMatch(/"msg":"drained"/);
-    expect(result.requests.total).toBeGreaterThan(100);
+    expect(result.requests.total).toBeGreaterThan(20);
     expect(result.errors).toBe(0);
     expect(result.timeouts).toBe(0);
     expect(result.non2xx).toBe(0);
     expect(result["2xx"]).toBe(result.requests.total);
-    expect(servedByOther).toBeGreaterThan(0);
+    expect(servedByOther).toBeGreaterThan(afterDrain);
   });
 });

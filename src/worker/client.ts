@@ -7,7 +7,7 @@
  * Where: Node, Deno and Bun use `node:worker_threads`; browsers a module Web Worker. When neither is available
  * or the worker file is missing (a bundler that did not copy it), the "auto" mode loads in-thread instead.
  */
-import { Gliner2Error } from "../errors.js";
+import { Gliner2Error, InputError } from "../errors.js";
 import { encodeArg, errorFromWire, type FromHost, type Handles, type ToHost } from "./wire.js";
 
 /** The minimal port both worker flavours are wrapped into. */
@@ -214,7 +214,12 @@ export async function loadOffThread<T extends object>(proto: T, source: string |
 
   // Load. Weights are copied unless the caller allows transferring them.
   const fromFiles = typeof source !== "string";
-  const { offThread: _o, transferWeights: _t, ...rest } = opts;
+  const { offThread: _o, transferWeights: _t, workerNice, ...rest } = opts;
+  const nice = workerNice ?? 5;
+  if (typeof nice !== "number" || !Number.isInteger(nice) || nice < 0 || nice > 19) {
+    port.terminate();
+    throw new InputError("workerNice", `must be an integer from 0 to 19, got ${JSON.stringify(workerNice)}`);
+  }
   const wireOpts = encodeArg(rest, loadHandles);
   const transfer: Transferable[] = [];
   if (fromFiles && how.transferWeights) {
@@ -230,7 +235,7 @@ export async function loadOffThread<T extends object>(proto: T, source: string |
       loaded = (m) => resolve(m as Extract<FromHost, { type: "loaded" }>);
       loadFailed = reject;
       try {
-        port.post({ type: "load", source, opts: wireOpts, fromFiles }, transfer);
+        port.post({ type: "load", source, opts: wireOpts, fromFiles, nice }, transfer);
       } catch (e) {
         reject(hostError(`offThread: the load options cannot be sent to the worker thread (${(e as Error).message})`, e));
       }

@@ -37,6 +37,22 @@ function plainProps(model: GLiNER2): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Linux keeps a nice value per thread, and setpriority(pid 0) from a thread changes that thread only: the
+ * encoder yields to the caller's event loop when CPUs are short. Elsewhere the call would renice the whole
+ * process, so it is Linux only; where it is refused (containers, other runtimes) nothing changes.
+ */
+async function lowerPriority(nice: number): Promise<void> {
+  if (!(nice > 0)) return;
+  try {
+    if (typeof process === "undefined" || process.platform !== "linux") return;
+    const os = await import("node:os");
+    os.setPriority(0, Math.min(19, os.getPriority(0) + nice));
+  } catch {
+    // Best effort.
+  }
+}
+
 async function main(): Promise<void> {
   const ch = await channel();
   const signals = new Map<number, AbortController>();
@@ -65,6 +81,7 @@ async function main(): Promise<void> {
     }
     if (msg.type === "close") return;
     if (msg.type === "load") {
+      void lowerPriority(msg.nice);
       const opts = { ...(decodeArg(msg.opts, callback, signals) as Record<string, unknown>), offThread: false as const };
       const loading = GLiNER2.fromPretrained(msg.source as string | CheckpointFiles, opts);
       loading.then(

@@ -11,7 +11,7 @@ import { normalizeSchema, SchemaBuilder, StructureBuilder } from "../schema.js";
 
 /** Main thread → host. */
 export type ToHost =
-  | { type: "load"; source: string | object; opts: unknown; fromFiles: boolean }
+  | { type: "load"; source: string | object; opts: unknown; fromFiles: boolean; nice: number }
   | { type: "call"; id: number; method: string; args: unknown[] }
   | { type: "abort"; signal: number }
   | { type: "close" };
