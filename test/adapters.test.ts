@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeSafetensors } from "../bench/safetensorsWriter.js";
-import { buildAdapter, parseAdapter, readAdapterFolder, type AdapterFiles } from "../src/adapters/index.js";
+import { buildAdapter, moduleShapes, parseAdapter, readAdapterFolder, resolveTargets, type AdapterFiles } from "../src/adapters/index.js";
 import { loadNodeFs } from "../src/hub/nodefs.js";
 import { runBatch } from "../src/engine.js";
 import { AdapterError, InputError } from "../src/errors.js";
@@ -393,6 +393,74 @@ describe.each(CHECKPOINTS)("adapter states on %s", (ck) => {
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
+  });
+});
+
+/** A seeded random adapter (official format) on `modules`, strong enough to move confidences. */
+function syntheticAdapter(model: GLiNER2, modules: string[], r: number, alpha: number, seed: number): AdapterFiles {
+  let state = seed;
+  const rand = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const shapes = moduleShapes(model.model);
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const m of modules) {
+    const { inFeatures, outFeatures } = shapes.get(m)!;
+    tensors[`${m}.lora_A`] = { shape: [r, inFeatures], data: Float32Array.from({ length: r * inFeatures }, () => rand() / Math.sqrt(inFeatures)) };
+    tensors[`${m}.lora_B`] = { shape: [outFeatures, r], data: Float32Array.from({ length: outFeatures * r }, () => rand() * 0.5) };
+  }
+  const top = [...new Set(modules.map((m) => m.split(".")[0]))].sort();
+  return { config: { adapter_type: "lora", adapter_version: "1.0", lora_r: r, lora_alpha: alpha, lora_dropout: 0, target_modules: top, created_at: "" }, weights: writeSafetensors(tensors) };
+}
+
+describe("count_embed adapters (no golden targets them)", () => {
+  const countModules = (m: GLiNER2) => [...moduleShapes(m.model).keys()].filter((n) => n.startsWith("count_embed."));
+
+  it("official target names resolve as officially (encoder patterns, task modules, aliases)", async () => {
+    const m = await load("tiny-count_lstm_v2");
+    const modules = [...moduleShapes(m.model).keys()];
+    expect(resolveTargets(modules, ["encoder"]).size).toBe(12);
+    expect([...resolveTargets(modules, ["encoder.query"])]).toEqual(["encoder.encoder.layer.0.attention.self.query_proj", "encoder.encoder.layer.1.attention.self.query_proj"]);
+    expect(resolveTargets(modules, ["encoder.dense"]).size).toBe(6);
+    expect([...resolveTargets(modules, ["classification_head"])]).toEqual(["classifier.0", "classifier.2"]);
+    expect(resolveTargets(modules, ["span_rep"]).size).toBe(6); // out_project.0 is one module (two packed halves here)
+    // count_lstm_v2's count_embed: in_projector, 2 layers × (out_proj, linear1, linear2), out_projector.{0,2,4}.
+    expect(countModules(m).length).toBe(10);
+    expect(resolveTargets(modules, ["extractive_head"]).size).toBe(6 + 10 + 2);
+    expect(resolveTargets(modules, ["all_task_heads"]).size).toBe(6 + 10 + 2 + 2);
+    expect(resolveTargets(modules, ["dense", "query_proj", "out_project"]).size).toBe(0); // quirk 3's saved names
+  });
+
+  it("count_lstm_v2: the transformer's out_proj/linear1/linear2 take no unmerged delta (as officially), merged they do", async () => {
+    const base = await load("tiny-count_lstm_v2");
+    const probes = readCase("tiny-count_lstm_v2", "lora_base").probes.filter((p) => p.call.method !== "extract_long");
+    const baseOut = await runProbes(base, probes);
+    const ignored = countModules(base).filter((n) => /transformer\.layers\.\d+\.(self_attn\.out_proj|linear1|linear2)$/.test(n));
+    expect(ignored.length).toBe(6);
+    const m = await load("tiny-count_lstm_v2");
+    await m.loadAdapter(syntheticAdapter(m, ignored, 4, 8, 7));
+    expect(await runProbes(m, probes)).toEqual(baseOut);
+    await m.mergeAdapter();
+    expect(JSON.stringify(await runProbes(m, probes))).not.toBe(JSON.stringify(baseOut));
+    // in_projector and out_projector are called as modules: their deltas apply unmerged, and merging agrees.
+    const applied = countModules(base).filter((n) => !ignored.includes(n));
+    const un = await load("tiny-count_lstm_v2");
+    await un.loadAdapter(syntheticAdapter(un, applied, 4, 8, 11));
+    const unOut = await runProbes(un, probes);
+    expect(JSON.stringify(unOut)).not.toBe(JSON.stringify(baseOut));
+    await un.mergeAdapter();
+    (await runProbes(un, probes)).forEach((o, i) => expectSame(o, unOut[i], 1e-5, `merged count_embed ${probes[i].name}`));
+  });
+
+  it("count_lstm: the projector's deltas apply, merged ≈ unmerged", async () => {
+    const base = await load("tiny-count_lstm");
+    const probes = readCase("tiny-count_lstm", "lora_base").probes.filter((p) => p.call.method !== "extract_long");
+    const baseOut = await runProbes(base, probes);
+    const m = await load("tiny-count_lstm");
+    expect(countModules(m)).toEqual(["count_embed.projector.0", "count_embed.projector.2"]);
+    await m.loadAdapter(syntheticAdapter(m, countModules(m), 2, 4, 5));
+    const unOut = await runProbes(m, probes);
+    expect(JSON.stringify(unOut)).not.toBe(JSON.stringify(baseOut));
+    await m.mergeAdapter();
+    (await runProbes(m, probes)).forEach((o, i) => expectSame(o, unOut[i], 1e-5, `merged projector ${probes[i].name}`));
   });
 });
 

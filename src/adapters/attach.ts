@@ -82,9 +82,20 @@ function columnsOf(pair: LoraPair, cols: Columns): Float32Array {
   return out;
 }
 
-/** The base model with the pairs as run-time deltas on their layers. */
+/**
+ * Linears whose unmerged LoRA the official forward never sees: count_lstm_v2's small transformer runs through
+ * PyTorch's `TransformerEncoderLayer`, whose inference fast path (eval + `torch.inference_mode`, as the official
+ * extraction runs) reads `self_attn.out_proj`, `linear1` and `linear2` weights directly, and `MultiheadAttention`
+ * reads `out_proj.weight` directly on every path. PEFT's wrappers there change nothing until merged.
+ */
+export const UNMERGED_IGNORED = /^count_embed\.transformer\.transformer\.layers\.\d+\.(self_attn\.out_proj|linear1|linear2)$/;
+
+/**
+ * The base model with the pairs as run-time deltas on their layers, as the official unmerged forward applies
+ * them (not on `UNMERGED_IGNORED` modules; `mergePairs` folds those in, as PEFT's merge does).
+ */
 export function attachAdapter(base: Gliner2Model, pairs: readonly LoraPair[]): Gliner2Model {
-  const byModule = new Map(pairs.map((p) => [p.module, p]));
+  const byModule = new Map(pairs.filter((p) => !UNMERGED_IGNORED.test(p.module)).map((p) => [p.module, p]));
   return rebuildLinears(base, (module, layer, cols) => {
     const pair = byModule.get(module);
     if (pair === undefined) return layer;

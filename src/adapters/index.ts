@@ -9,7 +9,7 @@ import { attachAdapter, selectPairs, type TargetPolicy } from "./attach.js";
 import { parseAdapter, type AdapterConfig, type AdapterFiles, type LoraPair } from "./parse.js";
 import type { AdapterSourceOptions } from "./source.js";
 
-export { attachAdapter, mergePairs, selectPairs, type TargetPolicy, type BaseWeightSource } from "./attach.js";
+export { attachAdapter, mergePairs, selectPairs, UNMERGED_IGNORED, type TargetPolicy, type BaseWeightSource } from "./attach.js";
 export { weightsByProbe, weightsFromFile } from "./baseWeights.js";
 export { linearSlots, moduleShapes, rebuildLinears, resolveTargets, TASK_MODULES, type LinearSlot } from "./modules.js";
 export { parseAdapter, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, PEFT_WEIGHTS_FILE, type AdapterConfig, type AdapterFiles, type LoraPair, type ParsedAdapter } from "./parse.js";
