@@ -186,7 +186,9 @@ export class GLiNER2 {
 
   /** The active adapter's config as the official `adapter_config` reports it, or null. */
   get adapterConfig(): AdapterConfig | null {
-    return this.active === null ? null : this.adapters.get(this.active)!.config;
+    if (this.active === null) return null;
+    const config = this.adapters.get(this.active)!.config;
+    return { ...config, target_modules: [...config.target_modules] };
   }
 
   /** Name of the active adapter, or null. */
