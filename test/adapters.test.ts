@@ -19,6 +19,7 @@ import { loadNodeFs } from "../src/hub/nodefs.js";
 import { runBatch } from "../src/engine.js";
 import { AdapterError, InputError } from "../src/errors.js";
 import { GLiNER2, type CallOptions } from "../src/gliner2.js";
+import { linear, packLinear } from "../src/kernels/index.js";
 import { encode } from "../src/model/deberta.js";
 import { parseSafetensors, readSafetensorsFile } from "../src/model/safetensors.js";
 import { buildPrompt } from "../src/prompt.js";
@@ -194,6 +195,32 @@ afterAll(() => {
 });
 
 // ---------------------------------------------------------------------------------------------------------------
+
+describe("the low-rank delta in linear()", () => {
+  it("computes x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ for each delta, and leaves the base layer alone", () => {
+    let state = 3;
+    const rand = (n: number) => Float32Array.from({ length: n }, () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1);
+    const [M, K, N] = [5, 13, 7];
+    const w = rand(N * K), b = rand(N), x = rand(M * K);
+    const d1 = { rank: 2, a: rand(2 * K), b: rand(N * 2), scale: 1.5 };
+    const d2 = { rank: 3, a: rand(3 * K), b: rand(N * 3), scale: -0.25 };
+    const base = packLinear(w, N, K, b);
+    const plain = linear(x, M, base);
+    const got = linear(x, M, { ...base, deltas: [d1, d2] });
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let want = b[n];
+        for (let k = 0; k < K; k++) {
+          let delta = 0;
+          for (const d of [d1, d2]) for (let j = 0; j < d.rank; j++) delta += d.scale * d.b[n * d.rank + j] * d.a[j * K + k];
+          want += x[m * K + k] * (w[n * K + k] + delta);
+        }
+        expect(Math.abs(got[m * N + n] - want)).toBeLessThan(1e-5);
+      }
+    }
+    expect(linear(x, M, base)).toEqual(plain);
+  });
+});
 
 describe.each(CHECKPOINTS)("LoRA goldens on %s", (ck) => {
   const cases = index.cases.filter((c) => c.checkpoint === ck && c.checked).map((c) => readCase(ck, c.name));
