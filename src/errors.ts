@@ -85,3 +85,30 @@ export class DownloadError extends Gliner2Error {
     this.status = opts.status;
   }
 }
+
+/**
+ * A LoRA adapter cannot be used with this model: a missing or malformed file, a tensor with the wrong shape or
+ * rank, a module the model does not have, non-finite values, or an adapter made for another base model.
+ */
+export class AdapterError extends Gliner2Error {
+  /** The adapter file concerned (path, URL or name in a files map). */
+  readonly file: string;
+  /** Tensor concerned, when the problem is about one tensor. */
+  readonly tensor?: string;
+  /** What kind of problem, for programs: see `AdapterProblem`. */
+  readonly problem: AdapterProblem;
+  constructor(file: string, message: string, tensor?: string, problem: AdapterProblem = "format") {
+    super("ADAPTER", `${file}${tensor !== undefined ? ` (tensor "${tensor}")` : ""}: ${message}`);
+    this.file = file;
+    this.tensor = tensor;
+    this.problem = problem;
+  }
+}
+
+/**
+ * `missing-file`: a file is absent; `format`: unreadable or unsupported content; `rank`: tensor rank ≠ config r;
+ * `shape`: a tensor does not fit its module; `module`: names a module the model lacks (or that takes no LoRA);
+ * `base-model`: made for another base model (every module mismatches, or deeper than this encoder);
+ * `non-finite`: NaN or infinite values; `no-target`: nothing in the model is targeted.
+ */
+export type AdapterProblem = "missing-file" | "format" | "rank" | "shape" | "module" | "base-model" | "non-finite" | "no-target";

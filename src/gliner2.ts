@@ -7,6 +7,19 @@ import { CHECKPOINT_FILES, loadModel, readCheckpointDir, type CheckpointFiles } 
 import { decode, classProbs, type SchemaInput, type SpanSelection } from "./decode.js";
 import { runBatch, type Gliner2Model } from "./engine.js";
 import { InputError } from "./errors.js";
+import {
+  buildAdapter,
+  checkAdapterName,
+  mergePairs,
+  resolveAdapter,
+  weightsByProbe,
+  weightsFromFile,
+  type AdapterConfig,
+  type AdapterFiles,
+  type LoadAdapterOptions,
+  type LoadedAdapter,
+} from "./adapters/index.js";
+import { parseSafetensors, readSafetensorsFile } from "./model/safetensors.js";
 import { startThreads, threadCount } from "./kernels/index.js";
 import { formatResults, type ExtractionOutput, type RawOutput } from "./format.js";
 import { resolveCheckpoint, type ResolveOptions } from "./hub/index.js";
@@ -35,6 +48,11 @@ export interface CallOptions {
   readonly formatResults?: boolean;
   /** "first" (official parity) or "best": how a `str` field / relation picks its span. */
   readonly spanSelection?: SpanSelection;
+  /**
+   * LoRA adapter for this call, by the name it was loaded under; `null` = the base model. Default: the active
+   * adapter (the last one loaded, or `setActiveAdapter`), else the base model.
+   */
+  readonly adapter?: string | null;
 }
 
 export interface BatchOptions extends CallOptions {
@@ -74,6 +92,12 @@ export class GLiNER2 {
   readonly model: Gliner2Model;
   readonly maxTokens: number;
 
+  /** LoRA adapters resident on this model, by name; each shares the base weights (src/adapters/). */
+  private readonly adapters = new Map<string, LoadedAdapter>();
+  private active: string | null = null;
+  /** The checkpoint's model.safetensors on disk while it still holds this model's base weights (for merging). */
+  private baseWeightsPath: string | null = null;
+
   constructor(model: Gliner2Model, opts: { maxTokens?: number } = {}) {
     this.model = model;
     this.maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
@@ -100,7 +124,9 @@ export class GLiNER2 {
     }
     if (inMemory) return GLiNER2.fromFiles(source, opts);
     const files = await resolveCheckpoint(source, opts);
-    return new GLiNER2(loadModel(files), opts);
+    const model = new GLiNER2(loadModel(files), opts);
+    if (files.dir !== undefined) model.baseWeightsPath = `${files.dir.replace(/[\\/]+$/, "")}/${CHECKPOINT_FILES.weights}`;
+    return model;
   }
 
   /** Load from files already in memory (browsers, edge workers). */
@@ -110,7 +136,107 @@ export class GLiNER2 {
 
   /** Load a checkpoint folder from disk (Node, Deno, Bun). */
   static async fromDirectory(dir: string, opts: { maxTokens?: number } = {}): Promise<GLiNER2> {
-    return new GLiNER2(loadModel(await readCheckpointDir(dir)), opts);
+    const model = new GLiNER2(loadModel(await readCheckpointDir(dir)), opts);
+    model.baseWeightsPath = `${dir.replace(/[\\/]+$/, "")}/${CHECKPOINT_FILES.weights}`;
+    return model;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // LoRA adapters (README, "LoRA adapters"; src/adapters/)
+
+  /**
+   * Load a LoRA adapter (official `adapter_config.json` + `adapter_weights.safetensors`, or PEFT's
+   * `adapter_model.safetensors`) from a folder, an http(s) URL, a hub repo id, or files in memory, and keep it
+   * under `opts.name` (default "default"). It becomes the active adapter unless `activate: false`. Loading under
+   * a name already in use replaces that adapter (never stacks); other adapters stay resident.
+   */
+  async loadAdapter(source: string | AdapterFiles, opts: LoadAdapterOptions = {}): Promise<this> {
+    if (typeof opts !== "object" || opts === null) throw new InputError("options", "must be an object");
+    const name = checkAdapterName(opts.name ?? "default");
+    const files = typeof source === "string" ? await resolveAdapter(source, opts) : source;
+    this.adapters.set(name, buildAdapter(this.model, files, name, opts.targets));
+    if (opts.activate !== false) this.active = name;
+    return this;
+  }
+
+  /** Drop adapter `name`, or every adapter when no name is given; calls then use the base model bit for bit. */
+  unloadAdapter(name?: string): this {
+    if (name === undefined) {
+      this.adapters.clear();
+      this.active = null;
+      return this;
+    }
+    this.adapterNamed(name);
+    this.adapters.delete(name);
+    if (this.active === name) this.active = null;
+    return this;
+  }
+
+  /**
+   * Fold adapter `name` (default: the active one) into the base weights, `W ← W + (alpha/r)·B·A`, re-packed for
+   * the kernels; afterwards the model is a plain model (no adapter) that computes what the adapter computed,
+   * without the run-time delta. One-way: reload the checkpoint to get the base model back. Refused while other
+   * adapters are resident (they were made for the unmerged base). Base weights come from `baseWeights` (the
+   * checkpoint's model.safetensors bytes), else the file the model was loaded from, else the packed layers.
+   */
+  async mergeAdapter(name?: string, opts: { baseWeights?: Uint8Array | ArrayBuffer } = {}): Promise<this> {
+    const target = name ?? this.active;
+    if (target === null) throw new InputError("adapter", "no adapter is active; nothing to merge");
+    const adapter = this.adapterNamed(target);
+    const others = [...this.adapters.keys()].filter((n) => n !== target);
+    if (others.length > 0) throw new InputError("adapter", `cannot merge "${target}" while other adapters are resident (${others.join(", ")}): they were made for the unmerged base; unload them first`);
+    let source = weightsByProbe();
+    if (opts.baseWeights !== undefined) source = weightsFromFile(parseSafetensors(opts.baseWeights instanceof Uint8Array ? opts.baseWeights : new Uint8Array(opts.baseWeights), "baseWeights"));
+    else if (this.baseWeightsPath !== null) source = weightsFromFile(await readSafetensorsFile(this.baseWeightsPath));
+    (this as { model: Gliner2Model }).model = mergePairs(this.model, adapter.pairs, source);
+    this.baseWeightsPath = null; // the file no longer holds this model's base weights
+    this.adapters.clear();
+    this.active = null;
+    return this;
+  }
+
+  /** Choose the adapter calls use when they name none (`null` = the base model). */
+  setActiveAdapter(name: string | null): this {
+    if (name !== null) this.adapterNamed(name);
+    this.active = name;
+    return this;
+  }
+
+  /** True when calls that name no adapter run with one (official `has_adapter`). */
+  get hasAdapter(): boolean {
+    return this.active !== null;
+  }
+
+  /** The active adapter's config as the official `adapter_config` reports it, or null. */
+  get adapterConfig(): AdapterConfig | null {
+    if (this.active === null) return null;
+    const config = this.adapters.get(this.active)!.config;
+    return { ...config, target_modules: [...config.target_modules] };
+  }
+
+  /** Name of the active adapter, or null. */
+  get activeAdapter(): string | null {
+    return this.active;
+  }
+
+  /** Names of the resident adapters, in load order. */
+  get adapterNames(): string[] {
+    return [...this.adapters.keys()];
+  }
+
+  /** The model a call runs on: the base, or the view of a resident adapter (`opts.adapter`, else the active one). */
+  protected modelFor(adapter: string | null | undefined): Gliner2Model {
+    const name = adapter === undefined ? this.active : adapter;
+    return name === null ? this.model : this.adapterNamed(name).model;
+  }
+
+  private adapterNamed(name: unknown): LoadedAdapter {
+    const found = typeof name === "string" ? this.adapters.get(name) : undefined;
+    if (found === undefined) {
+      const names = [...this.adapters.keys()];
+      throw new InputError("adapter", `no adapter named ${JSON.stringify(name)} is loaded${names.length > 0 ? ` (loaded: ${names.join(", ")})` : ""}`);
+    }
+    return found;
   }
 
   /** Release the model: ends its worker thread when it runs off-thread; nothing to do in-thread. */
@@ -164,6 +290,7 @@ export class GLiNER2 {
    */
   async batchExtract(texts: string[], schemas: UserSchema | UserSchema[], opts: BatchOptions = {}): Promise<ExtractionResult[]> {
     const options = checkOptions(opts);
+    const model = this.modelFor(opts.adapter);
     if (!Array.isArray(texts)) throw new InputError("texts", "must be an array of strings");
     texts.forEach((t, i) => {
       if (typeof t !== "string") throw new InputError(`texts[${i}]`, `must be a string, got ${t === null ? "null" : typeof t}`);
@@ -190,7 +317,7 @@ export class GLiNER2 {
     for (let start = 0; start < items.length; start += options.batchSize) {
       const batch = items.slice(start, start + options.batchSize);
       const scored = runBatch(
-        this.model,
+        model,
         batch.map((it) => ({ words: it.words.map((w) => w.text), prompt: it.prompt })),
         { maxTokens: this.maxTokens, firstIndex: start },
       );
@@ -219,7 +346,7 @@ export class GLiNER2 {
   }
 }
 
-function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSelection">> & { spanSelection: SpanSelection } {
+function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSelection" | "adapter">> & { spanSelection: SpanSelection } {
   if (typeof opts !== "object" || opts === null) throw new InputError("options", "must be an object");
   const threshold = opts.threshold ?? 0.5;
   if (typeof threshold !== "number" || !(threshold >= 0 && threshold <= 1)) throw new InputError("threshold", `must be a number in [0, 1], got ${JSON.stringify(opts.threshold)}`);

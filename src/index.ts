@@ -12,7 +12,10 @@ export { loadModel, readCheckpointDir, CHECKPOINT_FILES } from "./checkpoint.js"
 export { downloadCheckpoint, resolveCheckpoint, type HubOptions, type ResolveOptions } from "./hub/index.js";
 export type { ExtractionOutput, RawOutput, FormatOptions, SpanOutput, LabelOutput } from "./format.js";
 export type { SpanSelection } from "./decode.js";
+export type { AdapterConfig, AdapterFiles, LoadAdapterOptions, TargetPolicy } from "./adapters/index.js";
 export {
+  AdapterError,
+  type AdapterProblem,
   Gliner2Error,
   ConfigError,
   DownloadError,

@@ -104,9 +104,14 @@ export async function entryState(rc: RepoCache, commit: string, file: string, fs
 }
 
 /** The files of the checkpoint that `commit`'s snapshot still lacks (empty when it is complete). */
-export async function missingFiles(rc: RepoCache, commit: string, fs: NodeFs): Promise<string[]> {
+export async function missingFiles(
+  rc: RepoCache,
+  commit: string,
+  fs: NodeFs,
+  files: readonly { path: string; optional: boolean }[] = CHECKPOINT_FILE_SPECS,
+): Promise<string[]> {
   const missing: string[] = [];
-  for (const spec of CHECKPOINT_FILE_SPECS) {
+  for (const spec of files) {
     const state = await entryState(rc, commit, spec.path, fs);
     if (state === "needed" || (state === "absent" && !spec.optional)) missing.push(spec.path);
   }

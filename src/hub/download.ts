@@ -50,6 +50,12 @@ export interface HubOptions {
   readonly fetch?: typeof fetch;
 }
 
+/** A file of a snapshot: its path in the repo and whether it may be absent. */
+export interface SnapshotFile {
+  readonly path: string;
+  readonly optional: boolean;
+}
+
 /** A checkpoint snapshot in the cache. */
 export interface Snapshot {
   readonly repo: string;
@@ -90,8 +96,11 @@ export async function downloadCheckpoint(repoId: string, opts: HubOptions = {}):
   return (await fetchSnapshot(repoId, opts)).dir;
 }
 
-/** As downloadCheckpoint, with the commit the snapshot belongs to. */
-export async function fetchSnapshot(repoId: string, opts: HubOptions = {}): Promise<Snapshot> {
+/**
+ * As downloadCheckpoint, with the commit the snapshot belongs to. `files` lists what to fetch (default the
+ * checkpoint layout; LoRA adapters pass theirs); the first must be a required file.
+ */
+export async function fetchSnapshot(repoId: string, opts: HubOptions = {}, files: readonly SnapshotFile[] = CHECKPOINT_FILE_SPECS): Promise<Snapshot> {
   const fs = await loadNodeFs();
   if (fs === null) {
     throw new DownloadError("the hub cache needs a file system (Node, Deno or Bun); in a browser use resolveCheckpoint, which fetches into memory");
@@ -102,7 +111,7 @@ export async function fetchSnapshot(repoId: string, opts: HubOptions = {}): Prom
   const snapshot = (commit: string): Snapshot => ({ repo, revision, commit, dir: snapshotDir(rc, commit, fs) });
 
   const known = await cachedCommit(rc, revision, fs);
-  const knownMissing = known === null ? null : await missingFiles(rc, known, fs);
+  const knownMissing = known === null ? null : await missingFiles(rc, known, fs, files);
   const cached = known !== null && knownMissing!.length === 0 ? known : null;
 
   if (opts.offline ?? envOffline()) {
@@ -132,7 +141,7 @@ export async function fetchSnapshot(repoId: string, opts: HubOptions = {}): Prom
 
   let first: FileMeta;
   try {
-    first = (await headFile(s, revision, CHECKPOINT_FILE_SPECS[0].path, false))!;
+    first = (await headFile(s, revision, files[0].path, false))!;
   } catch (err) {
     // Like huggingface_hub: when the hub cannot be reached, a complete cached snapshot is good enough.
     if (cached !== null && err instanceof DownloadError && (err.status === undefined || err.status >= 500 || err.status === 429)) {
@@ -142,7 +151,7 @@ export async function fetchSnapshot(repoId: string, opts: HubOptions = {}): Prom
   }
   const commit = first.commit;
   const dir = snapshotDir(rc, commit, fs);
-  for (const spec of CHECKPOINT_FILE_SPECS) {
+  for (const spec of files) {
     const state = await entryState(rc, commit, spec.path, fs);
     if (state === "present" || (state === "absent" && spec.optional)) continue;
     const meta = spec.path === first.file ? first : await headFile(s, commit, spec.path, spec.optional);

@@ -55,7 +55,7 @@ export async function fetchHubToMemory(
 }
 
 /** GET one file into memory with progress; null for an optional file that is not there (404). */
-async function fetchToMemory(
+export async function fetchToMemory(
   url: string,
   file: string,
   optional: boolean,

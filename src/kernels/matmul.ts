@@ -24,6 +24,19 @@ export interface PackedLinear {
   readonly packed: Float32Array;
   /** Bias `[N]`, or null. */
   readonly bias: Float32Array | null;
+  /**
+   * Low-rank deltas added at run time (unmerged LoRA adapters, src/adapters/): `y += s·(x·Aᵀ)·Bᵀ` for each. A layer
+   * with deltas is a shallow copy of the base layer sharing its packed weights, so the base stays untouched.
+   */
+  readonly deltas?: readonly LowRankDelta[];
+}
+
+/** `s·B·A` as two thin matrices: A `[rank, in]`, B `[out, rank]` (row-major, PyTorch Linear layout). */
+export interface LowRankDelta {
+  readonly rank: number;
+  readonly a: Float32Array;
+  readonly b: Float32Array;
+  readonly scale: number;
 }
 
 let allocate: (n: number) => Float32Array = (n) => new Float32Array(n);
@@ -62,8 +75,36 @@ export function setLinearBackend(kernel: LinearKernel | null): void {
   backend = kernel;
 }
 
-/** y[M, N] = x[M, K] · Wᵀ + b. `out` may be passed to reuse a buffer of length M·N. */
+/** y[M, N] = x[M, K] · Wᵀ + b (+ the layer's low-rank deltas). `out` may be passed to reuse a buffer of length M·N. */
 export function linear(x: Float32Array, rows: number, layer: PackedLinear, out?: Float32Array): Float32Array {
+  const y = linearBase(x, rows, layer, out);
+  if (layer.deltas) for (const d of layer.deltas) addLowRank(x, rows, layer.inFeatures, layer.outFeatures, d, y);
+  return y;
+}
+
+/** y[M, N] += s·(x[M, K]·Aᵀ)·Bᵀ, the rank-r path of an unmerged LoRA layer (r ≪ K, N: cheap next to W). */
+export function addLowRank(x: Float32Array, rows: number, K: number, N: number, d: LowRankDelta, y: Float32Array): void {
+  const r = d.rank;
+  const t = new Float32Array(r);
+  for (let m = 0; m < rows; m++) {
+    const xo = m * K;
+    for (let j = 0; j < r; j++) {
+      let s = 0;
+      const ao = j * K;
+      for (let k = 0; k < K; k++) s += x[xo + k] * d.a[ao + k];
+      t[j] = s;
+    }
+    const yo = m * N;
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      const bo = n * r;
+      for (let j = 0; j < r; j++) s += t[j] * d.b[bo + j];
+      y[yo + n] += d.scale * s;
+    }
+  }
+}
+
+function linearBase(x: Float32Array, rows: number, layer: PackedLinear, out?: Float32Array): Float32Array {
   if (backend) return backend(x, rows, layer, out);
   const K = layer.inFeatures;
   const N = layer.outFeatures;

@@ -95,7 +95,7 @@ export function loadDebertaEncoder(st: SafetensorsFile, config: DebertaConfig, p
 }
 
 /** `[rows, heads·d]` → one contiguous `[rows, d]` array per head. */
-function splitHeads(x: Float32Array, rows: number, heads: number, d: number, out?: Float32Array[]): Float32Array[] {
+export function splitHeads(x: Float32Array, rows: number, heads: number, d: number, out?: Float32Array[]): Float32Array[] {
   const H = heads * d;
   const result = out ?? Array.from({ length: heads }, () => new Float32Array(rows * d));
   for (let h = 0; h < heads; h++) {
