@@ -16,6 +16,7 @@ import {
   weightsFromFile,
   type AdapterConfig,
   type AdapterFiles,
+  type AdapterState,
   type LoadAdapterOptions,
   type LoadedAdapter,
 } from "./adapters/index.js";
@@ -222,6 +223,14 @@ export class GLiNER2 {
   /** Names of the resident adapters, in load order. */
   get adapterNames(): string[] {
     return [...this.adapters.keys()];
+  }
+
+  /**
+   * The adapter state as plain data (active name, each resident adapter's config): what a proxy whose model
+   * runs in a worker thread mirrors, so the getters and the sync adapter methods above work on it too.
+   */
+  adapterState(): AdapterState {
+    return { active: this.active, configs: [...this.adapters].map(([name, a]) => [name, a.config]) };
   }
 
   /** The model a call runs on: the base, or the view of a resident adapter (`opts.adapter`, else the active one). */

@@ -196,7 +196,8 @@ function compareProbes(outs: unknown[], probes: Probe[], what: string): number {
   return worst;
 }
 
-const load = (ck: string) => GLiNER2.fromPretrained(checkpointDir(ck));
+// In-thread: several tests look at the model object; test/worker.test.ts drives adapters through the off-thread proxy.
+const load = (ck: string) => GLiNER2.fromPretrained(checkpointDir(ck), { offThread: false });
 const measured: string[] = [];
 afterAll(() => {
   if (!hasLong) measured.push("extract_long probes skipped: this engine has no extractLong yet");

@@ -79,6 +79,39 @@ describe("off-thread GLiNER2", () => {
     expect(nonEmpty).toBeGreaterThan(5);
   });
 
+  it("loads, selects, merges and unloads LoRA adapters through the proxy, with the same results and state as in-thread", async () => {
+    const ad = (name: string) => `${DIR.replace(/tiny-count_lstm_v2\/?$/, "")}lora/adapters/tiny-count_lstm_v2/${name}`;
+    const [r, l] = await Promise.all([GLiNER2.fromPretrained(DIR), GLiNER2.fromPretrained(DIR, { offThread: false })]);
+    try {
+      const state = (m: GLiNER2) => ({ has: m.hasAdapter, active: m.activeAdapter, names: m.adapterNames, config: m.adapterConfig });
+      const run = (m: GLiNER2, adapter?: string | null) => m.extractEntities(TEXT, ["person", "city"], { includeConfidence: true, threshold: 0.1, adapter });
+      for (const m of [r, l]) {
+        expect(await m.loadAdapter(ad("enc_r4"))).toBe(m); // returns the object the caller holds
+        await m.loadAdapter(ad("mix_r2"), { name: "mix", activate: false });
+      }
+      expect(state(r)).toEqual(state(l));
+      expect(state(r)).toMatchObject({ has: true, active: "default", names: ["default", "mix"] });
+      expect(await run(r)).toEqual(await run(l));
+      expect(await run(r, "mix")).toEqual(await run(l, "mix"));
+      expect(await run(r, null)).toEqual(await run(l, null));
+      // Sync methods check against the mirrored state and throw the in-thread error.
+      expect(() => r.setActiveAdapter("nope")).toThrow(InputError);
+      r.setActiveAdapter("mix");
+      l.setActiveAdapter("mix");
+      expect(state(r)).toEqual(state(l));
+      expect(await run(r)).toEqual(await run(l));
+      r.unloadAdapter("mix");
+      l.unloadAdapter("mix");
+      expect(state(r)).toEqual(state(l));
+      expect(state(r)).toMatchObject({ has: false, active: null, names: ["default"] });
+      for (const m of [r, l]) await m.mergeAdapter("default");
+      expect(state(r)).toEqual(state(l));
+      expect(await run(r)).toEqual(await run(l));
+    } finally {
+      await r.dispose();
+    }
+  });
+
   it("serves concurrent calls and routes each result to its caller", async () => {
     const texts = Array.from({ length: 12 }, (_, i) => `${["Anna", "Bob", "Chen"][i % 3]} flew to ${["Rome", "Oslo", "Lima", "Kyiv"][i % 4]} on day ${i}.`);
     const remoteAll = await Promise.all(texts.map((t) => remote.extractEntities(t, ["person", "city"], { includeSpans: true, threshold: 0.1 })));

@@ -28,6 +28,12 @@ export interface LoadAdapterOptions extends AdapterSourceOptions {
 }
 
 /** An adapter resident on a model. */
+/** Plain-data adapter state of a model: the active adapter's name and every resident adapter's config, in load order. */
+export interface AdapterState {
+  readonly active: string | null;
+  readonly configs: [name: string, config: AdapterConfig][];
+}
+
 export interface LoadedAdapter {
   readonly name: string;
   readonly format: "gliner2" | "peft";

@@ -8,6 +8,7 @@
  * or the worker file is missing (a bundler that did not copy it), the "auto" mode loads in-thread instead.
  */
 import { Gliner2Error, InputError } from "../errors.js";
+import type { AdapterState } from "../adapters/index.js";
 import { encodeArg, errorFromWire, type FromHost, type Handles, type ToHost } from "./wire.js";
 
 /** The minimal port both worker flavours are wrapped into. */
@@ -192,7 +193,10 @@ export async function loadOffThread<T extends object>(proto: T, source: string |
         if (!p) break;
         pending.delete(msg.id);
         if (pending.size === 0) port.hold(false);
-        if (msg.type === "result") p.resolve(msg.value);
+        if (msg.type === "result") {
+          mirrorAdapters(msg.adapters);
+          p.resolve(msg.self ? proxy : msg.value);
+        }
         else p.reject(errorFromWire(msg.error));
         break;
       }
@@ -281,6 +285,28 @@ export async function loadOffThread<T extends object>(proto: T, source: string |
   for (const name of asyncMethods(proto)) {
     if (name === "dispose") continue;
     Object.defineProperty(proxy, name, { value: (...args: unknown[]) => call(name, args), writable: true, configurable: true });
+  }
+  // The adapter getters and the sync adapter methods (unloadAdapter, setActiveAdapter) run the class's own code on
+  // a mirror of the host's adapter state (configs only); the sync methods are then forwarded in call order.
+  const mirrorAdapters = (state: AdapterState) => {
+    proxy.adapters = new Map(state.configs.map(([name, config]) => [name, { name, config }]));
+    proxy.active = state.active;
+  };
+  Object.defineProperty(proxy, "adapters", { value: null, writable: true });
+  Object.defineProperty(proxy, "active", { value: null, writable: true });
+  mirrorAdapters(hello.adapters);
+  for (const name of ["unloadAdapter", "setActiveAdapter"]) {
+    const local = (proto as Record<string, unknown>)[name];
+    if (typeof local !== "function") continue;
+    Object.defineProperty(proxy, name, {
+      value: (...args: unknown[]) => {
+        local.apply(proxy, args); // same checks and errors as in-thread
+        call(name, args).catch(() => {}); // cannot fail once the mirror accepted it; a dead worker fails the next call
+        return proxy;
+      },
+      writable: true,
+      configurable: true,
+    });
   }
   Object.defineProperty(proxy, "model", {
     get() {

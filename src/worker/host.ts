@@ -32,6 +32,7 @@ async function channel(): Promise<Channel> {
 function plainProps(model: GLiNER2): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(model)) {
+    if (k === "active") continue; // adapter state: mirrored separately, it changes after load
     if (v === null || ["string", "number", "boolean"].includes(typeof v)) out[k] = v;
   }
   return out;
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
       loading.then(
         (m) => {
           model = m;
-          reply({ type: "loaded", props: plainProps(m), methods: [] });
+          reply({ type: "loaded", props: plainProps(m), methods: [], adapters: m.adapterState() });
         },
         (e) => reply({ type: "loadFailed", error: errorToWire(e) }),
       );
@@ -105,7 +106,8 @@ async function main(): Promise<void> {
       Promise.resolve()
         .then(() => (fn as (...a: unknown[]) => unknown).apply(target, args))
         .then(
-          (value) => reply({ type: "result", id, value }),
+          // A method returning the model itself (loadAdapter, …) answers with the proxy on the other side.
+          (value) => reply({ type: "result", id, value: value === target ? undefined : value, self: value === target, adapters: model!.adapterState() }),
           (e) => reply({ type: "error", id, error: errorToWire(e) }),
         );
     }

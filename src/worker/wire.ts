@@ -8,6 +8,7 @@
 import * as errors from "../errors.js";
 import { Gliner2Error } from "../errors.js";
 import { normalizeSchema, SchemaBuilder, StructureBuilder } from "../schema.js";
+import type { AdapterState } from "../adapters/index.js";
 
 /** Main thread → host. */
 export type ToHost =
@@ -18,9 +19,9 @@ export type ToHost =
 
 /** Host → main thread. */
 export type FromHost =
-  | { type: "loaded"; props: Record<string, unknown>; methods: string[] }
+  | { type: "loaded"; props: Record<string, unknown>; methods: string[]; adapters: AdapterState }
   | { type: "loadFailed"; error: WireError }
-  | { type: "result"; id: number; value: unknown }
+  | { type: "result"; id: number; value: unknown; self: boolean; adapters: AdapterState }
   | { type: "error"; id: number; error: WireError }
   | { type: "callback"; fn: number; args: unknown[] };
 
