@@ -225,7 +225,7 @@ const LONE_SURROGATE = /[\ud800-\udfff]/u;
 /** The Unigram model section: type, [piece, score] pairs, unk_id, byte_fallback — each checked. */
 function readModel(json: Record<string, unknown>, file: string): ModelSpec {
   if (typeof json.model !== "object" || json.model === null || Array.isArray(json.model)) {
-    throw new TokenizerError(`has no "model" object; expected a Hugging Face fast-tokenizer file`, file, "model");
+    throw new TokenizerError(`missing or not an object; expected a Hugging Face fast-tokenizer file`, file, "model");
   }
   const m = json.model as Record<string, unknown>;
   if (m.type !== "Unigram") {
@@ -313,14 +313,14 @@ export async function loadTokenizerFromDir(dir: string): Promise<Gliner2Tokenize
   try {
     json = await readFile(path, "utf8");
   } catch (e) {
-    throw new TokenizerError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path);
+    throw new TokenizerError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const configPath = join(dir, "tokenizer_config.json");
   let config: string | undefined;
   try {
     config = await readFile(configPath, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new TokenizerError(`cannot read ${configPath}: ${(e as Error).message}`, configPath);
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new TokenizerError(`cannot read ${configPath}: ${(e as Error).message}`);
   }
   return loadTokenizer(json, config, { file: path, configFile: configPath });
 }
@@ -331,7 +331,7 @@ function parseJsonObject(v: object | string, file: string): Record<string, unkno
     try {
       obj = JSON.parse(v.charCodeAt(0) === 0xfeff ? v.slice(1) : v);
     } catch (e) {
-      throw new TokenizerError(`is not valid JSON: ${(e as Error).message}`, file);
+      throw new TokenizerError(`not valid JSON: ${(e as Error).message}`, file);
     }
   }
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {

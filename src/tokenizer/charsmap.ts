@@ -19,6 +19,8 @@ import { TokenizerError } from "../errors.js";
 /** A charsmap decoded and checked; `apply` normalizes a string. */
 export interface Charsmap {
   apply(text: string): string;
+  /** The plain definition (whole text through the segmenter, no shortcuts); `apply` must equal it. For tests. */
+  applyBySegmenter(text: string): string;
 }
 
 /** Builds the error for a problem of this charsmap (names the file and field). */
@@ -79,8 +81,39 @@ class PrecompiledMap implements Charsmap {
       }
       return out;
     }
+    // Cut the text where a cluster boundary is certain; only stretches of several code points between such
+    // cuts need the segmenter.
+    let from = 0;
+    let prev = -1;
+    for (let i = 0; i < text.length; ) {
+      const cp = text.codePointAt(i)!;
+      if (prev >= 0 && certainBreak(prev, cp)) {
+        out += this.stretch(text, from, i);
+        from = i;
+      }
+      prev = cp;
+      i += cp > 0xffff ? 2 : 1;
+    }
+    return out + this.stretch(text, from, text.length);
+  }
+
+  applyBySegmenter(text: string): string {
     this.segmenter ??= newSegmenter(this.where);
+    let out = "";
     for (const { segment } of this.segmenter.segment(text)) out += this.cluster(segment);
+    return out;
+  }
+
+  /** text[from..to): one code point, or a stretch cut into clusters by the segmenter. */
+  private stretch(text: string, from: number, to: number): string {
+    const cp = text.codePointAt(from)!;
+    if (to - from === (cp > 0xffff ? 2 : 1)) {
+      const r = this.codePoint(cp);
+      return r === null ? text.slice(from, to) : r;
+    }
+    this.segmenter ??= newSegmenter(this.where);
+    let out = "";
+    for (const g of clusters(this.segmenter, text.slice(from, to))) out += this.cluster(g);
     return out;
   }
 
@@ -171,6 +204,68 @@ class PrecompiledMap implements Charsmap {
     }
     return r;
   }
+}
+
+/** Code units per segmenter call: V8's Intl.Segmenter slows down quadratically on long strings. */
+export const SEGMENT_CHUNK = 256;
+
+/**
+ * Extended grapheme clusters of `text`, segmenting at most SEGMENT_CHUNK code units at a time. A chunk's last
+ * cluster may be cut by the chunk's end, so the next chunk restarts at its start; restarting at a real
+ * boundary gives the same clusters, as no segmentation rule looks back past a cluster boundary (regional
+ * indicator pairs restart there too, since the boundary falls between pairs). A single cluster longer than
+ * the chunk doubles the chunk until it fits.
+ */
+export function* clusters(segmenter: Intl.Segmenter, text: string): Generator<string> {
+  let at = 0;
+  let size = SEGMENT_CHUNK;
+  while (at < text.length) {
+    const end = Math.min(text.length, at + size);
+    const chunk = at === 0 && end === text.length ? text : text.slice(at, end);
+    let pending: Intl.SegmentData | undefined;
+    let count = 0;
+    for (const seg of segmenter.segment(chunk)) {
+      if (pending !== undefined) yield pending.segment;
+      pending = seg;
+      count++;
+    }
+    if (end === text.length) {
+      if (pending !== undefined) yield pending.segment;
+      return;
+    }
+    if (count === 1) size *= 2;
+    else {
+      at += pending!.index;
+      size = SEGMENT_CHUNK;
+    }
+  }
+}
+
+/**
+ * Whether there is surely a grapheme cluster boundary between code points a and b: either is a control
+ * character (except CR LF), or both are "plain" characters — ones whose cluster-break property is Other and
+ * that are neither emoji nor prepended marks (common Latin, Greek, Cyrillic, kana, CJK, Hangul syllables).
+ * Anything else is left to the segmenter.
+ */
+function certainBreak(a: number, b: number): boolean {
+  if (isControl(a) || isControl(b)) return !(a === 0x0d && b === 0x0a);
+  return isPlain(a) && isPlain(b);
+}
+
+function isControl(c: number): boolean {
+  return c < 0x20 || (c >= 0x7f && c < 0xa0);
+}
+
+function isPlain(c: number): boolean {
+  if (c < 0x0300) return c >= 0x20 && c !== 0xa9 && c !== 0xae && c !== 0xad && !(c >= 0x7f && c < 0xa0);
+  return (
+    (c >= 0x0370 && c <= 0x0482) ||
+    (c >= 0x048a && c <= 0x052f) ||
+    (c >= 0x3041 && c <= 0x3096) ||
+    (c >= 0x30a1 && c <= 0x30fa) ||
+    (c >= 0x4e00 && c <= 0x9fff) ||
+    (c >= 0xac00 && c <= 0xd7a3)
+  );
 }
 
 function offset(unit: number): number {

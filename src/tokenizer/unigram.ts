@@ -8,10 +8,10 @@
  * Working in UTF-16 code units instead of UTF-8 bytes changes nothing: pieces are whole characters, so both
  * visit the same character boundaries in the same order.
  *
- * Prefix search uses the vocabulary sorted by code units (built on first use, so loading stays cheap): the
- * candidates for a growing prefix are a shrinking range of that order, narrowed by binary search. Time is
- * O(n · L · log V) for n code units and pieces of at most L units; memory is O(n) — a 125,000-character word
- * is fine (no recursion, no per-position objects).
+ * Prefix search looks up every prefix up to the longest piece that starts with the same code unit in a
+ * piece → id map (built on first use, so loading stays cheap). Time is O(n · L²) for n code units and pieces
+ * of at most L units (32 in DeBERTa-v3); memory is O(n) — a 125,000-character word is fine (no recursion, no
+ * per-position objects).
  */
 import { TokenizerError } from "../errors.js";
 
@@ -40,34 +40,28 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
   for (let i = 0; i < scores.length; i++) if (scores[i] < minScore) minScore = scores[i];
   const unkScore = minScore - 10;
 
-  let sortedPieces: string[] | undefined;
-  let sortedIds: Int32Array | undefined;
-  /** Index of the first non-empty piece in sorted order (empty pieces never match). */
-  let firstNonEmpty = 0;
-  const sorted = () => {
-    if (sortedIds === undefined) {
-      // Ties (a piece listed twice) keep id order, so the last id of equal pieces comes last, as in the Rust
-      // hash map that maps a piece to the last id it was inserted with.
-      const order = Array.from({ length: pieces.length }, (_, i) => i);
-      order.sort((a, b) => (pieces[a] < pieces[b] ? -1 : pieces[a] > pieces[b] ? 1 : a - b));
-      sortedIds = Int32Array.from(order);
-      sortedPieces = order.map((i) => pieces[i]);
-      while (firstNonEmpty < sortedPieces.length && sortedPieces[firstNonEmpty].length === 0) firstNonEmpty++;
+  // Piece → id (the last id of a piece listed twice, as in the Rust hash map), and per first code unit the
+  // longest piece starting with it; built on first use so that loading stays cheap.
+  let index: Map<string, number> | undefined;
+  let maxLen: Uint8Array | undefined;
+  const build = (): Map<string, number> => {
+    if (index === undefined) {
+      index = new Map();
+      maxLen = new Uint8Array(65536);
+      for (let i = 0; i < pieces.length; i++) {
+        const p = pieces[i];
+        if (p.length === 0) continue;
+        index.set(p, i);
+        const c = p.charCodeAt(0);
+        if (p.length > maxLen[c]) maxLen[c] = Math.min(255, p.length);
+      }
     }
-    return sortedPieces!;
+    return index;
   };
+  // Pieces longer than 255 code units cannot be found through maxLen; they are looked up by a second pass.
+  const longPieces = pieces.some((p) => p.length > 255);
 
-  const idOf = (piece: string): number | undefined => {
-    const sp = sorted();
-    let a = 0;
-    let b = sp.length;
-    while (a < b) {
-      const m = (a + b) >>> 1;
-      if (sp[m] <= piece) a = m + 1;
-      else b = m;
-    }
-    return a > 0 && sp[a - 1] === piece ? sortedIds![a - 1] : undefined;
-  };
+  const idOf = (piece: string): number | undefined => build().get(piece);
 
   const missingUnk = (text: string) =>
     new TokenizerError(`model has no unk_id, but ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)} has a character no vocabulary piece covers`, file, "model.unk_id");
@@ -75,8 +69,8 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
   const encode = (text: string, tokens: string[], ids: number[]): void => {
     const n = text.length;
     if (n === 0) return;
-    const sp = sorted();
-    const sid = sortedIds!;
+    const map = build();
+    const longest = maxLen!;
     const best = new Float64Array(n + 1);
     const from = new Int32Array(n + 1).fill(-1);
     const via = new Int32Array(n + 1);
@@ -85,38 +79,18 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
       const c0 = text.charCodeAt(i);
       const charLen = c0 >= 0xd800 && c0 <= 0xdbff && i + 1 < n && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
       let single = false;
-      // Candidates: sp[lo..hi) all start with text[i..i+k) and are longer than k.
-      let lo = firstNonEmpty;
-      let hi = sp.length;
-      for (let k = 0; i + k < n && lo < hi; k++) {
-        const c = text.charCodeAt(i + k);
-        let a = lo;
-        let b = hi;
-        while (a < b) {
-          const m = (a + b) >>> 1;
-          if (sp[m].charCodeAt(k) < c) a = m + 1;
-          else b = m;
+      const kMax = longPieces ? n - i : Math.min(longest[c0], n - i);
+      for (let k = 1; k <= kMax; k++) {
+        const id = map.get(text.slice(i, i + k));
+        if (id === undefined) continue;
+        const end = i + k;
+        const score = scores[id] + here;
+        if (from[end] < 0 || score > best[end]) {
+          best[end] = score;
+          from[end] = i;
+          via[end] = id;
         }
-        lo = a;
-        b = hi;
-        while (a < b) {
-          const m = (a + b) >>> 1;
-          if (sp[m].charCodeAt(k) <= c) a = m + 1;
-          else b = m;
-        }
-        hi = a;
-        let id = -1;
-        while (lo < hi && sp[lo].length === k + 1) id = sid[lo++];
-        if (id >= 0) {
-          const end = i + k + 1;
-          const score = scores[id] + here;
-          if (from[end] < 0 || score > best[end]) {
-            best[end] = score;
-            from[end] = i;
-            via[end] = id;
-          }
-          if (k + 1 === charLen) single = true;
-        }
+        if (k === charLen) single = true;
       }
       if (!single) {
         if (unkId === undefined) throw missingUnk(text);
