@@ -40,28 +40,66 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
   for (let i = 0; i < scores.length; i++) if (scores[i] < minScore) minScore = scores[i];
   const unkScore = minScore - 10;
 
-  // Piece → id (the last id of a piece listed twice, as in the Rust hash map), and per first code unit the
-  // longest piece starting with it; built on first use so that loading stays cheap.
-  let index: Map<string, number> | undefined;
+  // Pieces are found by a 30-bit rolling hash of the candidate (no string is built per candidate) in an
+  // open-addressing table hash → id, confirmed by comparing the text; the few hashes two pieces share go to a
+  // string map instead. A piece listed twice maps to its last id, as in the Rust hash map. maxLen: per first
+  // code unit, the longest piece starting with it. Built on first use so that loading stays cheap.
+  let keys: Int32Array | undefined;
+  let vals: Int32Array | undefined;
+  let mask = 0;
+  let shared: Map<string, number> | undefined;
   let maxLen: Uint8Array | undefined;
-  const build = (): Map<string, number> => {
-    if (index === undefined) {
-      index = new Map();
-      maxLen = new Uint8Array(65536);
-      for (let i = 0; i < pieces.length; i++) {
-        const p = pieces[i];
-        if (p.length === 0) continue;
-        index.set(p, i);
-        const c = p.charCodeAt(0);
-        if (p.length > maxLen[c]) maxLen[c] = Math.min(255, p.length);
-      }
-    }
-    return index;
+  const slot = (h: number): number => {
+    let at = h & mask;
+    while (keys![at] !== -1 && keys![at] !== h) at = (at + 1) & mask;
+    return at;
   };
-  // Pieces longer than 255 code units cannot be found through maxLen; they are looked up by a second pass.
+  const build = (): void => {
+    if (keys !== undefined) return;
+    let size = 1024;
+    while (size < pieces.length * 2) size *= 2;
+    keys = new Int32Array(size).fill(-1);
+    vals = new Int32Array(size);
+    mask = size - 1;
+    shared = new Map();
+    maxLen = new Uint8Array(65536);
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i];
+      if (p.length === 0) continue;
+      let h = 0;
+      for (let k = 0; k < p.length; k++) h = step(h, p.charCodeAt(k));
+      const at = slot(h);
+      if (keys[at] === -1 || (vals[at] >= 0 && pieces[vals[at]] === p)) {
+        keys[at] = h;
+        vals[at] = i;
+      } else {
+        if (vals[at] >= 0) shared.set(pieces[vals[at]], vals[at]);
+        vals[at] = SHARED;
+        shared.set(p, i);
+      }
+      const c = p.charCodeAt(0);
+      if (p.length > maxLen[c]) maxLen[c] = Math.min(255, p.length);
+    }
+  };
+  // Pieces longer than 255 code units cannot be bounded through maxLen; then every length is tried.
   const longPieces = pieces.some((p) => p.length > 255);
 
-  const idOf = (piece: string): number | undefined => build().get(piece);
+  /** Id of text[i..i+k) whose rolling hash is h, or undefined. */
+  const find = (text: string, i: number, k: number, h: number): number | undefined => {
+    const at = slot(h);
+    if (keys![at] === -1) return undefined;
+    const v = vals![at];
+    if (v === SHARED) return shared!.get(text.slice(i, i + k));
+    const p = pieces[v];
+    return p.length === k && text.startsWith(p, i) ? v : undefined;
+  };
+
+  const idOf = (piece: string): number | undefined => {
+    build();
+    let h = 0;
+    for (let k = 0; k < piece.length; k++) h = step(h, piece.charCodeAt(k));
+    return piece.length === 0 ? undefined : find(piece, 0, piece.length, h);
+  };
 
   const missingUnk = (text: string) =>
     new TokenizerError(`model has no unk_id, but ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)} has a character no vocabulary piece covers`, file, "model.unk_id");
@@ -69,19 +107,19 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
   const encode = (text: string, tokens: string[], ids: number[]): void => {
     const n = text.length;
     if (n === 0) return;
-    const map = build();
+    build();
     const longest = maxLen!;
-    const best = new Float64Array(n + 1);
-    const from = new Int32Array(n + 1).fill(-1);
-    const via = new Int32Array(n + 1);
+    const { best, from, via } = lattice(n + 1);
     for (let i = 0; i < n; ) {
       const here = best[i];
       const c0 = text.charCodeAt(i);
       const charLen = c0 >= 0xd800 && c0 <= 0xdbff && i + 1 < n && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
       let single = false;
       const kMax = longPieces ? n - i : Math.min(longest[c0], n - i);
+      let h = 0;
       for (let k = 1; k <= kMax; k++) {
-        const id = map.get(text.slice(i, i + k));
+        h = step(h, text.charCodeAt(i + k - 1));
+        const id = find(text, i, k, h);
         if (id === undefined) continue;
         const end = i + k;
         const score = scores[id] + here;
@@ -137,6 +175,23 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
   };
 
   return { encode, idOf };
+}
+
+const SHARED = -1;
+
+/** One step of the rolling hash (FNV-1a-like, kept to 30 bits so that keys stay small integers). */
+function step(h: number, c: number): number {
+  return (Math.imul(h ^ c, 0x01000193) >>> 2) & 0x3fffffff;
+}
+
+/** Viterbi arrays for n positions; small ones are reused between calls (words are short). */
+const REUSE = 1024;
+const scratch = { best: new Float64Array(REUSE), from: new Int32Array(REUSE), via: new Int32Array(REUSE) };
+function lattice(n: number): { best: Float64Array; from: Int32Array; via: Int32Array } {
+  if (n > REUSE) return { best: new Float64Array(n), from: new Int32Array(n).fill(-1), via: new Int32Array(n) };
+  scratch.best.fill(0, 0, n);
+  scratch.from.fill(-1, 0, n);
+  return scratch;
 }
 
 function charLenAt(text: string, i: number): number {
