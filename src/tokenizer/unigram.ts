@@ -40,27 +40,29 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
   for (let i = 0; i < scores.length; i++) if (scores[i] < minScore) minScore = scores[i];
   const unkScore = minScore - 10;
 
-  // Pieces are found by a 30-bit rolling hash of the candidate (no string is built per candidate) in an
-  // open-addressing table hash → id, confirmed by comparing the text; the few hashes two pieces share go to a
+  // Pieces are found by a 32-bit rolling hash of the candidate (no string is built per candidate) in an
+  // open-addressing table hash → id (slot chosen by Fibonacci hashing of the hash), confirmed by comparing the text; the few hashes two pieces share go to a
   // string map instead. A piece listed twice maps to its last id, as in the Rust hash map. maxLen: per first
   // code unit, the longest piece starting with it. Built on first use so that loading stays cheap.
   let keys: Int32Array | undefined;
   let vals: Int32Array | undefined;
   let mask = 0;
+  let shift = 32;
   let shared: Map<string, number> | undefined;
   let maxLen: Uint8Array | undefined;
   const slot = (h: number): number => {
-    let at = h & mask;
-    while (keys![at] !== -1 && keys![at] !== h) at = (at + 1) & mask;
+    let at = Math.imul(h, 0x9e3779b1) >>> shift;
+    while (vals![at] !== EMPTY && keys![at] !== h) at = (at + 1) & mask;
     return at;
   };
   const build = (): void => {
     if (keys !== undefined) return;
     let size = 1024;
     while (size < pieces.length * 2) size *= 2;
-    keys = new Int32Array(size).fill(-1);
-    vals = new Int32Array(size);
+    keys = new Int32Array(size);
+    vals = new Int32Array(size).fill(EMPTY);
     mask = size - 1;
+    shift = 32 - Math.log2(size);
     shared = new Map();
     maxLen = new Uint8Array(65536);
     for (let i = 0; i < pieces.length; i++) {
@@ -69,7 +71,7 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
       let h = 0;
       for (let k = 0; k < p.length; k++) h = step(h, p.charCodeAt(k));
       const at = slot(h);
-      if (keys[at] === -1 || (vals[at] >= 0 && pieces[vals[at]] === p)) {
+      if (vals[at] === EMPTY || (vals[at] >= 0 && pieces[vals[at]] === p)) {
         keys[at] = h;
         vals[at] = i;
       } else {
@@ -87,8 +89,8 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
   /** Id of text[i..i+k) whose rolling hash is h, or undefined. */
   const find = (text: string, i: number, k: number, h: number): number | undefined => {
     const at = slot(h);
-    if (keys![at] === -1) return undefined;
     const v = vals![at];
+    if (v === EMPTY) return undefined;
     if (v === SHARED) return shared!.get(text.slice(i, i + k));
     const p = pieces[v];
     return p.length === k && text.startsWith(p, i) ? v : undefined;
@@ -178,10 +180,11 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
 }
 
 const SHARED = -1;
+const EMPTY = -2;
 
-/** One step of the rolling hash (FNV-1a-like, kept to 30 bits so that keys stay small integers). */
+/** One step of the rolling hash (FNV-1a over code units, 32 bits). */
 function step(h: number, c: number): number {
-  return (Math.imul(h ^ c, 0x01000193) >>> 2) & 0x3fffffff;
+  return Math.imul(h ^ c, 0x01000193);
 }
 
 /** Viterbi arrays for n positions; small ones are reused between calls (words are short). */
