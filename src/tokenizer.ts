@@ -16,7 +16,7 @@
  */
 import { TokenizerError } from "./errors.js";
 import { addedTokenMatcher, type AddedToken, type Matcher } from "./tokenizer/added.js";
-import { buildNormalizer, object, type Normalize } from "./tokenizer/normalize.js";
+import { buildNormalizer, isRustWhitespace, object, stripsLeft, type Normalize } from "./tokenizer/normalize.js";
 import { buildPreTokenizer, type PreTokenize } from "./tokenizer/pretokenize.js";
 import { unigramModel, type UnigramModel } from "./tokenizer/unigram.js";
 
@@ -87,12 +87,12 @@ export function loadTokenizer(tokenizerJson: object | string, tokenizerConfig?: 
   const config = tokenizerConfig === undefined ? {} : parseJsonObject(tokenizerConfig, configFile);
 
   const model = readModel(json, file);
-  const added = readAddedTokens(json.added_tokens, file);
+  const added = assignAddedIds(readAddedTokens(json.added_tokens, file), model.pieces);
   const normalize = buildNormalizer(json.normalizer, file);
   const preTokenize = buildPreTokenizer(json.pre_tokenizer, file);
 
   const addedByContent = new Map<string, number>();
-  for (const t of added) if (!addedByContent.has(t.content)) addedByContent.set(t.content, t.id);
+  for (const t of added) addedByContent.set(t.content, t.id);
   // The tokens transformers resolves through tokenizer_config (unk_token, pad_token, …) must exist.
   const roles = { unk: "[UNK]", pad: "[PAD]", cls: "[CLS]", sep: "[SEP]" } as const;
   const names = Object.fromEntries(Object.entries(roles).map(([role, fallback]) => [role, configuredToken(config, `${role}_token`, fallback, configFile)])) as Record<keyof typeof roles, string>;
@@ -119,7 +119,7 @@ export function loadTokenizer(tokenizerJson: object | string, tokenizerConfig?: 
   let vocabSize = model.pieces.length;
   for (const t of added) vocabSize = Math.max(vocabSize, t.id + 1);
 
-  const pipeline: Pipeline = { rawMatcher, normMatcher, normalize, preTokenize, unigram, addedByContent };
+  const pipeline: Pipeline = { rawMatcher, normMatcher, normalize, preTokenize, unigram, addedByContent, unkId, stripsLeft: stripsLeft(json.normalizer) };
   const cache = new Map<string, TokenizedElement>();
   const tokenize = (s: string): TokenizedElement => {
     let hit = cache.get(s);
@@ -181,14 +181,23 @@ interface Pipeline {
   readonly preTokenize: PreTokenize | null;
   readonly unigram: UnigramModel;
   readonly addedByContent: ReadonlyMap<string, number>;
+  readonly unkId: number;
+  readonly stripsLeft: boolean;
 }
 
-/** encode(s, add_special_tokens=False): added tokens split out, the rest normalized, pre-tokenized, segmented. */
+/**
+ * `tokenize(s)` (encode without special tokens, keeping the pieces) then `convert_tokens_to_ids`: added tokens
+ * split out, the rest normalized, pre-tokenized and segmented; every piece's id is looked up by its text,
+ * added tokens first. (A matched added token's text can differ from its content — the normalized form of a
+ * `normalized` token, the whitespace an `lstrip`/`rstrip` token swallowed — and then gets another id or the
+ * unknown one, exactly as in Python.)
+ */
 function run(p: Pipeline, s: string, tokens: string[], ids: number[]): void {
+  const convert = (text: string) => p.addedByContent.get(text) ?? p.unigram.idOf(text) ?? p.unkId;
   for (const raw of p.rawMatcher.split(s)) {
     if (raw.id !== undefined) {
       tokens.push(raw.text);
-      ids.push(raw.id);
+      ids.push(convert(raw.text));
       continue;
     }
     const normalized = p.normalize ? p.normalize(raw.text) : raw.text;
@@ -196,15 +205,18 @@ function run(p: Pipeline, s: string, tokens: string[], ids: number[]): void {
     for (const part of p.normMatcher.split(normalized)) {
       if (part.id !== undefined) {
         tokens.push(part.text);
-        ids.push(part.id);
+        ids.push(convert(part.text));
         continue;
       }
-      const first = { text: part.text, atStart: raw.start === 0 && part.start === 0 };
+      // "At the start" (for Metaspace's "first" scheme): the piece begins at the input's offset 0, which a
+      // stripped leading space moves (but a character the charsmap deletes does not).
+      const atStart = raw.start === 0 && part.start === 0 && !(p.stripsLeft && isRustWhitespace(raw.text.charCodeAt(0)));
+      const first = { text: part.text, atStart };
       const pieces = p.preTokenize ? p.preTokenize([first]) : [first];
       for (const piece of pieces) if (piece.text.length > 0) p.unigram.encode(piece.text, tokens, ids);
     }
   }
-  // convert_tokens_to_ids looks added tokens up first: a model piece spelled like an added token gets its id.
+  // Model pieces spelled like an added token get the added token's id (looked up first).
   if (p.addedByContent.size > 0) {
     for (let i = 0; i < tokens.length; i++) {
       const a = p.addedByContent.get(tokens[i]);
@@ -293,6 +305,30 @@ function configuredToken(config: Record<string, unknown>, key: string, fallback:
   if (typeof v === "string") return v;
   if (typeof v === "object" && typeof (v as { content?: unknown }).content === "string") return (v as { content: string }).content;
   throw new TokenizerError(`must be a token string or {"content": …}, got ${quote(JSON.stringify(v) ?? typeof v)}`, configFile, key);
+}
+
+/**
+ * The ids Hugging Face gives added tokens when it loads tokenizer.json: the `id` written in the file is only
+ * compared (with a warning) — a token whose content is already known keeps that id (a model piece's, or an
+ * earlier added token's, whose flags it then replaces), and a new one takes the next id after the model
+ * vocabulary and the added tokens so far. For released files both agree.
+ */
+function assignAddedIds(tokens: AddedToken[], pieces: readonly string[]): AddedToken[] {
+  const inModel = findTokens(
+    tokens.map((t) => t.content),
+    new Map(),
+    pieces,
+  );
+  const byContent = new Map<string, AddedToken>();
+  let maxAdded = -1;
+  for (const t of tokens) {
+    const known = byContent.get(t.content)?.id ?? inModel.get(t.content);
+    let id = known;
+    if (id === undefined) id = maxAdded >= 0 && (maxAdded >= pieces.length || pieces.length === 0) ? maxAdded + 1 : pieces.length;
+    byContent.set(t.content, { ...t, id });
+    maxAdded = Math.max(maxAdded, id);
+  }
+  return [...byContent.values()];
 }
 
 /** Ids of the given token strings: added tokens first, then the model vocabulary (last id of a repeated piece). */

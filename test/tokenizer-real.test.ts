@@ -140,3 +140,53 @@ describe("structure checks on the released file", () => {
     expect(() => loadTokenizer(j)).toThrow(/trie size 4294967295 does not fit/);
   });
 });
+
+describe("added-token options and Metaspace schemes (values recorded from Hugging Face tokenizers 0.23.2)", () => {
+  // The released file with options GLiNER2's tokens do not use, to cover Hugging Face's rules for them; ids are
+  // what Python's tokenize + convert_tokens_to_ids gives (the pieces' text looked up, added tokens first).
+  const variant = (edit: (j: any) => void) => {
+    const j = JSON.parse(text);
+    edit(j);
+    return loadTokenizer(j);
+  };
+  const flags = variant((j) => {
+    const set = (content: string, f: object) => Object.assign(j.added_tokens.find((t: any) => t.content === content), f);
+    set("[P]", { lstrip: true });
+    set("[E]", { rstrip: true });
+    set("[C]", { single_word: true });
+    set("[R]", { lstrip: true, rstrip: true });
+    const extra = { single_word: false, lstrip: false, rstrip: false, special: false };
+    j.added_tokens.push({ ...extra, id: 128011, content: "hello", normalized: true });
+    j.added_tokens.push({ ...extra, id: 128012, content: "Ａ", normalized: true });
+    j.added_tokens.push({ ...extra, id: 128013, content: "the", normalized: false, single_word: true });
+  });
+  const cases: [string, string[], number[]][] = [
+    // lstrip/rstrip swallow whitespace (Rust's \s) into the token's text, which then is no known token.
+    ["x [P] y", ["▁x", " [P]", "▁y"], [1204, 3, 2982]],
+    ["x [E] y", ["▁x", "[E] ", "▁y"], [1204, 3, 2982]],
+    ["a\u3000[R]\u3000b", ["▁a", "\u3000[R]\u3000", "▁b"], [266, 3, 2165]],
+    // single_word: only between non-word characters (Rust's \w includes marks and ZWJ).
+    ["x [C] y", ["▁x", "[C]", "▁y"], [1204, 128_004, 2982]],
+    ["-[C]-", ["▁-", "[C]", "▁-"], [341, 128_004, 341]],
+    ["x[C]y", ["▁x", "[", "C", "]", "y"], [1204, 2550, 711, 592, 608]],
+    ["\u200d[C]", ["▁[", "C", "]"], [647, 711, 592]],
+    ["[C]\u0301", ["▁[", "C", "]", "\u0301"], [647, 711, 592, 79139]],
+    ["the\u0320", ["▁the", "\u0320"], [262, 126637]],
+    // An added token spelled like a model piece keeps the piece's id (the file's id is not used).
+    ["x the y", ["▁x", "the", "▁y"], [1204, 724, 2982]],
+    // normalized tokens are found after normalization; the piece is the normalized text.
+    ["hello there", ["hello", "▁there"], [38944, 343]],
+    ["Ａb", ["A", "▁b"], [558, 2165]],
+  ];
+  it.each(cases)("%j", (input, tokens, ids) => {
+    expect(flags.tokenize(input)).toEqual({ tokens, ids });
+  });
+
+  it('Metaspace "first" prepends only where the normalized text still starts at the input\'s start', () => {
+    const first = variant((j) => (j.pre_tokenizer.pretokenizers[0].prepend_scheme = "first"));
+    expect(first.tokenize("  [").tokens).toEqual(["["]);
+    expect(first.tokenize("[ ").tokens).toEqual(["▁["]);
+    expect(first.tokenize("x [P] y").tokens).toEqual(["▁x", "[P]", "y"]);
+    expect(first.tokenize("\u0001x").tokens).toEqual(["▁x"]);
+  });
+});

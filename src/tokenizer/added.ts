@@ -68,7 +68,8 @@ export function addedTokenMatcher(tokens: readonly { token: AddedToken; pattern:
   };
 }
 
-const WORD = /^[\p{Alphabetic}\p{N}_]$/u;
+/** Rust regex `\w` (what Hugging Face tests single_word with): letters, marks, digits, connectors, ZWJ/ZWNJ. */
+const WORD = /^[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]$/u;
 
 /** Whether the character ending (before) or starting (!before) at `at` is a word character. */
 function isWordChar(text: string, at: number, before: boolean): boolean {

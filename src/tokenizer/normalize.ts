@@ -80,6 +80,18 @@ export function buildNormalizer(spec: unknown, file: string, field = "normalizer
   }
 }
 
+/**
+ * Whether the normalizer strips leading whitespace (a Strip with strip_left somewhere in it). Hugging Face
+ * then counts the text as starting after the stripped characters (Metaspace's "first" scheme looks at that);
+ * characters the charsmap deletes do not move the start.
+ */
+export function stripsLeft(spec: unknown): boolean {
+  if (typeof spec !== "object" || spec === null) return false;
+  const o = spec as Record<string, unknown>;
+  if (o.type === "Strip") return o.strip_left === true;
+  return o.type === "Sequence" && Array.isArray(o.normalizers) && o.normalizers.some(stripsLeft);
+}
+
 /** A `{String: s}` (literal, non-empty) or `{Regex: r}` pattern (a global RegExp). */
 export function buildPattern(spec: unknown, file: string, field: string): RegExp | string {
   const o = object(spec, file, field);
