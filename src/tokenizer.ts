@@ -18,7 +18,7 @@ import { TokenizerError } from "./errors.js";
 import { addedTokenMatcher, type AddedToken, type Matcher } from "./tokenizer/added.js";
 import { buildNormalizer, isRustWhitespace, object, stripsLeft, type Normalize } from "./tokenizer/normalize.js";
 import { buildPreTokenizer, type PreTokenize } from "./tokenizer/pretokenize.js";
-import { unigramModel, type UnigramModel } from "./tokenizer/unigram.js";
+import { MAX_PIECE_LENGTH, unigramModel, type UnigramModel } from "./tokenizer/unigram.js";
 
 /** The tokens GLiNER2's processor adds to the tokenizer, in the order it adds them. */
 export const GLINER2_SPECIAL_TOKENS = [
@@ -260,6 +260,9 @@ function readModel(json: Record<string, unknown>, file: string): ModelSpec {
       throw new TokenizerError(`must be a [piece, score] pair (a string and a finite number), got ${quote(JSON.stringify(e) ?? typeof e)}`, file, `model.vocab[${i}]`);
     }
     if (LONE_SURROGATE.test(e[0])) throw new TokenizerError(`piece holds a lone UTF-16 surrogate (not valid Unicode)`, file, `model.vocab[${i}]`);
+    if (e[0].length > MAX_PIECE_LENGTH) {
+      throw new TokenizerError(`piece of ${e[0].length} characters is longer than ${MAX_PIECE_LENGTH}; not a SentencePiece vocabulary`, file, `model.vocab[${i}]`);
+    }
     pieces[i] = e[0];
     scores[i] = e[1];
   }

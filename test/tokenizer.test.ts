@@ -130,6 +130,12 @@ describe("tokenizer errors", () => {
     expect(() => loadTokenizer({ ...tinyJson(), model: { ...tinyJson().model, vocab: [] } })).toThrow(/field "model.vocab"\): is empty/);
     expect(() => loadTokenizer({ ...tinyJson(), model: { ...tinyJson().model, unk_id: 5000 } })).toThrow(/field "model.unk_id"\): must be null or an index into model.vocab \(0…1999\), got 5000/);
     expect(() => loadTokenizer({ ...tinyJson(), model: { ...tinyJson().model, type: "BPE" } })).toThrow(/field "model.type"\): model type "BPE" is not supported/);
+    const long = tinyJson();
+    long.model.vocab[9] = ["a".repeat(5000), -30];
+    expect(() => loadTokenizer(long)).toThrow(/field "model.vocab\[9\]"\): piece of 5000 characters is longer than 1024/);
+    let deep: Json = { type: "Lowercase" };
+    for (let i = 0; i < 5000; i++) deep = { type: "Sequence", normalizers: [deep] };
+    expect(() => loadTokenizer({ ...tinyJson(), normalizer: deep })).toThrow(/field "normalizer(\.normalizers\[0\]){33}"\): Sequence nested more than 32 deep/);
     const n = tinyJson();
     n.normalizer.normalizers[1] = { type: "BertNormalizer" };
     expect(() => loadTokenizer(n, undefined, opts)).toThrow(/^ck\/tokenizer.json \(field "normalizer.normalizers\[1\].type"\): normalizer type "BertNormalizer" is not supported/);

@@ -8,6 +8,9 @@ import { parseCharsmap } from "./charsmap.js";
 
 export type Normalize = (text: string) => string;
 
+/** Deepest Sequence-in-Sequence nesting accepted (real files have one level). */
+export const MAX_NESTING = 32;
+
 export const SUPPORTED_NORMALIZERS = ["Sequence", "Strip", "Precompiled", "Replace", "NFC", "NFD", "NFKC", "NFKD", "Lowercase", "Prepend"];
 
 /** Rust's `char::is_whitespace` (Unicode White_Space): unlike JS `trim`, it has U+0085 and lacks U+FEFF. */
@@ -28,15 +31,16 @@ export function isRustWhitespace(c: number): boolean {
 }
 
 /** Build the normalizer described by `spec` (null/undefined: none). Errors name `file` and the field path. */
-export function buildNormalizer(spec: unknown, file: string, field = "normalizer"): Normalize | null {
+export function buildNormalizer(spec: unknown, file: string, field = "normalizer", depth = 0): Normalize | null {
   if (spec === null || spec === undefined) return null;
+  if (depth > MAX_NESTING) throw new TokenizerError(`Sequence nested more than ${MAX_NESTING} deep`, file, field);
   const o = object(spec, file, field);
   const type = o.type;
   switch (type) {
     case "Sequence": {
       const list = o.normalizers;
       if (!Array.isArray(list)) throw new TokenizerError(`must be an array`, file, `${field}.normalizers`);
-      const steps = list.map((s, i) => buildNormalizer(s, file, `${field}.normalizers[${i}]`)).filter((s): s is Normalize => s !== null);
+      const steps = list.map((s, i) => buildNormalizer(s, file, `${field}.normalizers[${i}]`, depth + 1)).filter((s): s is Normalize => s !== null);
       return (text) => {
         for (const step of steps) text = step(text);
         return text;

@@ -3,7 +3,7 @@
  * Any other type is refused at load. Empty pieces are dropped, as the Rust library drops them.
  */
 import { TokenizerError } from "../errors.js";
-import { isRustWhitespace, object } from "./normalize.js";
+import { isRustWhitespace, MAX_NESTING, object } from "./normalize.js";
 
 /** One piece of a normalized segment; `atStart`: it begins at offset 0 of the original input. */
 export interface Piece {
@@ -15,14 +15,15 @@ export type PreTokenize = (pieces: Piece[]) => Piece[];
 
 export const SUPPORTED_PRE_TOKENIZERS = ["Sequence", "Metaspace", "WhitespaceSplit"];
 
-export function buildPreTokenizer(spec: unknown, file: string, field = "pre_tokenizer"): PreTokenize | null {
+export function buildPreTokenizer(spec: unknown, file: string, field = "pre_tokenizer", depth = 0): PreTokenize | null {
   if (spec === null || spec === undefined) return null;
+  if (depth > MAX_NESTING) throw new TokenizerError(`Sequence nested more than ${MAX_NESTING} deep`, file, field);
   const o = object(spec, file, field);
   switch (o.type) {
     case "Sequence": {
       const list = o.pretokenizers;
       if (!Array.isArray(list)) throw new TokenizerError(`must be an array`, file, `${field}.pretokenizers`);
-      const steps = list.map((s, i) => buildPreTokenizer(s, file, `${field}.pretokenizers[${i}]`)).filter((s): s is PreTokenize => s !== null);
+      const steps = list.map((s, i) => buildPreTokenizer(s, file, `${field}.pretokenizers[${i}]`, depth + 1)).filter((s): s is PreTokenize => s !== null);
       return (pieces) => {
         for (const step of steps) pieces = step(pieces);
         return pieces;

@@ -8,12 +8,15 @@
  * Working in UTF-16 code units instead of UTF-8 bytes changes nothing: pieces are whole characters, so both
  * visit the same character boundaries in the same order.
  *
- * Prefix search looks up every prefix up to the longest piece that starts with the same code unit in a
- * piece → id map (built on first use, so loading stays cheap). Time is O(n · L²) for n code units and pieces
- * of at most L units (32 in DeBERTa-v3); memory is O(n) — a 125,000-character word is fine (no recursion, no
- * per-position objects).
+ * Prefix search hashes every prefix up to the longest piece that starts with the same code unit and probes
+ * a hash table (built on first use, so loading stays cheap): O(n · L) probes for n code units and pieces of at
+ * most L units (32 in DeBERTa-v3; the loader refuses pieces over MAX_PIECE_LENGTH), memory O(n) — a
+ * 125,000-character word is fine (no recursion, no per-position objects).
  */
 import { TokenizerError } from "../errors.js";
+
+/** Longest piece the loader accepts (SentencePiece vocabularies stay far below: 16–32 characters). */
+export const MAX_PIECE_LENGTH = 1024;
 
 export interface UnigramModel {
   /** Split one piece into tokens (strings) and their ids. */
@@ -49,7 +52,7 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
   let mask = 0;
   let shift = 32;
   let shared: Map<string, number> | undefined;
-  let maxLen: Uint8Array | undefined;
+  let maxLen: Int32Array | undefined;
   const slot = (h: number): number => {
     let at = Math.imul(h, 0x9e3779b1) >>> shift;
     while (vals![at] !== EMPTY && keys![at] !== h) at = (at + 1) & mask;
@@ -64,7 +67,7 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
     mask = size - 1;
     shift = 32 - Math.log2(size);
     shared = new Map();
-    maxLen = new Uint8Array(65536);
+    maxLen = new Int32Array(65536);
     for (let i = 0; i < pieces.length; i++) {
       const p = pieces[i];
       if (p.length === 0) continue;
@@ -80,11 +83,9 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
         shared.set(p, i);
       }
       const c = p.charCodeAt(0);
-      if (p.length > maxLen[c]) maxLen[c] = Math.min(255, p.length);
+      if (p.length > maxLen[c]) maxLen[c] = p.length;
     }
   };
-  // Pieces longer than 255 code units cannot be bounded through maxLen; then every length is tried.
-  const longPieces = pieces.some((p) => p.length > 255);
 
   /** Id of text[i..i+k) whose rolling hash is h, or undefined. */
   const find = (text: string, i: number, k: number, h: number): number | undefined => {
@@ -117,7 +118,7 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
       const c0 = text.charCodeAt(i);
       const charLen = c0 >= 0xd800 && c0 <= 0xdbff && i + 1 < n && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
       let single = false;
-      const kMax = longPieces ? n - i : Math.min(longest[c0], n - i);
+      const kMax = Math.min(longest[c0], n - i);
       let h = 0;
       for (let k = 1; k <= kMax; k++) {
         h = step(h, text.charCodeAt(i + k - 1));
