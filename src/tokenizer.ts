@@ -16,7 +16,7 @@
  */
 import { TokenizerError } from "./errors.js";
 import { addedTokenMatcher, type AddedToken, type Matcher } from "./tokenizer/added.js";
-import { buildNormalizer, isRustWhitespace, object, stripsLeft, type Normalize } from "./tokenizer/normalize.js";
+import { buildNormalizer, isRustWhitespace, object, show, stripsLeft, type Normalize } from "./tokenizer/normalize.js";
 import { buildPreTokenizer, type PreTokenize } from "./tokenizer/pretokenize.js";
 import { MAX_PIECE_LENGTH, unigramModel, type UnigramModel } from "./tokenizer/unigram.js";
 
@@ -72,7 +72,7 @@ const CACHE_MAX_LENGTH = 256;
 
 /** A piece of text the error message may quote: control characters escaped, length capped. */
 function quote(s: string): string {
-  return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
+  return show(s, 60);
 }
 
 /**
@@ -242,7 +242,7 @@ function readModel(json: Record<string, unknown>, file: string): ModelSpec {
   const m = json.model as Record<string, unknown>;
   if (m.type !== "Unigram") {
     throw new TokenizerError(
-      `model type ${JSON.stringify(m.type) ?? "(missing)"} is not supported: GLiNER2's DeBERTa-v3 tokenizers are "Unigram" (SentencePiece) models`,
+      `model type ${m.type === undefined ? "(missing)" : show(m.type)} is not supported: GLiNER2's DeBERTa-v3 tokenizers are "Unigram" (SentencePiece) models`,
       file,
       "model.type",
     );
@@ -257,7 +257,7 @@ function readModel(json: Record<string, unknown>, file: string): ModelSpec {
   for (let i = 0; i < vocab.length; i++) {
     const e = vocab[i];
     if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== "string" || typeof e[1] !== "number" || !Number.isFinite(e[1])) {
-      throw new TokenizerError(`must be a [piece, score] pair (a string and a finite number), got ${quote(JSON.stringify(e) ?? typeof e)}`, file, `model.vocab[${i}]`);
+      throw new TokenizerError(`must be a [piece, score] pair (a string and a finite number), got ${show(e)}`, file, `model.vocab[${i}]`);
     }
     if (LONE_SURROGATE.test(e[0])) throw new TokenizerError(`piece holds a lone UTF-16 surrogate (not valid Unicode)`, file, `model.vocab[${i}]`);
     if (e[0].length > MAX_PIECE_LENGTH) {
@@ -268,10 +268,10 @@ function readModel(json: Record<string, unknown>, file: string): ModelSpec {
   }
   const unk = m.unk_id;
   if (unk !== undefined && unk !== null && !(Number.isInteger(unk) && (unk as number) >= 0 && (unk as number) < vocab.length)) {
-    throw new TokenizerError(`must be null or an index into model.vocab (0…${vocab.length - 1}), got ${JSON.stringify(unk)}`, file, "model.unk_id");
+    throw new TokenizerError(`must be null or an index into model.vocab (0…${vocab.length - 1}), got ${show(unk)}`, file, "model.unk_id");
   }
   const byteFallback = m.byte_fallback ?? false;
-  if (typeof byteFallback !== "boolean") throw new TokenizerError(`must be true or false, got ${JSON.stringify(byteFallback)}`, file, "model.byte_fallback");
+  if (typeof byteFallback !== "boolean") throw new TokenizerError(`must be true or false, got ${show(byteFallback)}`, file, "model.byte_fallback");
   return { pieces, scores, unkId: typeof unk === "number" ? unk : undefined, byteFallback };
 }
 
@@ -281,12 +281,12 @@ function readAddedTokens(v: unknown, file: string): AddedToken[] {
   return v.map((t, i): AddedToken => {
     const o = object(t, file, `added_tokens[${i}]`);
     if (!Number.isInteger(o.id) || (o.id as number) < 0 || (o.id as number) >= 2 ** 31) {
-      throw new TokenizerError(`must be a non-negative integer id, got ${JSON.stringify(o.id) ?? "nothing"}`, file, `added_tokens[${i}].id`);
+      throw new TokenizerError(`must be a non-negative integer id, got ${o.id === undefined ? "nothing" : show(o.id)}`, file, `added_tokens[${i}].id`);
     }
     if (typeof o.content !== "string" || o.content.length === 0) throw new TokenizerError(`must be a non-empty string`, file, `added_tokens[${i}].content`);
     const flag = (key: string, fallback: boolean): boolean => {
       const f = o[key] ?? fallback;
-      if (typeof f !== "boolean") throw new TokenizerError(`must be true or false, got ${JSON.stringify(f)}`, file, `added_tokens[${i}].${key}`);
+      if (typeof f !== "boolean") throw new TokenizerError(`must be true or false, got ${show(f)}`, file, `added_tokens[${i}].${key}`);
       return f;
     };
     const special = flag("special", false);
@@ -307,7 +307,7 @@ function configuredToken(config: Record<string, unknown>, key: string, fallback:
   if (v === undefined || v === null) return fallback;
   if (typeof v === "string") return v;
   if (typeof v === "object" && typeof (v as { content?: unknown }).content === "string") return (v as { content: string }).content;
-  throw new TokenizerError(`must be a token string or {"content": …}, got ${quote(JSON.stringify(v) ?? typeof v)}`, configFile, key);
+  throw new TokenizerError(`must be a token string or {"content": …}, got ${show(v)}`, configFile, key);
 }
 
 /**

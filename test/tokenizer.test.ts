@@ -136,6 +136,19 @@ describe("tokenizer errors", () => {
     let deep: Json = { type: "Lowercase" };
     for (let i = 0; i < 5000; i++) deep = { type: "Sequence", normalizers: [deep] };
     expect(() => loadTokenizer({ ...tinyJson(), normalizer: deep })).toThrow(/field "normalizer(\.normalizers\[0\]){33}"\): Sequence nested more than 32 deep/);
+    // Values quoted from the file are escaped (ESC, BEL, C1 controls, bidi overrides) and capped.
+    const hostile = tinyJson();
+    hostile.normalizer.normalizers[1] = { type: `\u001b]0;pwned\u0007\u009b31m\u202e${"x".repeat(100_000)}` };
+    const message = (() => {
+      try {
+        loadTokenizer(hostile);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })()!;
+    expect(message).toMatch(/normalizer type "\\u001b\]0;pwned\\u0007\\u009b31m\\u202exxx/);
+    expect(message.length).toBeLessThan(300);
+    expect(/[\u0000-\u001f\u007f-\u009f\u202e]/.test(message)).toBe(false);
     const n = tinyJson();
     n.normalizer.normalizers[1] = { type: "BertNormalizer" };
     expect(() => loadTokenizer(n, undefined, opts)).toThrow(/^ck\/tokenizer.json \(field "normalizer.normalizers\[1\].type"\): normalizer type "BertNormalizer" is not supported/);

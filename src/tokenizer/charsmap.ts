@@ -317,7 +317,7 @@ function decodeBase64(s: string, where: Fail): Uint8Array {
   for (let i = 0; i < end; i++) {
     const c = s.charCodeAt(i);
     const v = c < 128 ? B64[c] : -1;
-    if (v < 0) throw where(`not valid base64 (character ${JSON.stringify(s[i])} at offset ${i})`);
+    if (v < 0) throw where(`not valid base64 (character U+${c.toString(16).toUpperCase().padStart(4, "0")} at offset ${i})`);
     acc = ((acc << 6) | v) & 0xffffff;
     bits += 6;
     if (bits >= 8) {

@@ -80,7 +80,7 @@ export function buildNormalizer(spec: unknown, file: string, field = "normalizer
       return (text) => (text.length > 0 ? prepend + text : text);
     }
     default:
-      throw new TokenizerError(`normalizer type ${JSON.stringify(type)} is not supported (supported: ${SUPPORTED_NORMALIZERS.join(", ")})`, file, `${field}.type`);
+      throw new TokenizerError(`normalizer type ${show(type)} is not supported (supported: ${SUPPORTED_NORMALIZERS.join(", ")})`, file, `${field}.type`);
   }
 }
 
@@ -104,10 +104,25 @@ export function buildPattern(spec: unknown, file: string, field: string): RegExp
     try {
       return new RegExp(o.Regex, "gu");
     } catch (e) {
-      throw new TokenizerError(`regex ${JSON.stringify(o.Regex)} cannot be compiled: ${(e as Error).message}`, file, `${field}.Regex`);
+      throw new TokenizerError(`regex ${show(o.Regex)} cannot be compiled: ${(e as Error).message}`, file, `${field}.Regex`);
     }
   }
   throw new TokenizerError(`must be {"String": …} or {"Regex": …}`, file, field);
+}
+
+/**
+ * A value from a file or a text, for an error message: JSON-quoted, with C1 controls and bidi/line-separator
+ * characters escaped too (JSON.stringify leaves them), and capped in length.
+ */
+export function show(v: unknown, max = 80): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? typeof v;
+  } catch {
+    s = typeof v;
+  }
+  if (s.length > max) s = `${s.slice(0, max)}…`;
+  return s.replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 export function object(v: unknown, file: string, field: string): Record<string, unknown> {
@@ -118,6 +133,6 @@ export function object(v: unknown, file: string, field: string): Record<string, 
 }
 
 function bool(v: unknown, file: string, field: string): boolean {
-  if (typeof v !== "boolean") throw new TokenizerError(`must be true or false, got ${JSON.stringify(v) ?? typeof v}`, file, field);
+  if (typeof v !== "boolean") throw new TokenizerError(`must be true or false, got ${show(v)}`, file, field);
   return v;
 }

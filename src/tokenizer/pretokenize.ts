@@ -3,7 +3,7 @@
  * Any other type is refused at load. Empty pieces are dropped, as the Rust library drops them.
  */
 import { TokenizerError } from "../errors.js";
-import { isRustWhitespace, MAX_NESTING, object } from "./normalize.js";
+import { isRustWhitespace, MAX_NESTING, object, show } from "./normalize.js";
 
 /** One piece of a normalized segment; `atStart`: it begins at offset 0 of the original input. */
 export interface Piece {
@@ -48,7 +48,7 @@ export function buildPreTokenizer(spec: unknown, file: string, field = "pre_toke
         return out;
       };
     default:
-      throw new TokenizerError(`pre-tokenizer type ${JSON.stringify(o.type)} is not supported (supported: ${SUPPORTED_PRE_TOKENIZERS.join(", ")})`, file, `${field}.type`);
+      throw new TokenizerError(`pre-tokenizer type ${show(o.type)} is not supported (supported: ${SUPPORTED_PRE_TOKENIZERS.join(", ")})`, file, `${field}.type`);
   }
 }
 
@@ -59,7 +59,7 @@ export function buildPreTokenizer(spec: unknown, file: string, field = "pre_toke
  */
 function metaspace(o: Record<string, unknown>, file: string, field: string): PreTokenize {
   const rep = o.replacement;
-  if (typeof rep !== "string" || [...rep].length !== 1) throw new TokenizerError(`must be one character, got ${JSON.stringify(rep) ?? typeof rep}`, file, `${field}.replacement`);
+  if (typeof rep !== "string" || rep.length === 0 || rep.length > 2 || rep.length !== String.fromCodePoint(rep.codePointAt(0)!).length) throw new TokenizerError(`must be one character, got ${show(rep)}`, file, `${field}.replacement`);
   let scheme = o.prepend_scheme;
   if (scheme === undefined) {
     // Files written before prepend_scheme existed say add_prefix_space.
@@ -68,7 +68,7 @@ function metaspace(o: Record<string, unknown>, file: string, field: string): Pre
     scheme = legacy ? "always" : "never";
   }
   if (scheme !== "always" && scheme !== "first" && scheme !== "never") {
-    throw new TokenizerError(`must be "always", "first" or "never", got ${JSON.stringify(scheme) ?? typeof scheme}`, file, `${field}.prepend_scheme`);
+    throw new TokenizerError(`must be "always", "first" or "never", got ${show(scheme)}`, file, `${field}.prepend_scheme`);
   }
   const split = o.split ?? true;
   if (typeof split !== "boolean") throw new TokenizerError(`must be true or false`, file, `${field}.split`);

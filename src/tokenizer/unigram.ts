@@ -14,6 +14,7 @@
  * 125,000-character word is fine (no recursion, no per-position objects).
  */
 import { TokenizerError } from "../errors.js";
+import { show } from "./normalize.js";
 
 /** Longest piece the loader accepts (SentencePiece vocabularies stay far below: 16–32 characters). */
 export const MAX_PIECE_LENGTH = 1024;
@@ -105,7 +106,7 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
   };
 
   const missingUnk = (text: string) =>
-    new TokenizerError(`model has no unk_id, but ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)} has a character no vocabulary piece covers`, file, "model.unk_id");
+    new TokenizerError(`model has no unk_id, but ${show(text, 40)} has a character no vocabulary piece covers`, file, "model.unk_id");
 
   const encode = (text: string, tokens: string[], ids: number[]): void => {
     const n = text.length;
