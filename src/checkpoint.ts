@@ -36,12 +36,23 @@ export function loadModel(files: CheckpointFiles): Gliner2Model {
   const encoderConfig = parseEncoderConfig(files.encoderConfig, where(CHECKPOINT_FILES.encoderConfig));
   const weights = files.weights instanceof Uint8Array ? files.weights : new Uint8Array(files.weights);
   const st = parseSafetensors(weights, where(CHECKPOINT_FILES.weights));
-  const tokenizer = loadTokenizer(files.tokenizer, files.tokenizerConfig);
+  const tokenizer = loadTokenizer(files.tokenizer, files.tokenizerConfig, {
+    file: where(CHECKPOINT_FILES.tokenizer),
+    configFile: where(CHECKPOINT_FILES.tokenizerConfig),
+  });
   if (tokenizer.vocabSize > encoderConfig.vocabSize) {
     throw new ConfigError(
       where(CHECKPOINT_FILES.encoderConfig),
       `vocab_size ${encoderConfig.vocabSize} is smaller than the tokenizer's ${tokenizer.vocabSize} tokens (mismatched tokenizer.json?)`,
       "vocab_size",
+    );
+  }
+  // Padding rows are embedded like any token: an id outside the vocabulary would read past the embedding matrix.
+  if (encoderConfig.padTokenId < 0 || encoderConfig.padTokenId >= tokenizer.vocabSize) {
+    throw new ConfigError(
+      where(CHECKPOINT_FILES.encoderConfig),
+      `${encoderConfig.padTokenId} is not a token id of the tokenizer (0…${tokenizer.vocabSize - 1}; its pad token is ${tokenizer.padId})`,
+      "pad_token_id",
     );
   }
   const encoder = loadDebertaEncoder(st, encoderConfig);

@@ -68,10 +68,16 @@ export class InputError extends Gliner2Error {
   }
 }
 
-/** The tokenizer files are missing or unusable. */
+/** The tokenizer files are missing or unusable, or a text cannot be tokenized. */
 export class TokenizerError extends Gliner2Error {
-  constructor(message: string) {
-    super("TOKENIZER", message);
+  /** File concerned (path, URL or "tokenizer.json"), when known. */
+  readonly file?: string;
+  /** Field of that file (e.g. "model.vocab[12]"), when the problem is about one. */
+  readonly field?: string;
+  constructor(message: string, file?: string, field?: string) {
+    super("TOKENIZER", file === undefined ? message : `${file}${field !== undefined ? ` (field "${field}")` : ""}: ${message}`);
+    this.file = file;
+    this.field = field;
   }
 }
 

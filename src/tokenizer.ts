@@ -4,20 +4,21 @@
  * `convert_tokens_to_ids` (a piece missing from the vocabulary, such as a fused run of unknown characters,
  * becomes the unknown id).
  *
- * Built on `@huggingface/tokenizers` (tokenizer.json interpreter). Two things differ from handing the files
- * to that library as they are:
- * - `tokenizer_config.json` keys that the JS library reads to imitate *slow* Python tokenizers
- *   (`remove_space`, `do_lowercase_and_remove_accent`) are dropped: GLiNER2 loads the *fast* tokenizer, whose
- *   behaviour is defined by tokenizer.json alone.
- * - GLiNER2's own special tokens are required and checked at load time, so a wrong tokenizer fails here with
- *   a clear message rather than silently tokenising `[P]` as ordinary text.
+ * A TypeScript re-implementation of what Hugging Face `tokenizers` (Rust) does with a tokenizer.json, for the
+ * components SentencePiece-converted (DeBERTa-v3) tokenizers use: added-token splitting, the normalizers
+ * Strip / Precompiled (the charsmap itself, not an NFKC approximation) / Replace and a few more, the
+ * Metaspace pre-tokenizer, and the Unigram model (src/tokenizer/). It reproduces the released GLiNER2
+ * tokenizer exactly (test/tokenizer-real.test.ts). Anything else in a tokenizer.json — another model type, an
+ * unknown normalizer — is refused at load with a TokenizerError naming the file and field, never approximated.
  *
- * Known approximation (of the library, not fixable here without the charsmap decoder): the `Precompiled`
- * normalizer of the released DeBERTa-v3 tokenizer is emulated by NFKC plus the nmt rules (control characters
- * removed, unusual spaces → " ") instead of reading the charsmap; the two agree on ordinary text.
+ * Checked at load: the file's structure (model type, vocabulary as [piece, score] pairs, unk_id, added tokens,
+ * components), GLiNER2's special tokens, and the pad/cls/sep/unk tokens.
  */
-import { Tokenizer } from "@huggingface/tokenizers";
 import { TokenizerError } from "./errors.js";
+import { addedTokenMatcher, type AddedToken, type Matcher } from "./tokenizer/added.js";
+import { buildNormalizer, isRustWhitespace, object, show, stripsLeft, type Normalize } from "./tokenizer/normalize.js";
+import { buildPreTokenizer, type PreTokenize } from "./tokenizer/pretokenize.js";
+import { MAX_PIECE_LENGTH, unigramModel, type UnigramModel } from "./tokenizer/unigram.js";
 
 /** The tokens GLiNER2's processor adds to the tokenizer, in the order it adds them. */
 export const GLINER2_SPECIAL_TOKENS = [
@@ -47,59 +48,90 @@ export interface Gliner2Tokenizer {
   tokenId(token: Gliner2SpecialToken): number;
   /** One past the largest id (vocabulary plus added tokens): rows the embedding matrix must have at least. */
   readonly vocabSize: number;
-  /** Id given to pieces the vocabulary lacks (undefined if the tokenizer has no unknown token). */
-  readonly unkId: number | undefined;
+  /** Id given to pieces the vocabulary lacks. */
+  readonly unkId: number;
+  /** Ids of the padding, classifier and separator tokens (tokenizer_config names, default [PAD], [CLS], [SEP]). */
+  readonly padId: number;
+  readonly clsId: number;
+  readonly sepId: number;
+  /** The tokenizer.json this was built from (path, URL or "tokenizer.json"), as named in errors. */
+  readonly file: string;
 }
 
-/** Keys of tokenizer_config.json that only make the JS library imitate slow tokenizers. */
-const SLOW_TOKENIZER_KEYS = ["remove_space", "do_lowercase_and_remove_accent"];
+export interface LoadTokenizerOptions {
+  /** Name of tokenizer.json in error messages (a path or URL); default "tokenizer.json". */
+  readonly file?: string;
+  /** Name of tokenizer_config.json in error messages; default "tokenizer_config.json". */
+  readonly configFile?: string;
+}
 
 /** Cached elements before the cache is emptied (words repeat a lot; memory stays bounded). */
 const CACHE_LIMIT = 100_000;
+/** Longer elements are not cached (a few huge ones would otherwise hold a lot of memory). */
+const CACHE_MAX_LENGTH = 256;
+
+/** A piece of text the error message may quote: control characters escaped, length capped. */
+function quote(s: string): string {
+  return show(s, 60);
+}
 
 /**
  * Build the tokenizer from `tokenizer.json` (and optionally `tokenizer_config.json`), as parsed objects or
- * JSON text. Throws TokenizerError when a file is malformed, uses a component the library cannot run, or
- * lacks one of GLiNER2's special tokens.
+ * JSON text. Throws TokenizerError (naming the file and field) when a file is malformed, uses a component
+ * this implementation does not run, or lacks a token GLiNER2 needs.
  */
-export function loadTokenizer(tokenizerJson: object | string, tokenizerConfig?: object | string): Gliner2Tokenizer {
-  const json = parseJsonObject(tokenizerJson, "tokenizer.json");
-  const config = tokenizerConfig === undefined ? {} : { ...parseJsonObject(tokenizerConfig, "tokenizer_config.json") };
-  for (const key of SLOW_TOKENIZER_KEYS) delete config[key];
-  if (typeof json.model !== "object" || json.model === null) {
-    throw new TokenizerError(`tokenizer.json has no "model" object; expected a Hugging Face fast-tokenizer file`);
-  }
-  if (json.added_tokens !== undefined && !Array.isArray(json.added_tokens)) {
-    throw new TokenizerError(`tokenizer.json: "added_tokens" must be an array`);
-  }
-  // Components absent from the file mean "none"; the library wants the keys present.
-  const full = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...json };
+export function loadTokenizer(tokenizerJson: object | string, tokenizerConfig?: object | string, options: LoadTokenizerOptions = {}): Gliner2Tokenizer {
+  const file = options.file ?? "tokenizer.json";
+  const configFile = options.configFile ?? "tokenizer_config.json";
+  const json = parseJsonObject(tokenizerJson, file);
+  const config = tokenizerConfig === undefined ? {} : parseJsonObject(tokenizerConfig, configFile);
 
-  let hf: Tokenizer;
-  try {
-    hf = new Tokenizer(full, config);
-  } catch (e) {
-    throw new TokenizerError(`tokenizer.json cannot be used: ${(e as Error).message}`);
-  }
+  const model = readModel(json, file);
+  const added = assignAddedIds(readAddedTokens(json.added_tokens, file), model.pieces);
+  const normalize = buildNormalizer(json.normalizer, file);
+  const preTokenize = buildPreTokenizer(json.pre_tokenizer, file);
 
-  const vocab = hf.get_vocab(true);
-  let vocabSize = 0;
-  for (const id of vocab.values()) vocabSize = Math.max(vocabSize, id + 1);
-  const unkId = unknownId(hf, json, config);
+  const addedByContent = new Map<string, number>();
+  for (const t of added) addedByContent.set(t.content, t.id);
+  // The tokens transformers resolves through tokenizer_config (unk_token, pad_token, …) must exist.
+  const roles = { unk: "[UNK]", pad: "[PAD]", cls: "[CLS]", sep: "[SEP]" } as const;
+  const names = Object.fromEntries(Object.entries(roles).map(([role, fallback]) => [role, configuredToken(config, `${role}_token`, fallback, configFile)])) as Record<keyof typeof roles, string>;
+  const found = findTokens(Object.values(names), addedByContent, model.pieces);
+  const idFor = (role: keyof typeof roles): number => {
+    const id = found.get(names[role]);
+    if (id !== undefined) return id;
+    if (role === "unk" && model.unkId !== undefined) return model.unkId;
+    throw new TokenizerError(
+      `has no ${role} token ${quote(names[role])} (neither among added_tokens nor in model.vocab)${config[`${role}_token`] !== undefined ? `; ${configFile} names it as ${role}_token` : ""}`,
+      file,
+      "added_tokens",
+    );
+  };
+  const unkId = idFor("unk");
+  const padId = idFor("pad");
+  const clsId = idFor("cls");
+  const sepId = idFor("sep");
 
+  const rawMatcher = addedTokenMatcher(added.filter((t) => !t.normalized).map((t) => ({ token: t, pattern: t.content })));
+  const normMatcher = addedTokenMatcher(added.filter((t) => t.normalized).map((t) => ({ token: t, pattern: normalize ? normalize(t.content) : t.content })));
+  const unigram = unigramModel({ ...model, unkOutId: unkId, file });
+
+  let vocabSize = model.pieces.length;
+  for (const t of added) vocabSize = Math.max(vocabSize, t.id + 1);
+
+  const pipeline: Pipeline = { rawMatcher, normMatcher, normalize, preTokenize, unigram, addedByContent, unkId, stripsLeft: stripsLeft(json.normalizer) };
   const cache = new Map<string, TokenizedElement>();
   const tokenize = (s: string): TokenizedElement => {
     let hit = cache.get(s);
     if (hit === undefined) {
-      const tokens = hf.tokenize(s, { add_special_tokens: false });
-      const ids = tokens.map((t) => {
-        const id = hf.token_to_id(t) ?? unkId;
-        if (id === undefined) throw new TokenizerError(`piece "${t}" of ${JSON.stringify(s)} is not in the vocabulary and the tokenizer has no unknown token`);
-        return id;
-      });
+      const tokens: string[] = [];
+      const ids: number[] = [];
+      run(pipeline, s, tokens, ids);
       hit = { tokens: Object.freeze(tokens), ids: Object.freeze(ids) };
-      if (cache.size >= CACHE_LIMIT) cache.clear();
-      cache.set(s, hit);
+      if (s.length <= CACHE_MAX_LENGTH) {
+        if (cache.size >= CACHE_LIMIT) cache.clear();
+        cache.set(s, hit);
+      }
     }
     return hit;
   };
@@ -107,33 +139,208 @@ export function loadTokenizer(tokenizerJson: object | string, tokenizerConfig?: 
   // Each GLiNER2 token must be an added token that survives tokenisation as one piece.
   const special = new Map<string, number>();
   const missing: string[] = [];
-  const added = new Map([...hf.get_added_tokens_decoder().values()].map((t) => [t.content, t.id]));
   for (const tok of GLINER2_SPECIAL_TOKENS) {
-    const id = added.get(tok);
+    const id = addedByContent.get(tok);
     const t = id === undefined ? null : tokenize(tok);
     if (id === undefined || t === null || t.ids.length !== 1 || t.ids[0] !== id) missing.push(tok);
     else special.set(tok, id);
   }
   if (missing.length > 0) {
     throw new TokenizerError(
-      `tokenizer.json lacks GLiNER2's special token${missing.length > 1 ? "s" : ""} ${missing.join(", ")} among its added_tokens ` +
+      `lacks GLiNER2's special token${missing.length > 1 ? "s" : ""} ${missing.join(", ")} among its added_tokens ` +
         `(a GLiNER2 checkpoint's tokenizer has all of ${GLINER2_SPECIAL_TOKENS.join(", ")})`,
+      file,
+      "added_tokens",
     );
   }
 
+
   return {
     tokenize(s: string): TokenizedElement {
-      if (typeof s !== "string") throw new TokenizerError(`tokenize expects a string, got ${s === null ? "null" : typeof s}`);
+      if (typeof s !== "string") throw new TokenizerError(`tokenize expects a string, got ${s === null ? "null" : typeof s}`, file);
       return tokenize(s);
     },
     tokenId(token: Gliner2SpecialToken): number {
       const id = special.get(token);
-      if (id === undefined) throw new TokenizerError(`"${String(token)}" is not one of GLiNER2's special tokens (${GLINER2_SPECIAL_TOKENS.join(", ")})`);
+      if (id === undefined) throw new TokenizerError(`${quote(String(token))} is not one of GLiNER2's special tokens (${GLINER2_SPECIAL_TOKENS.join(", ")})`, file);
       return id;
     },
     vocabSize,
     unkId,
+    padId,
+    clsId,
+    sepId,
+    file,
   };
+}
+
+interface Pipeline {
+  readonly rawMatcher: Matcher;
+  readonly normMatcher: Matcher;
+  readonly normalize: Normalize | null;
+  readonly preTokenize: PreTokenize | null;
+  readonly unigram: UnigramModel;
+  readonly addedByContent: ReadonlyMap<string, number>;
+  readonly unkId: number;
+  readonly stripsLeft: boolean;
+}
+
+/**
+ * `tokenize(s)` (encode without special tokens, keeping the pieces) then `convert_tokens_to_ids`: added tokens
+ * split out, the rest normalized, pre-tokenized and segmented; every piece's id is looked up by its text,
+ * added tokens first. (A matched added token's text can differ from its content — the normalized form of a
+ * `normalized` token, the whitespace an `lstrip`/`rstrip` token swallowed — and then gets another id or the
+ * unknown one, exactly as in Python.)
+ */
+function run(p: Pipeline, s: string, tokens: string[], ids: number[]): void {
+  const convert = (text: string) => p.addedByContent.get(text) ?? p.unigram.idOf(text) ?? p.unkId;
+  for (const raw of p.rawMatcher.split(s)) {
+    if (raw.id !== undefined) {
+      tokens.push(raw.text);
+      ids.push(convert(raw.text));
+      continue;
+    }
+    const normalized = p.normalize ? p.normalize(raw.text) : raw.text;
+    if (normalized.length === 0) continue;
+    for (const part of p.normMatcher.split(normalized)) {
+      if (part.id !== undefined) {
+        tokens.push(part.text);
+        ids.push(convert(part.text));
+        continue;
+      }
+      // "At the start" (for Metaspace's "first" scheme): the piece begins at the input's offset 0, which a
+      // stripped leading space moves (but a character the charsmap deletes does not).
+      const atStart = raw.start === 0 && part.start === 0 && !(p.stripsLeft && isRustWhitespace(raw.text.charCodeAt(0)));
+      const first = { text: part.text, atStart };
+      const pieces = p.preTokenize ? p.preTokenize([first]) : [first];
+      for (const piece of pieces) if (piece.text.length > 0) p.unigram.encode(piece.text, tokens, ids);
+    }
+  }
+  // Model pieces spelled like an added token get the added token's id (looked up first).
+  if (p.addedByContent.size > 0) {
+    for (let i = 0; i < tokens.length; i++) {
+      const a = p.addedByContent.get(tokens[i]);
+      if (a !== undefined) ids[i] = a;
+    }
+  }
+}
+
+interface ModelSpec {
+  readonly pieces: string[];
+  readonly scores: Float64Array;
+  readonly unkId: number | undefined;
+  readonly byteFallback: boolean;
+}
+
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+/** The Unigram model section: type, [piece, score] pairs, unk_id, byte_fallback — each checked. */
+function readModel(json: Record<string, unknown>, file: string): ModelSpec {
+  if (typeof json.model !== "object" || json.model === null || Array.isArray(json.model)) {
+    throw new TokenizerError(`missing or not an object; expected a Hugging Face fast-tokenizer file`, file, "model");
+  }
+  const m = json.model as Record<string, unknown>;
+  if (m.type !== "Unigram") {
+    throw new TokenizerError(
+      `model type ${m.type === undefined ? "(missing)" : show(m.type)} is not supported: GLiNER2's DeBERTa-v3 tokenizers are "Unigram" (SentencePiece) models`,
+      file,
+      "model.type",
+    );
+  }
+  const vocab = m.vocab;
+  if (!Array.isArray(vocab)) {
+    throw new TokenizerError(`must be an array of [piece, score] pairs, got ${vocab === null ? "null" : typeof vocab}`, file, "model.vocab");
+  }
+  if (vocab.length === 0) throw new TokenizerError(`is empty`, file, "model.vocab");
+  const pieces = new Array<string>(vocab.length);
+  const scores = new Float64Array(vocab.length);
+  for (let i = 0; i < vocab.length; i++) {
+    const e = vocab[i];
+    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== "string" || typeof e[1] !== "number" || !Number.isFinite(e[1])) {
+      throw new TokenizerError(`must be a [piece, score] pair (a string and a finite number), got ${show(e)}`, file, `model.vocab[${i}]`);
+    }
+    if (LONE_SURROGATE.test(e[0])) throw new TokenizerError(`piece holds a lone UTF-16 surrogate (not valid Unicode)`, file, `model.vocab[${i}]`);
+    if (e[0].length > MAX_PIECE_LENGTH) {
+      throw new TokenizerError(`piece of ${e[0].length} characters is longer than ${MAX_PIECE_LENGTH}; not a SentencePiece vocabulary`, file, `model.vocab[${i}]`);
+    }
+    pieces[i] = e[0];
+    scores[i] = e[1];
+  }
+  const unk = m.unk_id;
+  if (unk !== undefined && unk !== null && !(Number.isInteger(unk) && (unk as number) >= 0 && (unk as number) < vocab.length)) {
+    throw new TokenizerError(`must be null or an index into model.vocab (0…${vocab.length - 1}), got ${show(unk)}`, file, "model.unk_id");
+  }
+  const byteFallback = m.byte_fallback ?? false;
+  if (typeof byteFallback !== "boolean") throw new TokenizerError(`must be true or false, got ${show(byteFallback)}`, file, "model.byte_fallback");
+  return { pieces, scores, unkId: typeof unk === "number" ? unk : undefined, byteFallback };
+}
+
+function readAddedTokens(v: unknown, file: string): AddedToken[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new TokenizerError(`must be an array`, file, "added_tokens");
+  return v.map((t, i): AddedToken => {
+    const o = object(t, file, `added_tokens[${i}]`);
+    if (!Number.isInteger(o.id) || (o.id as number) < 0 || (o.id as number) >= 2 ** 31) {
+      throw new TokenizerError(`must be a non-negative integer id, got ${o.id === undefined ? "nothing" : show(o.id)}`, file, `added_tokens[${i}].id`);
+    }
+    if (typeof o.content !== "string" || o.content.length === 0) throw new TokenizerError(`must be a non-empty string`, file, `added_tokens[${i}].content`);
+    const flag = (key: string, fallback: boolean): boolean => {
+      const f = o[key] ?? fallback;
+      if (typeof f !== "boolean") throw new TokenizerError(`must be true or false, got ${show(f)}`, file, `added_tokens[${i}].${key}`);
+      return f;
+    };
+    const special = flag("special", false);
+    return {
+      id: o.id as number,
+      content: o.content,
+      singleWord: flag("single_word", false),
+      lstrip: flag("lstrip", false),
+      rstrip: flag("rstrip", false),
+      normalized: flag("normalized", !special),
+    };
+  });
+}
+
+/** A token named in tokenizer_config.json (a string or an AddedToken object), or the default. */
+function configuredToken(config: Record<string, unknown>, key: string, fallback: string, configFile: string): string {
+  const v = config[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v === "string") return v;
+  if (typeof v === "object" && typeof (v as { content?: unknown }).content === "string") return (v as { content: string }).content;
+  throw new TokenizerError(`must be a token string or {"content": …}, got ${show(v)}`, configFile, key);
+}
+
+/**
+ * The ids Hugging Face gives added tokens when it loads tokenizer.json: the `id` written in the file is only
+ * compared (with a warning) — a token whose content is already known keeps that id (a model piece's, or an
+ * earlier added token's, whose flags it then replaces), and a new one takes the next id after the model
+ * vocabulary and the added tokens so far. For released files both agree.
+ */
+function assignAddedIds(tokens: AddedToken[], pieces: readonly string[]): AddedToken[] {
+  const inModel = findTokens(
+    tokens.map((t) => t.content),
+    new Map(),
+    pieces,
+  );
+  const byContent = new Map<string, AddedToken>();
+  let maxAdded = -1;
+  for (const t of tokens) {
+    const known = byContent.get(t.content)?.id ?? inModel.get(t.content);
+    let id = known;
+    if (id === undefined) id = maxAdded >= 0 && (maxAdded >= pieces.length || pieces.length === 0) ? maxAdded + 1 : pieces.length;
+    byContent.set(t.content, { ...t, id });
+    maxAdded = Math.max(maxAdded, id);
+  }
+  return [...byContent.values()];
+}
+
+/** Ids of the given token strings: added tokens first, then the model vocabulary (last id of a repeated piece). */
+function findTokens(names: string[], added: ReadonlyMap<string, number>, pieces: readonly string[]): Map<string, number> {
+  const found = new Map<string, number>();
+  const inVocab = new Set(names.filter((n) => !added.has(n)));
+  for (let i = 0; i < pieces.length && inVocab.size > 0; i++) if (inVocab.has(pieces[i])) found.set(pieces[i], i);
+  for (const n of names) if (added.has(n)) found.set(n, added.get(n)!);
+  return found;
 }
 
 /** Read `tokenizer.json` (and `tokenizer_config.json` when present) from a checkpoint folder (Node). */
@@ -147,40 +354,27 @@ export async function loadTokenizerFromDir(dir: string): Promise<Gliner2Tokenize
   } catch (e) {
     throw new TokenizerError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  const configPath = join(dir, "tokenizer_config.json");
   let config: string | undefined;
   try {
-    config = await readFile(join(dir, "tokenizer_config.json"), "utf8");
+    config = await readFile(configPath, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new TokenizerError(`cannot read ${join(dir, "tokenizer_config.json")}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new TokenizerError(`cannot read ${configPath}: ${(e as Error).message}`);
   }
-  return loadTokenizer(json, config);
+  return loadTokenizer(json, config, { file: path, configFile: configPath });
 }
 
 function parseJsonObject(v: object | string, file: string): Record<string, unknown> {
   let obj: unknown = v;
   if (typeof v === "string") {
     try {
-      obj = JSON.parse(v);
+      obj = JSON.parse(v.charCodeAt(0) === 0xfeff ? v.slice(1) : v);
     } catch (e) {
-      throw new TokenizerError(`${file} is not valid JSON: ${(e as Error).message}`);
+      throw new TokenizerError(`not valid JSON: ${(e as Error).message}`, file);
     }
   }
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
-    throw new TokenizerError(`${file} must be a JSON object, got ${obj === null ? "null" : Array.isArray(obj) ? "an array" : typeof obj}`);
+    throw new TokenizerError(`must be a JSON object, got ${obj === null ? "null" : Array.isArray(obj) ? "an array" : typeof obj}`, file);
   }
   return obj as Record<string, unknown>;
-}
-
-/**
- * The id `convert_tokens_to_ids` gives unknown pieces: the id of the configured unk token (tokenizer_config
- * `unk_token`, default "[UNK]"), else the model's `unk_id`; undefined when there is neither (an error is
- * raised only if a piece actually needs it).
- */
-function unknownId(hf: Tokenizer, json: Record<string, unknown>, config: Record<string, unknown>): number | undefined {
-  const configured = config.unk_token;
-  const name = typeof configured === "string" ? configured : typeof configured === "object" && configured !== null ? (configured as { content?: unknown }).content : undefined;
-  const byName = hf.token_to_id(typeof name === "string" ? name : "[UNK]");
-  if (byName !== undefined) return byName;
-  const modelUnk = (json.model as { unk_id?: unknown }).unk_id;
-  return typeof modelUnk === "number" ? modelUnk : undefined;
 }
