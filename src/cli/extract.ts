@@ -163,7 +163,7 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
 
   const model = await loadCliModel(
     modelSource,
-    { cacheDir: opt.string("cache-dir"), revision: opt.string("revision"), token: opt.string("token") ?? io.env.HF_TOKEN, endpoint: opt.string("endpoint"), offline: opt.flag("offline") || undefined, progress: progressEnabled },
+    { cacheDir: opt.string("cache-dir"), revision: opt.string("revision"), token: opt.string("token"), envToken: io.env.HF_TOKEN, endpoint: opt.string("endpoint"), offline: opt.flag("offline") || undefined, progress: progressEnabled },
     io.stderr,
   );
   const write = streamWriter(io.stdout);

@@ -12,7 +12,10 @@ import { downloadProgress, type ProgressStream } from "./progress.js";
 export interface ModelOptions {
   readonly cacheDir?: string;
   readonly revision?: string;
+  /** --token: sent wherever the model comes from (the user named it for this source). */
   readonly token?: string;
+  /** $HF_TOKEN: a hub credential, used for hub repo ids only, never sent to an arbitrary URL host. */
+  readonly envToken?: string;
   readonly endpoint?: string;
   readonly offline?: boolean;
   readonly progress: boolean;
@@ -48,7 +51,8 @@ export async function loadCliModel(source: string, opts: ModelOptions, stderr: P
   const model = await GLiNER2.fromPretrained(resolved.source, {
     cacheDir: opts.cacheDir,
     revision: opts.revision,
-    token: opts.token,
+    // An explicit empty token switches the library's own $HF_TOKEN lookup off for URL sources.
+    token: opts.token ?? (resolved.kind === "repo" ? opts.envToken : undefined),
     endpoint: opts.endpoint,
     offline: opts.offline,
     onProgress: progress.onProgress,

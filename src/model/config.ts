@@ -57,6 +57,9 @@ function int(cfg: Json, file: string, key: string, opts: { min?: number; fallbac
   return v;
 }
 
+/** Longest span (in words) a config may ask for. */
+export const MAX_SPAN_WIDTH = 64;
+
 /** Parse `config.json` of a GLiNER2 checkpoint. */
 export function parseExtractorConfig(raw: unknown, file = "config.json"): ExtractorConfig {
   const cfg = asObject(raw, file);
@@ -68,7 +71,10 @@ export function parseExtractorConfig(raw: unknown, file = "config.json"): Extrac
   if (pooling !== "first") {
     throw new ConfigError(file, `token pooling ${JSON.stringify(pooling)} is not implemented (supported: "first")`, "token_pooling");
   }
-  return { maxWidth: int(cfg, file, "max_width", { min: 1, fallback: 8 }), countingLayer, tokenPooling: "first" };
+  const maxWidth = int(cfg, file, "max_width", { min: 1, fallback: 8 });
+  // Span tensors are [words, max_width, hidden]: a huge width would only ever mean a broken config (released: 8).
+  if (maxWidth > MAX_SPAN_WIDTH) throw new ConfigError(file, `must be at most ${MAX_SPAN_WIDTH} words, got ${maxWidth}`, "max_width");
+  return { maxWidth, countingLayer, tokenPooling: "first" };
 }
 
 /** Parse `encoder_config/config.json` (a DebertaV2Config). */
