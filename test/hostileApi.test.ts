@@ -4,10 +4,11 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, Gliner2Error, InputError } from "../src/errors.js";
+import { ConfigError, Gliner2Error, InputError, SchemaError } from "../src/errors.js";
 import { GLiNER2 } from "../src/gliner2.js";
 import { parseExtractorConfig } from "../src/model/config.js";
 import { describeValue, safeMessage } from "../src/quote.js";
+import { createSchema, normalizeSchema } from "../src/schema.js";
 import { checkpointDir } from "./helpers/golden.js";
 import { repoRoot } from "./runtimes/build.js";
 
@@ -121,5 +122,52 @@ describe("Deno without --allow-read", () => {
     const res = spawnSync(deno, ["run", "--sloppy-imports", "--no-config", "--allow-env", script, checkpointDir("tiny-count_lstm_v2")], { encoding: "utf8", timeout: 60_000 });
     expect(res.stdout, res.stderr).toMatch(/^InputError: source: .* cannot be accessed \(NotCapable: .*--allow-read/);
     expect(res.stdout).not.toMatch(/not found/);
+  });
+});
+
+describe("schemas", () => {
+  const schemaError = (input: unknown) => {
+    try {
+      normalizeSchema(input as never);
+    } catch (e) {
+      expect(e).toBeInstanceOf(SchemaError);
+      return (e as Error).message;
+    }
+    throw new Error("no error");
+  };
+  const valid = createSchema()
+    .entities({ person: { description: "a human", threshold: 0.3 }, company: "a firm" })
+    .structure("product")
+    .field("name", { dtype: "str", validators: [{ pattern: "[a-z]+" }] })
+    .field("size", { choices: ["S", "M"], description: "size" })
+    .relations({ works_for: { threshold: 0.4 } })
+    .classification("sentiment", { positive: "good", negative: "bad" }, { multiLabel: true, clsThreshold: 0.2 })
+    .build();
+
+  it("validates a normalized schema like every other form (no bypass)", () => {
+    expect(normalizeSchema(valid)).toEqual(valid);
+    const bad = (patch: (s: Record<string, unknown>) => void) => {
+      const s = structuredClone(valid) as unknown as Record<string, unknown>;
+      patch(s);
+      return schemaError(s);
+    };
+    expect(bad((s) => ((s.entities as { threshold: number }[])[0].threshold = 7))).toMatch(/threshold: must be a number in \[0, 1\], got 7/);
+    expect(bad((s) => ((s.entities as { dtype: string }[])[1].dtype = "weird"))).toMatch(/must be "str" or "list", got "weird"/);
+    expect(bad((s) => ((s.classifications as { labels: unknown }[])[0].labels = "positive"))).toMatch(/labels: must be a list/);
+    expect(bad((s) => ((s.structures as { fields: unknown }[])[0].fields = [{ name: 3 }]))).toMatch(/name: must be a string, got number/);
+    expect(bad((s) => ((s.relations as unknown[])[0] = null))).toMatch(/relations\[0\]: must be an object/);
+    expect(bad((s) => (s.extra = 1))).toMatch(/extra: unknown option/);
+  });
+
+  it("refuses an empty schema object ({} as a schema file) instead of answering {}", () => {
+    expect(schemaError({})).toMatch(/asks for nothing/);
+    expect(schemaError({ entities: [], entityDescriptions: [], structures: [], relations: [], classifications: [] })).toMatch(/asks for nothing/);
+  });
+
+  it("quotes deeply nested values without overflowing the stack", () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(schemaError({ entities: { a: { threshold: deep } } })).toMatch(/threshold: must be a number in \[0, 1\], got an array of 1/);
+    expect(schemaError({ entities: ["a"], entity_threshold: { x: deep } })).toMatch(/got an object/);
   });
 });

@@ -84,6 +84,8 @@ async function readSchemaFile(path: string): Promise<Record<string, unknown>> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError("--schema", code === "ENOENT" ? `file ${path} not found` : `cannot read ${path} (${code ?? (e as Error).message})`);
   }
+  // Editors on Windows save UTF-8 with a byte-order mark; it is not part of the JSON.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let value: unknown;
   try {
     value = JSON.parse(text);
