@@ -19,6 +19,7 @@ export interface ModelOptions {
   readonly endpoint?: string;
   readonly offline?: boolean;
   readonly progress: boolean;
+  readonly maxTokens?: number;
 }
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(@[\w./-]+)?$/;
@@ -56,6 +57,7 @@ export async function loadCliModel(source: string, opts: ModelOptions, stderr: P
     endpoint: opts.endpoint,
     offline: opts.offline,
     onProgress: progress.onProgress,
+    maxTokens: opts.maxTokens,
   });
   progress.finish();
   return model;
