@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, Gliner2Error, InputError, SchemaError } from "../src/errors.js";
+import { ConfigError, Gliner2Error, InputError, SafetensorsError, SchemaError, WeightsError } from "../src/errors.js";
 import { GLiNER2 } from "../src/gliner2.js";
 import { parseExtractorConfig } from "../src/model/config.js";
+import { parseSafetensors } from "../src/model/safetensors.js";
 import { describeValue, safeMessage } from "../src/quote.js";
 import { createSchema, normalizeSchema } from "../src/schema.js";
 import { checkpointDir } from "./helpers/golden.js";
@@ -169,5 +170,56 @@ describe("schemas", () => {
     for (let i = 0; i < 100_000; i++) deep = [deep];
     expect(schemaError({ entities: { a: { threshold: deep } } })).toMatch(/threshold: must be a number in \[0, 1\], got an array of 1/);
     expect(schemaError({ entities: ["a"], entity_threshold: { x: deep } })).toMatch(/got an object/);
+  });
+});
+
+describe("weights", () => {
+  const dir = checkpointDir("tiny-count_lstm_v2");
+  const base = () => ({
+    config: readFileSync(join(dir, "config.json"), "utf8"),
+    encoderConfig: readFileSync(join(dir, "encoder_config/config.json"), "utf8"),
+    tokenizer: readFileSync(join(dir, "tokenizer.json"), "utf8"),
+    weights: new Uint8Array(readFileSync(join(dir, "model.safetensors"))),
+  });
+
+  /** The checkpoint with element `at` of tensor `name` set to `value`. */
+  function poisoned(name: string, at: number, value: number) {
+    const files = base();
+    const st = parseSafetensors(files.weights);
+    const info = st.info(name);
+    const headerLen = Number(new DataView(files.weights.buffer, files.weights.byteOffset, 8).getBigUint64(0, true));
+    const view = new DataView(files.weights.buffer, files.weights.byteOffset + 8 + headerLen + info.begin);
+    if (info.dtype === "F32") view.setFloat32(at * 4, value, true);
+    else if (info.dtype === "BF16") view.setUint16(at * 2, new Uint32Array(new Float32Array([value]).buffer)[0] >>> 16, true);
+    else view.setUint16(at * 2, Number.isNaN(value) ? 0x7e00 : value > 0 ? 0x7c00 : 0xfc00, true);
+    return files;
+  }
+
+  it("NaN or ±Inf in any weight is a WeightsError naming the tensor, at load", () => {
+    const names = parseSafetensors(base().weights).names();
+    // Encoder, heads and the count embedding (read by another path) all get checked.
+    const picks = [names.find((n) => n.includes("word_embeddings"))!, names.find((n) => n.startsWith("count_embed.pos_embedding"))!, names[names.length - 1]];
+    for (const [k, name] of picks.entries()) {
+      const value = [NaN, Infinity, -Infinity][k];
+      let err: unknown;
+      try {
+        GLiNER2.fromFiles(poisoned(name, 3, value));
+      } catch (e) {
+        err = e;
+      }
+      expect(err, name).toBeInstanceOf(WeightsError);
+      expect((err as WeightsError).tensor).toBe(name);
+      expect((err as Error).message).toContain(`element 3 is ${value}`);
+    }
+  });
+
+  it("a safetensors header nested 100,000 deep is a SafetensorsError, not a stack overflow", () => {
+    const json = `{"a":{"dtype":"F32","shape":${"[".repeat(100_000)}${"]".repeat(100_000)},"data_offsets":[0,0]}}`;
+    const header = new TextEncoder().encode(json);
+    const bytes = new Uint8Array(8 + header.length);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+    bytes.set(header, 8);
+    expect(() => parseSafetensors(bytes, "deep.safetensors")).toThrow(SafetensorsError);
+    expect(() => parseSafetensors(bytes, "deep.safetensors")).toThrow(/shape must be an array of non-negative integers, got an array of 1/);
   });
 });
