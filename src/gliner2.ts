@@ -9,7 +9,16 @@ import { runBatch, type Gliner2Model } from "./engine.js";
 import { InputError } from "./errors.js";
 import { checkOptionKeys, describeValue } from "./quote.js";
 import { startThreads, threadCount } from "./kernels/index.js";
-import { formatResults, type ExtractionOutput, type RawOutput } from "./format.js";
+import {
+  formatResults,
+  type ClassificationsOutput,
+  type EntitiesOutput,
+  type ExtractionOutput,
+  type OutputFor,
+  type RawOutput,
+  type RelationsOutput,
+  type StructuresOutput,
+} from "./format.js";
 import { resolveCheckpoint, type ResolveOptions } from "./hub/index.js";
 import { buildPrompt } from "./prompt.js";
 import {
@@ -135,20 +144,20 @@ export class GLiNER2 {
     return createSchema();
   }
 
-  async extractEntities(text: string, entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts: CallOptions = {}): Promise<ExtractionResult> {
-    return this.extract(text, schemaFromEntityTypes(entityTypes), opts);
+  async extractEntities<O extends CallOptions = {}>(text: string, entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts?: O): Promise<OutputFor<O, EntitiesOutput>> {
+    return this.extract(text, schemaFromEntityTypes(entityTypes), opts ?? {}) as Promise<OutputFor<O, EntitiesOutput>>;
   }
 
-  async classifyText(text: string, tasks: Parameters<typeof schemaFromTasks>[0], opts: CallOptions = {}): Promise<ExtractionResult> {
-    return this.extract(text, schemaFromTasks(tasks), opts);
+  async classifyText<O extends CallOptions = {}>(text: string, tasks: Parameters<typeof schemaFromTasks>[0], opts?: O): Promise<OutputFor<O, ClassificationsOutput>> {
+    return this.extract(text, schemaFromTasks(tasks), opts ?? {}) as Promise<OutputFor<O, ClassificationsOutput>>;
   }
 
-  async extractJson(text: string, structures: Parameters<typeof schemaFromStructures>[0], opts: CallOptions = {}): Promise<ExtractionResult> {
-    return this.extract(text, schemaFromStructures(structures), opts);
+  async extractJson<O extends CallOptions = {}>(text: string, structures: Parameters<typeof schemaFromStructures>[0], opts?: O): Promise<OutputFor<O, StructuresOutput>> {
+    return this.extract(text, schemaFromStructures(structures), opts ?? {}) as Promise<OutputFor<O, StructuresOutput>>;
   }
 
-  async extractRelations(text: string, relationTypes: Parameters<typeof schemaFromRelationTypes>[0], opts: CallOptions = {}): Promise<ExtractionResult> {
-    return this.extract(text, schemaFromRelationTypes(relationTypes), opts);
+  async extractRelations<O extends CallOptions = {}>(text: string, relationTypes: Parameters<typeof schemaFromRelationTypes>[0], opts?: O): Promise<OutputFor<O, RelationsOutput>> {
+    return this.extract(text, schemaFromRelationTypes(relationTypes), opts ?? {}) as Promise<OutputFor<O, RelationsOutput>>;
   }
 
   async extract(text: string, schema: UserSchema, opts: CallOptions = {}): Promise<ExtractionResult> {
@@ -158,20 +167,20 @@ export class GLiNER2 {
     return result;
   }
 
-  async batchExtractEntities(texts: string[], entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts: BatchOptions = {}): Promise<ExtractionResult[]> {
-    return this.batchExtract(texts, schemaFromEntityTypes(entityTypes), opts);
+  async batchExtractEntities<O extends BatchOptions = {}>(texts: string[], entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts?: O): Promise<OutputFor<O, EntitiesOutput>[]> {
+    return this.batchExtract(texts, schemaFromEntityTypes(entityTypes), opts ?? {}) as Promise<OutputFor<O, EntitiesOutput>[]>;
   }
 
-  async batchClassifyText(texts: string[], tasks: Parameters<typeof schemaFromTasks>[0], opts: BatchOptions = {}): Promise<ExtractionResult[]> {
-    return this.batchExtract(texts, schemaFromTasks(tasks), opts);
+  async batchClassifyText<O extends BatchOptions = {}>(texts: string[], tasks: Parameters<typeof schemaFromTasks>[0], opts?: O): Promise<OutputFor<O, ClassificationsOutput>[]> {
+    return this.batchExtract(texts, schemaFromTasks(tasks), opts ?? {}) as Promise<OutputFor<O, ClassificationsOutput>[]>;
   }
 
-  async batchExtractJson(texts: string[], structures: Parameters<typeof schemaFromStructures>[0], opts: BatchOptions = {}): Promise<ExtractionResult[]> {
-    return this.batchExtract(texts, schemaFromStructures(structures), opts);
+  async batchExtractJson<O extends BatchOptions = {}>(texts: string[], structures: Parameters<typeof schemaFromStructures>[0], opts?: O): Promise<OutputFor<O, StructuresOutput>[]> {
+    return this.batchExtract(texts, schemaFromStructures(structures), opts ?? {}) as Promise<OutputFor<O, StructuresOutput>[]>;
   }
 
-  async batchExtractRelations(texts: string[], relationTypes: Parameters<typeof schemaFromRelationTypes>[0], opts: BatchOptions = {}): Promise<ExtractionResult[]> {
-    return this.batchExtract(texts, schemaFromRelationTypes(relationTypes), opts);
+  async batchExtractRelations<O extends BatchOptions = {}>(texts: string[], relationTypes: Parameters<typeof schemaFromRelationTypes>[0], opts?: O): Promise<OutputFor<O, RelationsOutput>[]> {
+    return this.batchExtract(texts, schemaFromRelationTypes(relationTypes), opts ?? {}) as Promise<OutputFor<O, RelationsOutput>[]>;
   }
 
   /**
