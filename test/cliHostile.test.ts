@@ -154,6 +154,19 @@ describe("built CLI with bad input", () => {
     expect(ok.stderr).toBe("");
   });
 
+  it("long runs without spaces are refused by the length limits, not split for minutes (issue repro)", () => {
+    const big = join(workDir, "dashes-1m.txt");
+    writeFileSync(big, "-".repeat(1_000_000));
+    const res = runCli(["extract", "-m", MODEL, "-e", "a", "-i", big]);
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stderr).toMatch(/^gliner2: error: text: is \d+ characters, over the 131072-character limit/);
+    const small = join(workDir, "dashes-100k.txt");
+    writeFileSync(small, "-".repeat(100_000));
+    const tokens = runCli(["extract", "-m", MODEL, "-e", "a", "-i", small]);
+    expect(tokens.code, tokens.stderr).toBe(1);
+    expect(tokens.stderr).toMatch(/^gliner2: error: text: prompt \+ text is \d+ tokens, over the 4096-token limit/);
+  });
+
   it("--fail-fast error messages carry no raw control characters", () => {
     const res = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--fail-fast"], { input: "{\u001b]0;title\u0007 \u009b31m" });
     expect(res.code).toBe(1);

@@ -178,7 +178,8 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   const write = streamWriter(io.stdout);
 
   if (!jsonl) {
-    const text = textOpt ?? positional ?? stripFinalNewline(await readAllText(input!));
+    // Reading stops just past the model's character limit; the library then refuses the text with its message.
+    const text = textOpt ?? positional ?? stripFinalNewline(await readAllText(input!, model.maxChars + 2));
     const result = await inSchemaFile(() => model.extract(text, schema, callOpts));
     const pretty = opt.flag("pretty") || io.stdout.isTTY === true;
     await write(`${JSON.stringify(result, null, pretty ? 2 : undefined)}\n`);
