@@ -5,7 +5,6 @@
  * result is wrong. `npm test` runs a few hundred inputs per target (test/fuzz.test.ts); `npm run fuzz` runs
  * millions (scripts/fuzz.mjs).
  */
-import { Readable } from "node:stream";
 import { isDeepStrictEqual } from "node:util";
 import { OverlongLine, readLines, streamJsonl } from "../../src/cli/jsonl.js";
 import { Gliner2Error, InputError } from "../../src/errors.js";
@@ -145,7 +144,8 @@ export const safetensorsTarget: FuzzTarget<StInput> = {
       const m = r.pick(matches);
       text = text.slice(0, m.index) + by() + text.slice(m.index! + m[0].length);
     }
-    if (how === 5) text = "[".repeat(r.int(20_000)) + text;
+    // Deep nesting is costly to parse; a few inputs are enough to keep it covered.
+    if (how === 5 && r.chance(0.05)) text = "[".repeat(r.int(20_000)) + text;
     const json = new TextEncoder().encode(text);
     const rest = bytes.subarray(8 + len);
     const out = new Uint8Array(8 + json.length + rest.length);
@@ -253,7 +253,7 @@ const JSONL_LINES = [
   () => `{"text": "\u001b]0;x\u0007", "\u009b": 1}`,
   () => "x".repeat(MAX_LINE + 1),
   () => " ".repeat(MAX_LINE + 5),
-  () => `{"text":"deep","f":${"[".repeat(3000)}${"]".repeat(3000)}}`,
+  () => `{"text":"deep","f":${"[".repeat(1000)}${"]".repeat(1000)}}`,
   () => "\r",
   () => "\ufeff{}",
 ];
@@ -262,7 +262,7 @@ type JsonlInput = { chunks: string[]; batchSize: number };
 export const jsonlTarget: FuzzTarget<JsonlInput> = {
   name: "JSONL reader",
   generate(r) {
-    const lines = Array.from({ length: r.int(12) }, () => r.pick(JSONL_LINES)());
+    const lines = Array.from({ length: r.int(8) }, () => r.pick(JSONL_LINES)());
     let text = lines.join(r.chance(0.2) ? "\r\n" : "\n");
     if (r.chance(0.5)) text += "\n";
     const chunks: string[] = [];
@@ -282,8 +282,11 @@ export const jsonlTarget: FuzzTarget<JsonlInput> = {
       if (p.length > MAX_LINE || p.trim() !== "") expected.push(i + 1);
     });
     const out: string[] = [];
+    async function* source() {
+      yield* chunks;
+    }
     await streamJsonl({
-      lines: readLines(Readable.from(chunks), MAX_LINE),
+      lines: readLines(source(), MAX_LINE),
       batchSize,
       textField: "text",
       resultField: "result",
@@ -329,7 +332,8 @@ export const validatorTarget: FuzzTarget<ValidatorInput> = {
     };
   },
   check({ pattern, flags, mode, texts }) {
-    const test = compileValidator({ pattern, flags, mode, exclude: false }, "fuzz.validators[0]", 200_000);
+    // A small budget: runaway patterns are common here and end at the budget either way.
+    const test = compileValidator({ pattern, flags, mode, exclude: false }, "fuzz.validators[0]", 20_000);
     const native = /\\\d|\(\?P=/.test(pattern) ? null : compilePyRegex(pattern, flags, "fuzz", mode);
     for (const t of texts) {
       let got: boolean;
