@@ -3,7 +3,7 @@
  * messages never carry raw control characters, an empty schema file is refused, a BOM is accepted, and
  * $HF_TOKEN never goes to a URL model host.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,27 +23,22 @@ interface RunResult {
   stderr: string;
 }
 
-function runCli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): RunResult {
-  const res = spawnSync(process.execPath, [cliPath, ...args], {
-    cwd: repoRoot,
-    input: opts.input ?? "",
-    encoding: "utf8",
-    env: { ...process.env, GLINER2_MODEL: "", ...opts.env },
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: 120_000,
-  });
-  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
-}
-
-function runCliAsync(args: string[], env: Record<string, string>): Promise<RunResult> {
+/** Run the built CLI without blocking the test worker (the test process may also serve HTTP to it). */
+function runCli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, GLINER2_MODEL: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, GLINER2_MODEL: "", ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
+    child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+    child.stdin.on("error", () => undefined); // the CLI may exit before reading everything
+    child.stdin.end(opts.input ?? "");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -120,7 +115,7 @@ describe("built CLI with bad input", () => {
 
   const good = (id: number) => JSON.stringify({ id, text: `Tim Cook leads Apple number ${id}.` });
 
-  it("--jsonl goes on after bad records, writes an error record for each, and exits 1", () => {
+  it("--jsonl goes on after bad records, writes an error record for each, and exits 1", async () => {
     const input = [
       good(1),
       "{oops \u001b]0;pwned\u0007",
@@ -128,7 +123,7 @@ describe("built CLI with bad input", () => {
       JSON.stringify({ id: 4, text: "word ".repeat(200) }),
       good(5),
     ].join("\n");
-    const res = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--max-tokens", "64"], { input });
+    const res = await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--max-tokens", "64"], { input });
     expect(res.code, res.stderr).toBe(1);
     const out = res.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
     expect(out.map((o) => o.id ?? o.line)).toEqual([1, 2, 3, 4, 5]);
@@ -143,46 +138,46 @@ describe("built CLI with bad input", () => {
     expect(res.stdout).not.toMatch(RAW_CONTROL);
   });
 
-  it("--errors FILE keeps the results clean; exit 0 when nothing failed", () => {
+  it("--errors FILE keeps the results clean; exit 0 when nothing failed", async () => {
     const errors = join(workDir, "errors.jsonl");
-    const res = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--errors", errors], { input: [good(1), "[1]", good(3)].join("\n") });
+    const res = await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--errors", errors], { input: [good(1), "[1]", good(3)].join("\n") });
     expect(res.code).toBe(1);
     expect(res.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).id)).toEqual([1, 3]);
     expect(readFileSync(errors, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l).line)).toEqual([2]);
-    const ok = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl"], { input: [good(1), good(2)].join("\n") });
+    const ok = await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl"], { input: [good(1), good(2)].join("\n") });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toBe("");
   });
 
-  it("long runs without spaces are refused by the length limits, not split for minutes (issue repro)", () => {
+  it("long runs without spaces are refused by the length limits, not split for minutes (issue repro)", async () => {
     const big = join(workDir, "dashes-1m.txt");
     writeFileSync(big, "-".repeat(1_000_000));
-    const res = runCli(["extract", "-m", MODEL, "-e", "a", "-i", big]);
+    const res = await runCli(["extract", "-m", MODEL, "-e", "a", "-i", big]);
     expect(res.code, res.stderr).toBe(1);
     expect(res.stderr).toMatch(/^gliner2: error: text: is \d+ characters, over the 131072-character limit/);
     const small = join(workDir, "dashes-100k.txt");
     writeFileSync(small, "-".repeat(100_000));
-    const tokens = runCli(["extract", "-m", MODEL, "-e", "a", "-i", small]);
+    const tokens = await runCli(["extract", "-m", MODEL, "-e", "a", "-i", small]);
     expect(tokens.code, tokens.stderr).toBe(1);
     expect(tokens.stderr).toMatch(/^gliner2: error: text: prompt \+ text is \d+ tokens, over the 4096-token limit/);
   });
 
-  it("--fail-fast error messages carry no raw control characters", () => {
-    const res = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--fail-fast"], { input: "{\u001b]0;title\u0007 \u009b31m" });
+  it("--fail-fast error messages carry no raw control characters", async () => {
+    const res = await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--fail-fast"], { input: "{\u001b]0;title\u0007 \u009b31m" });
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^gliner2: error: stdin line 1: not valid JSON/);
     expect(res.stderr).not.toMatch(RAW_CONTROL);
   });
 
-  it("an empty schema file is an error (exit 1), a schema file with a BOM is fine", () => {
+  it("an empty schema file is an error (exit 1), a schema file with a BOM is fine", async () => {
     const empty = join(workDir, "empty.json");
     writeFileSync(empty, "{}");
-    const res = runCli(["extract", "-m", MODEL, "--schema", empty, "Tim Cook leads Apple."]);
+    const res = await runCli(["extract", "-m", MODEL, "--schema", empty, "Tim Cook leads Apple."]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^gliner2: error: --schema .*empty\.json: schema: asks for nothing/);
     const bom = join(workDir, "bom.json");
     writeFileSync(bom, `\ufeff${JSON.stringify({ entities: ["person"] })}`);
-    const ok = runCli(["extract", "-m", MODEL, "--schema", bom, "Tim Cook leads Apple."]);
+    const ok = await runCli(["extract", "-m", MODEL, "--schema", bom, "Tim Cook leads Apple."]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toHaveProperty("entities");
   });
@@ -191,7 +186,7 @@ describe("built CLI with bad input", () => {
     const hub = await startHubServer();
     try {
       const url = `${hub.endpoint}/${hub.repo}/resolve/main/`;
-      const res = await runCliAsync(["extract", "-m", url, "-e", "person", "Tim Cook leads Apple."], { HF_TOKEN: "hf_secret" });
+      const res = await runCli(["extract", "-m", url, "-e", "person", "Tim Cook leads Apple."], { env: { HF_TOKEN: "hf_secret" } });
       expect(res.code, res.stderr).toBe(0);
       expect(hub.requests.length).toBeGreaterThan(0);
       expect(hub.requests.filter((r) => r.authorization !== undefined)).toEqual([]);

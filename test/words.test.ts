@@ -194,20 +194,21 @@ describe("splitWords: linear time, same matches as the official regex", () => {
     }
   });
 
-  it("does a bounded amount of work per character on long runs (1 MB of any one character)", () => {
-    // The quadratic regex took 30 s on 100 KB of "-"; the work is counted, not timed.
-    for (const ch of ["-", ".", "%", "+", "a", "1", "_", "@", "é", "😀", " ", "/", ":"]) {
+  // The quadratic regex took 30 s on 100 KB of "-"; the work is counted, not timed. One test per character
+  // keeps each synchronous stretch short.
+  for (const ch of ["-", ".", "%", "+", "a", "1", "_", "@", "é", "😀", " ", "/", ":"]) {
+    it(`does a bounded amount of work per character on 1 MB of ${JSON.stringify(ch)}`, () => {
       const text = ch.repeat(1_000_000 / ch.length);
       const work = { steps: 0 };
       const words = splitWords(text, work);
       expect(words.length > 0).toBe(ch !== " ");
       expect(work.steps, ch).toBeLessThanOrEqual(8 * text.length);
-    }
-  });
+    });
+  }
 
   it("does a bounded amount of work per character on adversarial mixes", () => {
     for (const unit of ["1.", "a.", "a-", "-a", "a@", "@a", "a@b.", ".cc@", "a@b.c", "http", "www.", "x@y.zz."]) {
-      for (const n of [1000, 10_000, 100_000]) {
+      for (const n of [1000, 30_000]) {
         const text = unit.repeat(n);
         const work = { steps: 0 };
         splitWords(text, work);
