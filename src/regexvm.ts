@@ -239,9 +239,12 @@ function fixedWidth(n: Node): number | null {
   }
 }
 
+/** One-character tests shared by every compiled pattern (keyed by flags and atom source; bounded). */
+const atomTests = new Map<string, (cp: number) => boolean>();
+const MAX_ATOM_TESTS = 4096;
+
 class Compiler {
   regs = 0;
-  private readonly tests = new Map<string, (cp: number) => boolean>();
   constructor(
     private readonly flags: string,
     private readonly names: Map<string, number>,
@@ -256,7 +259,8 @@ class Compiler {
   }
 
   private test(src: string): (cp: number) => boolean {
-    let t = this.tests.get(src);
+    const key = `${this.flags}/${src}`;
+    let t = atomTests.get(key);
     if (t === undefined) {
       const re = new RegExp(`^(?:${src})$`, this.flags);
       const seen = new Map<number, boolean>();
@@ -268,7 +272,8 @@ class Compiler {
         }
         return v;
       };
-      this.tests.set(src, t);
+      if (atomTests.size >= MAX_ATOM_TESTS) atomTests.delete(atomTests.keys().next().value!);
+      atomTests.set(key, t);
     }
     return t;
   }

@@ -34,7 +34,7 @@ for (const [k, target] of TARGETS.entries()) {
   reports.push(report);
   console.log(
     `${report.target}: ${report.inputs} inputs → ${report.results} results, ${report.typedErrors} Gliner2Errors, ${report.failures.length} failures, ` +
-      `${report.slow} over 2 s (slowest ${report.maxMs.toFixed(1)} ms), peak RSS ${(report.peakRss / MiB).toFixed(0)} MiB, ${((Date.now() - start) / 1000).toFixed(0)} s`,
+      `${report.slow} over 2 s wall (slowest ${report.maxMs.toFixed(1)} ms), ${report.slowCpu} over 2 s CPU (slowest ${report.maxCpuMs.toFixed(1)} ms), peak RSS ${(report.peakRss / MiB).toFixed(0)} MiB, ${((Date.now() - start) / 1000).toFixed(0)} s`,
   );
   for (const f of report.failures) console.log(`  FAIL ${f.error}\n       input: ${f.input}`);
 }

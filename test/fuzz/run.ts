@@ -10,9 +10,12 @@ export interface FuzzReport {
   typedErrors: number;
   /** Inputs that threw something other than a Gliner2Error, or broke a property. */
   readonly failures: { input: string; error: string }[];
-  /** Inputs that took longer than the limit. */
+  /** Inputs that took longer than the limit (wall clock, so a busy machine can inflate it). */
   slow: number;
   maxMs: number;
+  /** The same by CPU time of this process (what the input itself cost). */
+  slowCpu: number;
+  maxCpuMs: number;
   /** Peak resident set size seen while running (bytes), where the runtime reports it. */
   peakRss: number;
 }
@@ -20,10 +23,11 @@ export interface FuzzReport {
 export async function runTarget(target: FuzzTarget<never>, count: number, seed: number, opts: { slowMs?: number; onProgress?: (r: FuzzReport) => void } = {}): Promise<FuzzReport> {
   const slowMs = opts.slowMs ?? 2000;
   const r = rng(seed);
-  const report: FuzzReport = { target: target.name, inputs: 0, results: 0, typedErrors: 0, failures: [], slow: 0, maxMs: 0, peakRss: 0 };
+  const report: FuzzReport = { target: target.name, inputs: 0, results: 0, typedErrors: 0, failures: [], slow: 0, maxMs: 0, slowCpu: 0, maxCpuMs: 0, peakRss: 0 };
   for (let i = 0; i < count; i++) {
     const input = (target.generate as (r: unknown) => never)(r);
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     try {
       await target.check(input);
       report.results++;
@@ -35,6 +39,10 @@ export async function runTarget(target: FuzzTarget<never>, count: number, seed: 
       if (!(e instanceof Gliner2Error) && report.failures.length >= 20) (report as { extra?: number }).extra = ((report as { extra?: number }).extra ?? 0) + 1;
     }
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(c0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    if (cpuMs > report.maxCpuMs) report.maxCpuMs = cpuMs;
+    if (cpuMs > slowMs) report.slowCpu++;
     if (ms > report.maxMs) report.maxMs = ms;
     if (ms > slowMs) report.slow++;
     report.inputs++;

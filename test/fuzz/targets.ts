@@ -328,12 +328,12 @@ export const validatorTarget: FuzzTarget<ValidatorInput> = {
       pattern: stringFrom(r, PATTERN_TOKENS, 10),
       flags: r.pick(["", "i", "s", "x", "a", "m", "is", "L", "q"]),
       mode: r.pick(["full", "partial"] as const),
-      texts: Array.from({ length: 3 }, () => stringFrom(r, ["a", "b", "A", "1", " ", "_", "\n", "é", "ß", "aa"], 14)),
+      texts: Array.from({ length: 2 }, () => stringFrom(r, ["a", "b", "A", "1", " ", "_", "\n", "é", "ß", "aa"], 14)),
     };
   },
   check({ pattern, flags, mode, texts }) {
     // A small budget: runaway patterns are common here and end at the budget either way.
-    const test = compileValidator({ pattern, flags, mode, exclude: false }, "fuzz.validators[0]", 20_000);
+    const test = compileValidator({ pattern, flags, mode, exclude: false }, "fuzz.validators[0]", 5_000);
     const native = /\\\d|\(\?P=/.test(pattern) ? null : compilePyRegex(pattern, flags, "fuzz", mode);
     for (const t of texts) {
       let got: boolean;
