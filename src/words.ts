@@ -275,6 +275,22 @@ const CAPITAL_SIGMA = 0x3a3;
  * (`origStart`/`origEnd`: that character's UTF-16 range in `text`).
  */
 function lowerWithMap(text: string): { lower: string; origStart: Int32Array; origEnd: Int32Array } {
+  // Fast path, the usual case: no Σ (the one context-dependent mapping) and no character whose lower case is
+  // longer (no character's is shorter). JS's toLowerCase is then Python's lower() character by character,
+  // and every UTF-16 unit maps to itself.
+  if (!text.includes("\u03a3")) {
+    const lower = text.toLowerCase();
+    if (lower.length === text.length) {
+      const n = text.length;
+      const origStart = new Int32Array(n + 1);
+      const origEnd = new Int32Array(n + 1);
+      for (let i = 0; i < n; i++) {
+        origStart[i] = i;
+        origEnd[i] = i + 1;
+      }
+      return { lower, origStart, origEnd };
+    }
+  }
   const codePoints: number[] = [];
   const offsets: number[] = [];
   for (let i = 0; i < text.length; ) {
