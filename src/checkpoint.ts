@@ -2,7 +2,8 @@
  * Turn the five files of a released checkpoint into a ready model: configs parsed and checked, weights read
  * and packed, tokenizer built. Works from in-memory files (browser, edge) and from a folder (Node, Deno, Bun).
  */
-import { ConfigError, Gliner2Error } from "./errors.js";
+import { ConfigError, Gliner2Error, InputError } from "./errors.js";
+import { describeValue } from "./quote.js";
 import type { Gliner2Model } from "./engine.js";
 import { loadHeads } from "./heads/index.js";
 import { parseEncoderConfig, parseExtractorConfig } from "./model/config.js";
@@ -31,6 +32,7 @@ export const CHECKPOINT_FILES = {
 } as const;
 
 export function loadModel(files: CheckpointFiles): Gliner2Model {
+  checkFiles(files);
   const where = (name: string) => (files.source ? `${files.source.replace(/\/$/, "")}/${name}` : name);
   const config = parseExtractorConfig(files.config, where(CHECKPOINT_FILES.config));
   const encoderConfig = parseEncoderConfig(files.encoderConfig, where(CHECKPOINT_FILES.encoderConfig));
@@ -58,6 +60,25 @@ export function loadModel(files: CheckpointFiles): Gliner2Model {
   const encoder = loadDebertaEncoder(st, encoderConfig);
   const heads = loadHeads(st, { hidden: encoderConfig.hiddenSize, maxWidth: config.maxWidth, countingLayer: config.countingLayer });
   return { config, encoder, heads, tokenizer };
+}
+
+/** The shape of `files` itself, before any file is parsed (callers from plain JS can pass anything). */
+function checkFiles(files: unknown): asserts files is CheckpointFiles {
+  if (typeof files !== "object" || files === null || Array.isArray(files)) {
+    throw new InputError("files", `must be an object {config, encoderConfig, tokenizer, tokenizerConfig?, weights, source?}, got ${describeValue(files)}`);
+  }
+  const f = files as Record<string, unknown>;
+  for (const key of ["config", "encoderConfig", "tokenizer", "tokenizerConfig"] as const) {
+    const v = f[key];
+    if (v === undefined && key === "tokenizerConfig") continue;
+    if (typeof v !== "string" && (typeof v !== "object" || v === null)) {
+      throw new InputError(`files.${key}`, `must be the file's JSON text or parsed object, got ${describeValue(v)}`);
+    }
+  }
+  if (!(f.weights instanceof Uint8Array) && !(f.weights instanceof ArrayBuffer)) {
+    throw new InputError("files.weights", `must be the bytes of model.safetensors (ArrayBuffer or Uint8Array), got ${describeValue(f.weights)}`);
+  }
+  if (f.source !== undefined && typeof f.source !== "string") throw new InputError("files.source", `must be a string, got ${describeValue(f.source)}`);
 }
 
 /** Read a checkpoint folder from disk (Node, Deno, Bun). Missing files are named with their full path. */

@@ -73,7 +73,7 @@ function gatherRows(hidden: Float32Array, rowBase: number, positions: readonly n
 export function runBatch(
   model: Gliner2Model,
   items: readonly EngineItem[],
-  opts: { maxTokens?: number; firstIndex?: number } = {},
+  opts: { maxTokens?: number; firstIndex?: number; label?: (index: number) => string } = {},
 ): EngineResult[] {
   if (items.length === 0) return [];
   const H = model.encoder.config.hiddenSize;
@@ -83,8 +83,8 @@ export function runBatch(
   assembled.forEach((a, i) => {
     if (a.ids.length > maxTokens) {
       throw new InputError(
-        `texts[${(opts.firstIndex ?? 0) + i}]`,
-        `prompt + text is ${a.ids.length} tokens, over the ${maxTokens}-token limit (attention memory grows with the square of the length); split the text into chunks or raise maxTokens`,
+        (opts.label ?? ((k) => `texts[${k}]`))((opts.firstIndex ?? 0) + i),
+        `prompt + text is ${a.ids.length} tokens, over the ${maxTokens}-token limit (attention memory grows with the square of the length); split the text into chunks or load the model with a larger maxTokens (CLI: --max-tokens)`,
       );
     }
   });

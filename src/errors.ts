@@ -3,12 +3,14 @@
  * these, with a message that names what was wrong and where, so callers can `instanceof`-check and users can
  * act on the message without reading a stack trace.
  */
+import { safeMessage } from "./quote.js";
 
 /** Base class of every error this library throws on purpose. `code` is stable and machine-readable. */
 export class Gliner2Error extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // Messages quote user data: control characters are escaped and the length capped here, once for all.
+    super(safeMessage(message), options);
     this.name = new.target.name;
     this.code = code;
   }

@@ -58,6 +58,21 @@ export type ExtractionOutput = Record<
 /** Official raw results of one text (tuples as arrays); see `rawResults`. */
 export type RawOutput = Record<string, unknown>;
 
+/** What `extractEntities` returns: `r.entities.person` is that type's values. */
+export interface EntitiesOutput {
+  readonly entities: Record<string, FieldOutput>;
+}
+/** What `classifyText` returns: one entry per task. */
+export type ClassificationsOutput = Record<string, ClassificationOutput>;
+/** What `extractJson` returns: instances per structure. */
+export type StructuresOutput = Record<string, InstanceOutput[]>;
+/** What `extractRelations` returns: (head, tail) pairs per relation type. */
+export interface RelationsOutput {
+  readonly relation_extraction: Record<string, RelationOutput[]>;
+}
+/** The formatted shape `F`, or the raw shape when the call's options say `formatResults: false`. */
+export type OutputFor<O, F> = O extends { readonly formatResults: false } ? RawOutput : F;
+
 interface Flags {
   readonly confidence: boolean;
   readonly spans: boolean;

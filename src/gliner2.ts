@@ -21,8 +21,18 @@ import {
   type LoadedAdapter,
 } from "./adapters/index.js";
 import { parseSafetensors, readSafetensorsFile } from "./model/safetensors.js";
+import { checkOptionKeys, describeValue } from "./quote.js";
 import { startThreads, threadCount } from "./kernels/index.js";
-import { formatResults, type ExtractionOutput, type RawOutput } from "./format.js";
+import {
+  formatResults,
+  type ClassificationsOutput,
+  type EntitiesOutput,
+  type ExtractionOutput,
+  type OutputFor,
+  type RawOutput,
+  type RelationsOutput,
+  type StructuresOutput,
+} from "./format.js";
 import { resolveCheckpoint, type ResolveOptions } from "./hub/index.js";
 import { buildPrompt } from "./prompt.js";
 import {
@@ -65,6 +75,34 @@ export type ExtractionResult = ExtractionOutput | RawOutput;
 
 /** Refuse inputs whose attention matrices would not fit comfortably in memory (L² floats per head). */
 const DEFAULT_MAX_TOKENS = 4096;
+/**
+ * Characters allowed per token of the limit, checked before any work on the text (splitting, tokenizing): a
+ * token covers a few characters of real text (≈ 4 in English, more for long words); only text made mostly of
+ * white space goes past 32, and such a text is refused in microseconds instead of being split first.
+ */
+export const MAX_CHARS_PER_TOKEN = 32;
+
+/** The option names each call accepts: a misspelt one (`treshold`) is an error, not silently ignored. */
+const CALL_OPTION_KEYS = ["threshold", "includeConfidence", "includeSpans", "formatResults", "spanSelection", "adapter"] as const;
+const BATCH_OPTION_KEYS = [...CALL_OPTION_KEYS, "batchSize"] as const;
+const MODEL_OPTION_KEYS = ["maxTokens"] as const;
+const LOAD_OPTION_KEYS = [
+  ...MODEL_OPTION_KEYS,
+  "threads",
+  "inMemory",
+  "revision",
+  "cacheDir",
+  "endpoint",
+  "token",
+  "offline",
+  "onProgress",
+  "signal",
+  "timeoutMs",
+  "fetch",
+  "offThread",
+  "transferWeights",
+  "workerNice",
+] as const;
 
 export interface LoadOptions extends ResolveOptions {
   /** Longest prompt + text, in subword tokens, a single text may have (default 4096). */
@@ -100,8 +138,19 @@ export class GLiNER2 {
   private baseWeightsPath: string | null = null;
 
   constructor(model: Gliner2Model, opts: { maxTokens?: number } = {}) {
+    checkOptionKeys(opts, MODEL_OPTION_KEYS, "options");
+    const maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
+    // NaN or Infinity would switch the limit off (every comparison with NaN is false).
+    if (typeof maxTokens !== "number" || !Number.isSafeInteger(maxTokens) || maxTokens < 1) {
+      throw new InputError("maxTokens", `must be a positive integer, got ${describeValue(opts.maxTokens)}`);
+    }
     this.model = model;
-    this.maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
+    this.maxTokens = maxTokens;
+  }
+
+  /** Longest text accepted, in UTF-16 characters (checked before the text is split or tokenized). */
+  get maxChars(): number {
+    return this.maxTokens * MAX_CHARS_PER_TOKEN;
   }
 
   /**
@@ -112,6 +161,7 @@ export class GLiNER2 {
   static async fromPretrained(source: string | CheckpointFiles, opts: LoadOptions = {}): Promise<GLiNER2> {
     const inMemory = typeof source === "object" && source !== null;
     if (!inMemory && (typeof source !== "string" || source.length === 0)) throw new InputError("source", "must be a folder path, URL, hub repo id or checkpoint files");
+    checkOptionKeys(opts, LOAD_OPTION_KEYS, "options");
     const offThread = opts.offThread ?? "auto";
     if (offThread !== true && offThread !== false && offThread !== "auto") throw new InputError("offThread", `must be true, false or "auto", got ${JSON.stringify(offThread)}`);
     if (offThread !== false) {
@@ -125,18 +175,21 @@ export class GLiNER2 {
     }
     if (inMemory) return GLiNER2.fromFiles(source, opts);
     const files = await resolveCheckpoint(source, opts);
-    const model = new GLiNER2(loadModel(files), opts);
+    const model = new GLiNER2(loadModel(files), { maxTokens: opts.maxTokens });
     if (files.dir !== undefined) model.baseWeightsPath = `${files.dir.replace(/[\\/]+$/, "")}/${CHECKPOINT_FILES.weights}`;
     return model;
   }
 
   /** Load from files already in memory (browsers, edge workers). */
   static fromFiles(files: CheckpointFiles, opts: { maxTokens?: number } = {}): GLiNER2 {
+    checkOptionKeys(opts, MODEL_OPTION_KEYS, "options");
     return new GLiNER2(loadModel(files), opts);
   }
 
   /** Load a checkpoint folder from disk (Node, Deno, Bun). */
   static async fromDirectory(dir: string, opts: { maxTokens?: number } = {}): Promise<GLiNER2> {
+    if (typeof dir !== "string" || dir === "") throw new InputError("dir", `must be a folder path, got ${describeValue(dir)}`);
+    checkOptionKeys(opts, MODEL_OPTION_KEYS, "options");
     const model = new GLiNER2(loadModel(await readCheckpointDir(dir)), opts);
     model.baseWeightsPath = `${dir.replace(/[\\/]+$/, "")}/${CHECKPOINT_FILES.weights}`;
     return model;
@@ -255,42 +308,43 @@ export class GLiNER2 {
     return createSchema();
   }
 
-  async extractEntities(text: string, entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts: CallOptions = {}): Promise<ExtractionResult> {
-    return this.extract(text, schemaFromEntityTypes(entityTypes), opts);
+  async extractEntities<O extends CallOptions = {}>(text: string, entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts?: O): Promise<OutputFor<O, EntitiesOutput>> {
+    return this.extract(text, schemaFromEntityTypes(entityTypes), opts ?? {}) as Promise<OutputFor<O, EntitiesOutput>>;
   }
 
-  async classifyText(text: string, tasks: Parameters<typeof schemaFromTasks>[0], opts: CallOptions = {}): Promise<ExtractionResult> {
-    return this.extract(text, schemaFromTasks(tasks), opts);
+  async classifyText<O extends CallOptions = {}>(text: string, tasks: Parameters<typeof schemaFromTasks>[0], opts?: O): Promise<OutputFor<O, ClassificationsOutput>> {
+    return this.extract(text, schemaFromTasks(tasks), opts ?? {}) as Promise<OutputFor<O, ClassificationsOutput>>;
   }
 
-  async extractJson(text: string, structures: Parameters<typeof schemaFromStructures>[0], opts: CallOptions = {}): Promise<ExtractionResult> {
-    return this.extract(text, schemaFromStructures(structures), opts);
+  async extractJson<O extends CallOptions = {}>(text: string, structures: Parameters<typeof schemaFromStructures>[0], opts?: O): Promise<OutputFor<O, StructuresOutput>> {
+    return this.extract(text, schemaFromStructures(structures), opts ?? {}) as Promise<OutputFor<O, StructuresOutput>>;
   }
 
-  async extractRelations(text: string, relationTypes: Parameters<typeof schemaFromRelationTypes>[0], opts: CallOptions = {}): Promise<ExtractionResult> {
-    return this.extract(text, schemaFromRelationTypes(relationTypes), opts);
+  async extractRelations<O extends CallOptions = {}>(text: string, relationTypes: Parameters<typeof schemaFromRelationTypes>[0], opts?: O): Promise<OutputFor<O, RelationsOutput>> {
+    return this.extract(text, schemaFromRelationTypes(relationTypes), opts ?? {}) as Promise<OutputFor<O, RelationsOutput>>;
   }
 
   async extract(text: string, schema: UserSchema, opts: CallOptions = {}): Promise<ExtractionResult> {
     if (typeof text !== "string") throw new InputError("text", `must be a string, got ${text === null ? "null" : typeof text}`);
+    checkOptionKeys(opts, CALL_OPTION_KEYS, "options");
     const [result] = await this.batchExtract([text], schema, { ...opts, batchSize: 1 });
     return result;
   }
 
-  async batchExtractEntities(texts: string[], entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts: BatchOptions = {}): Promise<ExtractionResult[]> {
-    return this.batchExtract(texts, schemaFromEntityTypes(entityTypes), opts);
+  async batchExtractEntities<O extends BatchOptions = {}>(texts: string[], entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts?: O): Promise<OutputFor<O, EntitiesOutput>[]> {
+    return this.batchExtract(texts, schemaFromEntityTypes(entityTypes), opts ?? {}) as Promise<OutputFor<O, EntitiesOutput>[]>;
   }
 
-  async batchClassifyText(texts: string[], tasks: Parameters<typeof schemaFromTasks>[0], opts: BatchOptions = {}): Promise<ExtractionResult[]> {
-    return this.batchExtract(texts, schemaFromTasks(tasks), opts);
+  async batchClassifyText<O extends BatchOptions = {}>(texts: string[], tasks: Parameters<typeof schemaFromTasks>[0], opts?: O): Promise<OutputFor<O, ClassificationsOutput>[]> {
+    return this.batchExtract(texts, schemaFromTasks(tasks), opts ?? {}) as Promise<OutputFor<O, ClassificationsOutput>[]>;
   }
 
-  async batchExtractJson(texts: string[], structures: Parameters<typeof schemaFromStructures>[0], opts: BatchOptions = {}): Promise<ExtractionResult[]> {
-    return this.batchExtract(texts, schemaFromStructures(structures), opts);
+  async batchExtractJson<O extends BatchOptions = {}>(texts: string[], structures: Parameters<typeof schemaFromStructures>[0], opts?: O): Promise<OutputFor<O, StructuresOutput>[]> {
+    return this.batchExtract(texts, schemaFromStructures(structures), opts ?? {}) as Promise<OutputFor<O, StructuresOutput>[]>;
   }
 
-  async batchExtractRelations(texts: string[], relationTypes: Parameters<typeof schemaFromRelationTypes>[0], opts: BatchOptions = {}): Promise<ExtractionResult[]> {
-    return this.batchExtract(texts, schemaFromRelationTypes(relationTypes), opts);
+  async batchExtractRelations<O extends BatchOptions = {}>(texts: string[], relationTypes: Parameters<typeof schemaFromRelationTypes>[0], opts?: O): Promise<OutputFor<O, RelationsOutput>[]> {
+    return this.batchExtract(texts, schemaFromRelationTypes(relationTypes), opts ?? {}) as Promise<OutputFor<O, RelationsOutput>[]>;
   }
 
   /**
@@ -303,6 +357,13 @@ export class GLiNER2 {
     if (!Array.isArray(texts)) throw new InputError("texts", "must be an array of strings");
     texts.forEach((t, i) => {
       if (typeof t !== "string") throw new InputError(`texts[${i}]`, `must be a string, got ${t === null ? "null" : typeof t}`);
+      // Before any work on the text: a huge text is refused at once, not after splitting and tokenizing it.
+      if (t.length > this.maxChars) {
+        throw new InputError(
+          texts.length === 1 ? "text" : `texts[${i}]`,
+          `is ${t.length} characters, over the ${this.maxChars}-character limit (${MAX_CHARS_PER_TOKEN} per token of the ${this.maxTokens}-token limit); split the text into chunks${LIMIT_HINT}`,
+        );
+      }
     });
     let perText: Schema[];
     if (Array.isArray(schemas)) {
@@ -328,7 +389,7 @@ export class GLiNER2 {
       const scored = runBatch(
         model,
         batch.map((it) => ({ words: it.words.map((w) => w.text), prompt: it.prompt })),
-        { maxTokens: this.maxTokens, firstIndex: start },
+        { maxTokens: this.maxTokens, firstIndex: start, label: (k) => (texts.length === 1 ? "text" : `texts[${k}]`) },
       );
       batch.forEach((it, b) => {
         const out = scored[b];
@@ -355,16 +416,20 @@ export class GLiNER2 {
   }
 }
 
+/** How to raise the limits, for the messages (the CLI has no flag for it). */
+const LIMIT_HINT = " or load the model with a larger maxTokens (CLI: --max-tokens)";
+
 function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSelection" | "adapter">> & { spanSelection: SpanSelection } {
   if (typeof opts !== "object" || opts === null) throw new InputError("options", "must be an object");
+  checkOptionKeys(opts, BATCH_OPTION_KEYS, "options");
   const threshold = opts.threshold ?? 0.5;
-  if (typeof threshold !== "number" || !(threshold >= 0 && threshold <= 1)) throw new InputError("threshold", `must be a number in [0, 1], got ${JSON.stringify(opts.threshold)}`);
+  if (typeof threshold !== "number" || !(threshold >= 0 && threshold <= 1)) throw new InputError("threshold", `must be a number in [0, 1], got ${describeValue(opts.threshold)}`);
   const batchSize = opts.batchSize ?? 8;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError("batchSize", `must be a positive integer, got ${JSON.stringify(opts.batchSize)}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError("batchSize", `must be a positive integer, got ${describeValue(opts.batchSize)}`);
   const spanSelection = opts.spanSelection ?? "first";
-  if (spanSelection !== "first" && spanSelection !== "best") throw new InputError("spanSelection", `must be "first" or "best", got ${JSON.stringify(spanSelection)}`);
+  if (spanSelection !== "first" && spanSelection !== "best") throw new InputError("spanSelection", `must be "first" or "best", got ${describeValue(spanSelection)}`);
   for (const key of ["includeConfidence", "includeSpans", "formatResults"] as const) {
-    if (opts[key] !== undefined && typeof opts[key] !== "boolean") throw new InputError(key, `must be a boolean, got ${JSON.stringify(opts[key])}`);
+    if (opts[key] !== undefined && typeof opts[key] !== "boolean") throw new InputError(key, `must be a boolean, got ${describeValue(opts[key])}`);
   }
   return {
     threshold,

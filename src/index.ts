@@ -10,7 +10,22 @@ export type * from "./schema.js";
 export type { CheckpointFiles } from "./checkpoint.js";
 export { loadModel, readCheckpointDir, CHECKPOINT_FILES } from "./checkpoint.js";
 export { downloadCheckpoint, resolveCheckpoint, type HubOptions, type ResolveOptions } from "./hub/index.js";
-export type { ExtractionOutput, RawOutput, FormatOptions, SpanOutput, LabelOutput } from "./format.js";
+export type {
+  ExtractionOutput,
+  RawOutput,
+  FormatOptions,
+  SpanOutput,
+  LabelOutput,
+  EntitiesOutput,
+  ClassificationsOutput,
+  StructuresOutput,
+  RelationsOutput,
+  FieldOutput,
+  InstanceOutput,
+  RelationOutput,
+  ClassificationOutput,
+  ValueOutput,
+} from "./format.js";
 export type { SpanSelection } from "./decode.js";
 export type { AdapterConfig, AdapterFiles, LoadAdapterOptions, TargetPolicy } from "./adapters/index.js";
 export {

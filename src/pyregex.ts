@@ -17,6 +17,7 @@
  */
 import { SchemaError } from "./errors.js";
 import type { RegexValidator } from "./plan.js";
+import { compileBudgeted } from "./regexvm.js";
 
 /** Python `re` flags that change how a pattern reads. */
 export interface PyRegexFlags {
@@ -88,19 +89,26 @@ export function compilePyRegex(pattern: string, flags: string, where: string, mo
   }
 }
 
-/** The official RegexValidator as a predicate on span text: full = fullmatch, partial = search, exclude inverts. */
-export function compileValidator(v: RegexValidator, where: string): (text: string) => boolean {
+/**
+ * The official RegexValidator as a predicate on span text: full = fullmatch, partial = search, exclude inverts.
+ * The pattern runs on the step-budgeted matcher (src/regexvm.ts): a runaway match throws a SchemaError naming
+ * the validator instead of hanging.
+ */
+export function compileValidator(v: RegexValidator, where: string, budget?: number): (text: string) => boolean {
   if (v.mode !== "full" && v.mode !== "partial") {
     throw new SchemaError(where, `validator mode must be "full" or "partial", got ${JSON.stringify(v.mode)}`);
   }
-  const re = compilePyRegex(v.pattern, v.flags, where, v.mode);
-  return v.exclude ? (text) => !re.test(text) : (text) => re.test(text);
+  const re = compilePyRegex(v.pattern, v.flags, where, v.mode); // syntax checked by the JS engine too
+  const budgeted = compileBudgeted(re.source, re.flags, where, v.pattern, budget);
+  return v.exclude ? (text) => !budgeted.test(text) : (text) => budgeted.test(text);
 }
 
 class Translator {
   private out = "";
   /** Whether the last emitted item was a quantifier (for `?` laziness and possessive detection). */
   private afterQuantifier = false;
+  /** Open groups, by their position in the pattern (Python rejects unbalanced parentheses; JS might not). */
+  private readonly open: number[] = [];
 
   constructor(
     private readonly p: string,
@@ -138,8 +146,20 @@ class Translator {
         case "[":
           this.out += this.charClass();
           break;
-        case "(":
-          this.out += this.group();
+        case "(": {
+          const at = this.i;
+          const g = this.group();
+          // A comment `(?#…)` and a `(?P=name)` back-reference consume their own ")".
+          if (g !== "" && !g.startsWith("(?:\\k<")) this.open.push(at);
+          this.out += g;
+          break;
+        }
+        case ")":
+          if (this.open.length === 0) this.fail(`unbalanced parenthesis at position ${this.i}`);
+          this.open.pop();
+          this.out += ")";
+          this.i++;
+          this.afterQuantifier = false;
           break;
         case ".":
           this.out += this.f.dotAll ? "[\\s\\S]" : "[^\\n]";
@@ -179,6 +199,7 @@ class Translator {
           this.i++;
       }
     }
+    if (this.open.length > 0) this.fail(`missing ), unterminated subpattern at position ${this.open[this.open.length - 1]}`);
     return this.out;
   }
 

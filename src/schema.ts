@@ -5,6 +5,7 @@
  * offending part, e.g. `structures.contact.fields[2].threshold`.
  */
 import { SchemaError } from "./errors.js";
+import { describeValue } from "./quote.js";
 import type { ClassAct, RegexValidator, ValueDtype } from "./plan.js";
 import { compileValidator } from "./pyregex.js";
 
@@ -172,19 +173,19 @@ function checkText(v: unknown, path: string): string {
 
 function checkThreshold(v: unknown, path: string): number | null {
   if (v === undefined || v === null) return null;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1) throw new SchemaError(path, `must be a number in [0, 1], got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1) throw new SchemaError(path, `must be a number in [0, 1], got ${describeValue(v)}`);
   return v;
 }
 
 function checkDtype(v: unknown, path: string, fallback: ValueDtype): ValueDtype {
   if (v === undefined || v === null) return fallback;
-  if (v !== "str" && v !== "list") throw new SchemaError(path, `must be "str" or "list", got ${JSON.stringify(v)}`);
+  if (v !== "str" && v !== "list") throw new SchemaError(path, `must be "str" or "list", got ${describeValue(v)}`);
   return v;
 }
 
 function checkBool(v: unknown, path: string, fallback: boolean): boolean {
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== "boolean") throw new SchemaError(path, `must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== "boolean") throw new SchemaError(path, `must be true or false, got ${describeValue(v)}`);
   return v;
 }
 
@@ -207,7 +208,7 @@ function checkValidator(v: unknown, path: string): RegexValidator {
   checkKeys(v, ["pattern", "mode", "exclude", "flags"], path);
   if (typeof v.pattern !== "string") throw new SchemaError(`${path}.pattern`, "must be a string");
   const mode = v.mode ?? "full";
-  if (mode !== "full" && mode !== "partial") throw new SchemaError(`${path}.mode`, `must be "full" or "partial", got ${JSON.stringify(mode)}`);
+  if (mode !== "full" && mode !== "partial") throw new SchemaError(`${path}.mode`, `must be "full" or "partial", got ${describeValue(mode)}`);
   const flags = v.flags ?? "i";
   if (typeof flags !== "string") throw new SchemaError(`${path}.flags`, "must be a string of flag letters");
   const validator: RegexValidator = { pattern: v.pattern, mode, exclude: checkBool(v.exclude, `${path}.exclude`, false), flags };
@@ -314,7 +315,7 @@ export class SchemaBuilder {
     const { names, descriptions } = parseLabels(labels, `${path}.labels`);
     const classAct = opts.classAct ?? "auto";
     if (classAct !== "auto" && classAct !== "softmax" && classAct !== "sigmoid") {
-      throw new SchemaError(`${path}.classAct`, `must be "auto", "softmax" or "sigmoid", got ${JSON.stringify(classAct)}`);
+      throw new SchemaError(`${path}.classAct`, `must be "auto", "softmax" or "sigmoid", got ${describeValue(classAct)}`);
     }
     const clsThreshold = checkThreshold(opts.clsThreshold, `${path}.clsThreshold`) ?? 0.5;
     this.state.classifications.push({
@@ -605,18 +606,116 @@ function isNormalized(v: Record<string, unknown>): boolean {
 }
 
 /**
+ * A normalized `Schema` given back as input (e.g. one built earlier, or one from JSON) is checked like every
+ * other form: it is replayed through the builder, so a threshold of 7, a dtype "weird" or a label list that is
+ * not a list gets the same SchemaError as anywhere else. A valid one comes out equal to itself.
+ */
+function schemaFromNormalized(v: Record<string, unknown>): Schema {
+  checkKeys(v, ["entities", "entityDescriptions", "structures", "relations", "classifications"], "");
+  const b = createSchema();
+  const list = (x: unknown, path: string): unknown[] => {
+    if (!Array.isArray(x)) throw new SchemaError(path, "must be a list");
+    return x;
+  };
+  const record = (x: unknown, path: string, keys: readonly string[], what: string): Record<string, unknown> => {
+    if (!isRecord(x)) throw new SchemaError(path, `must be ${what}`);
+    checkKeys(x, keys, path);
+    return x;
+  };
+  const pair = (x: unknown, path: string): [unknown, unknown] => {
+    if (!Array.isArray(x) || x.length !== 2) throw new SchemaError(path, "must be a [name, text] pair");
+    return [x[0], x[1]];
+  };
+  const opt = <T>(x: T | null): T | undefined => (x === null ? undefined : x);
+
+  list(v.entities, "entities").forEach((raw, i) => {
+    const e = record(raw, `entities[${i}]`, ["name", "dtype", "threshold"], "an object {name, dtype, threshold}");
+    const name = checkName(e.name, `entities[${i}].name`);
+    if (b.state.entities.has(name)) throw new SchemaError(`entities[${i}]`, `duplicate entity type "${name}"`);
+    b.entities({ [name]: { dtype: e.dtype as ValueDtype, threshold: e.threshold as number } });
+  });
+  list(v.entityDescriptions, "entityDescriptions").forEach((raw, i) => {
+    const [name, description] = pair(raw, `entityDescriptions[${i}]`);
+    const known = typeof name === "string" ? b.state.entities.get(name) : undefined;
+    if (known === undefined) throw new SchemaError(`entityDescriptions[${i}]`, `describes ${describeValue(name)}, which is not among the entity types`);
+    b.entities({ [known.name]: { dtype: known.dtype, threshold: known.threshold ?? undefined, description: checkText(description, `entityDescriptions[${i}][1]`) } });
+  });
+  const promptOrders = new Map<string, readonly string[]>();
+  list(v.structures, "structures").forEach((raw, i) => {
+    const s = record(raw, `structures[${i}]`, ["name", "fields", "promptOrder"], "an object {name, fields}");
+    const name = checkName(s.name, `structures[${i}].name`);
+    const sb = b.structure(name);
+    list(s.fields, `structures[${i}].fields`).forEach((rawField, j) => {
+      const path = `structures[${i}].fields[${j}]`;
+      const f = record(rawField, path, ["name", "dtype", "threshold", "description", "choices", "validators"], "an object {name, dtype, threshold, description, choices, validators}");
+      sb.field(f.name as string, {
+        dtype: f.dtype as ValueDtype,
+        threshold: f.threshold as number,
+        description: opt(f.description as string | null),
+        choices: opt(f.choices as string[] | null),
+        validators: f.validators as ValidatorInput[],
+      });
+    });
+    if (s.promptOrder !== undefined) {
+      const names = new Set(b.state.structures[i].fields.map((f) => f.name));
+      const order = list(s.promptOrder, `structures[${i}].promptOrder`);
+      if (order.length !== names.size || !order.every((n) => typeof n === "string" && names.has(n)) || new Set(order).size !== order.length) {
+        throw new SchemaError(`structures[${i}].promptOrder`, "must list each field name exactly once");
+      }
+      promptOrders.set(name, order as string[]);
+    }
+  });
+  list(v.relations, "relations").forEach((raw, i) => {
+    const r = record(raw, `relations[${i}]`, ["name", "threshold", "description"], "an object {name, threshold, description}");
+    const name = checkName(r.name, `relations[${i}].name`);
+    if (b.state.relations.has(name)) throw new SchemaError(`relations[${i}]`, `duplicate relation type "${name}"`);
+    b.relations({ [name]: { threshold: r.threshold as number, description: opt(r.description as string | null) } });
+  });
+  list(v.classifications, "classifications").forEach((raw, i) => {
+    const path = `classifications[${i}]`;
+    const c = record(raw, path, ["name", "labels", "labelDescriptions", "multiLabel", "clsThreshold", "classAct", "prompt", "examples"], "an object {name, labels, …}");
+    const labels = list(c.labels, `${path}.labels`);
+    const descriptions = list(c.labelDescriptions ?? [], `${path}.labelDescriptions`).map((d, k) => pair(d, `${path}.labelDescriptions[${k}]`));
+    if (descriptions.length > 0 && (descriptions.length !== labels.length || descriptions.some(([l], k) => l !== labels[k]))) {
+      throw new SchemaError(`${path}.labelDescriptions`, "must describe exactly the labels, in the same order");
+    }
+    b.classification(c.name as string, descriptions.length > 0 ? (Object.fromEntries(descriptions) as Record<string, string>) : (labels as string[]), {
+      multiLabel: c.multiLabel as boolean,
+      clsThreshold: c.clsThreshold as number,
+      classAct: c.classAct as ClassAct,
+      prompt: opt(c.prompt as string | null),
+      examples: c.examples as Example[],
+    });
+    if (descriptions.length > 0) checkUnique(labels as string[], `${path}.labels`, "label");
+  });
+  const built = b.build();
+  if (promptOrders.size === 0) return built;
+  return { ...built, structures: built.structures.map((s) => (promptOrders.has(s.name) ? { ...s, promptOrder: promptOrders.get(s.name) } : s)) };
+}
+
+/** Something to extract must be asked for: an empty schema object would silently give `{}` for every text. */
+function checkNotEmpty(s: Schema): Schema {
+  if (s.entities.length + s.structures.length + s.relations.length + s.classifications.length === 0) {
+    throw new SchemaError("", "asks for nothing: give at least one of entities, classifications, structures or relations");
+  }
+  return s;
+}
+
+/**
  * Normalize any accepted schema form. `path` prefixes error locations (e.g. "schemas[2]").
  * Forms: a builder (or a structure builder mid-chain), a normalized Schema, the hosted-API JSON schema, or the
  * official raw schema dict (recognised by `json_structures` / a list of classification configs).
  */
 export function normalizeSchema(input: SchemaInput, path = "schema"): Schema {
   try {
+    // An empty builder is accepted as the official API accepts it (result `{}`); an empty schema *object* (a
+    // `{}` schema file, a misspelt key) is far more likely a mistake and is refused.
     if (input instanceof SchemaBuilder) return input.build();
     if (input instanceof StructureBuilder) return input.build();
-    if (!isRecord(input)) throw new SchemaError("", "must be a schema builder or a schema object");
-    if (isNormalized(input)) return input as unknown as Schema;
+    if (!isRecord(input)) throw new SchemaError("", `must be a schema builder or a schema object, got ${describeValue(input)}`);
+    if (isNormalized(input)) return checkNotEmpty(schemaFromNormalized(input));
     const official = "json_structures" in input || "entity_descriptions" in input || "json_descriptions" in input || Array.isArray(input.classifications) || (Array.isArray(input.relations) && input.relations.some(isRecord));
-    return (official ? schemaFromOfficialDict(input) : schemaFromJson(input)).build();
+    return checkNotEmpty((official ? schemaFromOfficialDict(input) : schemaFromJson(input)).build());
   } catch (e) {
     if (e instanceof SchemaError && path !== "schema") throw new SchemaError(`${path}${e.path ? `.${e.path}` : ""}`, e.detail);
     throw e;

@@ -588,12 +588,12 @@ describe("built CLI", () => {
       expect(large.rssMiB - small.rssMiB).toBeLessThan((large.inputMiB - small.inputMiB) / 3);
     });
 
-    it("--jsonl: a malformed line fails with its line number after the lines before it were written", () => {
+    it("--jsonl --fail-fast: a malformed line fails with its line number after the lines before it were written", () => {
       const input = [JSON.stringify({ id: 1, text: TEXTS[0] }), "", JSON.stringify({ id: 3, text: TEXTS[1] }), '{"id": 4, "text": "unterminated', JSON.stringify({ id: 5, text: TEXTS[2] })].join("\n");
-      const res = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl"], { input });
+      const res = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--fail-fast"], { input });
       expectUserError(res, 1, /^gliner2: error: stdin line 4: not valid JSON/);
       expect(res.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).id)).toEqual([1, 3]);
-      const noText = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl"], { input: '{"id": 1, "txt": "typo"}\n' });
+      const noText = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--fail-fast"], { input: '{"id": 1, "txt": "typo"}\n' });
       expectUserError(noText, 1, /stdin line 1: the object has no "text" field/);
     });
 

@@ -176,3 +176,44 @@ describe("golden cases: prepared text and words equal the official ones", () => 
     expect(lengthChanging).toBeGreaterThan(0);
   });
 });
+
+describe("splitWords: linear time, same matches as the official regex", () => {
+  // Characters that exercise every alternative; all are their own Python lower-case, so the lower-cased text
+  // the reference regex sees is the text itself.
+  const ALPHABET = ["a", "b", "z", "0", "9", ".", "_", "%", "+", "-", "@", ":", "/", "h", "t", "p", "s", "w", "ı", "ſ", "é", "\u{1d41a}", "😀", "\u0301", " ", "\n", "\u00a0", "http://", "https://", "www.", ".co", "@x.io", "!", ","];
+
+  it("gives the reference regex's words on random texts", async () => {
+    const { rng, stringFrom } = await import("./helpers/prng.js");
+    const { referenceMatches } = await import("./helpers/referenceSplitter.js");
+    const r = rng(9);
+    for (let k = 0; k < 3000; k++) {
+      const text = stringFrom(r, ALPHABET, 40);
+      const expected = referenceMatches(text).map(([s, e]) => [text.slice(s, e), s, e]);
+      const got = splitWords(text).map((w) => [w.text, w.start, w.end]);
+      expect(got, JSON.stringify(text)).toEqual(expected);
+    }
+  });
+
+  // The quadratic regex took 30 s on 100 KB of "-"; the work is counted, not timed. One test per character
+  // keeps each synchronous stretch short.
+  for (const ch of ["-", ".", "%", "+", "a", "1", "_", "@", "é", "😀", " ", "/", ":"]) {
+    it(`does a bounded amount of work per character on 1 MB of ${JSON.stringify(ch)}`, () => {
+      const text = ch.repeat(1_000_000 / ch.length);
+      const work = { steps: 0 };
+      const words = splitWords(text, work);
+      expect(words.length > 0).toBe(ch !== " ");
+      expect(work.steps, ch).toBeLessThanOrEqual(8 * text.length);
+    });
+  }
+
+  it("does a bounded amount of work per character on adversarial mixes", () => {
+    for (const unit of ["1.", "a.", "a-", "-a", "a@", "@a", "a@b.", ".cc@", "a@b.c", "http", "www.", "x@y.zz."]) {
+      for (const n of [1000, 30_000]) {
+        const text = unit.repeat(n);
+        const work = { steps: 0 };
+        splitWords(text, work);
+        expect(work.steps, `${unit} × ${n}`).toBeLessThanOrEqual(12 * text.length);
+      }
+    }
+  });
+});

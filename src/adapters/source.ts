@@ -17,10 +17,14 @@ export interface AdapterSourceOptions extends HubOptions {
   readonly inMemory?: boolean;
 }
 
+const MiB = 1024 * 1024;
+/** Most bytes accepted from a server per file, enforced while they arrive (adapters are a few MB to a few hundred). */
+const CONFIG_MAX_BYTES = 16 * MiB;
+const WEIGHTS_MAX_BYTES = 4096 * MiB;
 const HUB_FILES = [
-  { path: ADAPTER_CONFIG_FILE, optional: false },
-  { path: ADAPTER_WEIGHTS_FILE, optional: true },
-  { path: PEFT_WEIGHTS_FILE, optional: true },
+  { path: ADAPTER_CONFIG_FILE, optional: false, maxBytes: CONFIG_MAX_BYTES },
+  { path: ADAPTER_WEIGHTS_FILE, optional: true, maxBytes: WEIGHTS_MAX_BYTES },
+  { path: PEFT_WEIGHTS_FILE, optional: true, maxBytes: WEIGHTS_MAX_BYTES },
 ] as const;
 
 function weightsOrder(config: string): string[] {
@@ -58,10 +62,10 @@ export async function readAdapterFolder(dir: string, fs: NodeFs, source = dir): 
 
 /** Fetch `${base}/adapter_config.json` and the weights file into memory (folder URL or hub resolve URL builder). */
 async function fetchAdapterToMemory(urlOf: (file: string) => string, source: string, opts: AdapterSourceOptions & { token?: string }): Promise<AdapterFiles> {
-  const cfg = await fetchToMemory(urlOf(ADAPTER_CONFIG_FILE), ADAPTER_CONFIG_FILE, false, opts, {});
+  const cfg = await fetchToMemory(urlOf(ADAPTER_CONFIG_FILE), HUB_FILES[0], opts, {});
   const text = new TextDecoder().decode(cfg!.bytes);
   for (const name of weightsOrder(text)) {
-    const got = await fetchToMemory(urlOf(name), name, true, opts, {});
+    const got = await fetchToMemory(urlOf(name), { path: name, optional: true, maxBytes: WEIGHTS_MAX_BYTES }, opts, {});
     if (got !== null) return { config: text, weights: got.bytes, weightsFile: name, source };
   }
   throw missingWeights(source);

@@ -4,6 +4,7 @@
  * internal error says so and shows its stack only with --debug.
  */
 import { Gliner2Error } from "../errors.js";
+import { safeMessage } from "../quote.js";
 
 /** Exit codes: 1 = bad data/model/schema/input, 2 = bad command line, 70 = internal error (EX_SOFTWARE). */
 export const EXIT = { ok: 0, failure: 1, usage: 2, internal: 70 } as const;
@@ -34,7 +35,7 @@ export function describeError(err: unknown, debug: boolean): { lines: string[]; 
   return { lines, exitCode: EXIT.internal };
 }
 
-/** Messages can quote user text with newlines; keep the report to one line. */
+/** One line, control characters escaped, length capped (typed errors already are; internal ones may not be). */
 function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, " ");
+  return safeMessage(s.replace(/\s*\n\s*/g, " "));
 }

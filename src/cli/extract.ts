@@ -2,13 +2,14 @@
  * `gliner2 extract`: one text (argument, --text, --input FILE or stdin) → one JSON result, or `--jsonl`: one
  * JSON line per input line, streamed in batches.
  */
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { InputError, SchemaError } from "../errors.js";
 import { normalizeSchema } from "../schema.js";
 import { formatOptions, optionReader, parseArgs, type OptionSpec } from "./args.js";
-import { UsageError } from "./errors.js";
+import { EXIT, UsageError } from "./errors.js";
 import { openInput, readAllText, streamWriter, type CliIO } from "./io.js";
-import { readLines, streamJsonl } from "./jsonl.js";
+import { type OverlongLine, readLines, streamJsonl } from "./jsonl.js";
+import { safeMessage } from "../quote.js";
 import { loadCliModel } from "./model.js";
 import { createProgress } from "./progress.js";
 import { schemaFromFlags } from "./schemaFlags.js";
@@ -31,6 +32,9 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "text-field", kind: "string", value: "NAME", help: "JSONL field holding the text (default: text)" },
   { name: "result-field", kind: "string", value: "NAME", help: "JSONL output field for the result (default: result)" },
   { name: "batch-size", short: "b", kind: "string", value: "N", help: "texts per encoder batch in --jsonl mode (default: 8)" },
+  { name: "fail-fast", kind: "flag", help: "--jsonl: stop at the first bad record (default: write an error record for it and go on)" },
+  { name: "errors", kind: "string", value: "FILE", help: "--jsonl: write error records to FILE instead of among the results" },
+  { name: "max-tokens", kind: "string", value: "N", help: "longest prompt + text in tokens (default: 4096); longer texts are refused" },
   { name: "threshold", kind: "string", value: "P", help: "span confidence threshold in [0, 1] (default: 0.5)" },
   { name: "include-confidence", kind: "flag", help: "add a confidence to every extracted value" },
   { name: "include-spans", kind: "flag", help: "add character start/end offsets to every extracted value" },
@@ -48,7 +52,9 @@ export const EXTRACT_HELP = `Usage: gliner2 extract [options] [TEXT]
 Extract entities, classifications, structures and relations from text with a GLiNER2 model.
 The text comes from TEXT, --text, --input FILE or stdin. With --jsonl every input line is a JSON object
 with a "text" field (other fields, e.g. "id", are copied to the output) or a bare JSON string, and every
-output line is that object plus a "result" field, written as soon as its batch is done.
+output line is that object plus a "result" field, written as soon as its batch is done. A bad record
+(invalid JSON, no text, too long, …) gives {"line": N, "error": {"code", "message"}} in its place (or in
+--errors FILE) and the stream goes on; the exit code is 1 when any record failed (--fail-fast: stop at it).
 
 Schema: either --schema FILE or the shorthand flags below (combinable with each other):
   --entities person,company
@@ -84,6 +90,8 @@ async function readSchemaFile(path: string): Promise<Record<string, unknown>> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError("--schema", code === "ENOENT" ? `file ${path} not found` : `cannot read ${path} (${code ?? (e as Error).message})`);
   }
+  // Editors on Windows save UTF-8 with a byte-order mark; it is not part of the JSON.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -126,7 +134,7 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   if (jsonl && (textOpt !== undefined || positional !== undefined)) throw new UsageError("extract", "--jsonl reads records from --input FILE or stdin, not from --text or an argument");
   if (sources.length === 0 && io.stdin.isTTY) throw new UsageError("extract", "no text: pass it as an argument, with --text, --input FILE or on stdin");
   if (!jsonl) {
-    for (const f of ["text-field", "result-field", "batch-size"]) {
+    for (const f of ["text-field", "result-field", "batch-size", "fail-fast", "errors"]) {
       if (parsed.options.has(f)) throw new UsageError("extract", `--${f} only applies with --jsonl`);
     }
   }
@@ -143,6 +151,7 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
     callOpts.spanSelection = spanSelection;
   }
   const batchSize = opt.number("batch-size", { min: 1, max: 4096, integer: true }) ?? 8;
+  const maxTokens = opt.number("max-tokens", { min: 1, max: 1_000_000, integer: true });
   const progressEnabled = !opt.flag("no-progress") && (opt.flag("progress") || io.stderr.isTTY === true);
 
   const modelSource = opt.string("model") ?? (io.env.GLINER2_MODEL || undefined);
@@ -163,13 +172,14 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
 
   const model = await loadCliModel(
     modelSource,
-    { cacheDir: opt.string("cache-dir"), revision: opt.string("revision"), token: opt.string("token") ?? io.env.HF_TOKEN, endpoint: opt.string("endpoint"), offline: opt.flag("offline") || undefined, progress: progressEnabled },
+    { cacheDir: opt.string("cache-dir"), revision: opt.string("revision"), token: opt.string("token"), envToken: io.env.HF_TOKEN, endpoint: opt.string("endpoint"), offline: opt.flag("offline") || undefined, progress: progressEnabled, maxTokens },
     io.stderr,
   );
   const write = streamWriter(io.stdout);
 
   if (!jsonl) {
-    const text = textOpt ?? positional ?? stripFinalNewline(await readAllText(input!));
+    // Reading stops just past the model's character limit; the library then refuses the text with its message.
+    const text = textOpt ?? positional ?? stripFinalNewline(await readAllText(input!, model.maxChars + 2));
     const result = await inSchemaFile(() => model.extract(text, schema, callOpts));
     const pretty = opt.flag("pretty") || io.stdout.isTTY === true;
     await write(`${JSON.stringify(result, null, pretty ? 2 : undefined)}\n`);
@@ -182,15 +192,27 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   // Bytes of the lines handed to the batcher: the file is read ahead in 64 KiB chunks, so bytes *read* would run
   // ahead of the work done.
   let consumed = 0;
-  async function* counted(lines: AsyncIterable<string>): AsyncGenerator<string> {
+  async function* counted(lines: AsyncIterable<string | OverlongLine>): AsyncGenerator<string | OverlongLine> {
     for await (const line of lines) {
-      consumed += Buffer.byteLength(line) + 1;
+      consumed += (typeof line === "string" ? Buffer.byteLength(line) : line.chars) + 1;
       yield line;
     }
   }
+  // Bad records: an error record each ({"line": N, "error": {...}}) among the results or in --errors FILE, and
+  // the stream goes on; --fail-fast stops at the first one. The exit code says whether any record failed.
+  const failFast = opt.flag("fail-fast");
+  const errorsPath = opt.string("errors");
+  const errorsFile = errorsPath !== undefined ? await openErrorsFile(errorsPath) : null;
+  let failed = 0;
+  let firstFailure = "";
   const records = await inSchemaFile(() =>
     streamJsonl({
       lines: counted(readLines(input!.stream)),
+      failFast,
+      writeError: errorsFile?.write,
+      onRecordError: (line, err) => {
+        if (failed++ === 0) firstFailure = `line ${line}: ${err instanceof Error ? err.message : String(err)}`;
+      },
       batchSize,
       textField: opt.string("text-field") ?? "text",
       resultField: opt.string("result-field") ?? "result",
@@ -199,9 +221,22 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
       write,
       onBatch: (n) => (sized ? progress.update(Math.min(consumed, input!.size!), input!.size, `${n} records`) : progress.update(n, null)),
     }),
-  );
+  ).finally(() => errorsFile?.close());
   if (sized) progress.update(input!.size!, input!.size, `${records} records`);
   progress.finish();
+  if (failed > 0) {
+    const where = errorsPath !== undefined ? `error records in ${errorsPath}` : "error records among the results";
+    io.stderr.write(`gliner2: error: ${failed} of ${records + failed} records failed (${where}); first: ${safeMessage(firstFailure)}\n`);
+    return EXIT.failure;
+  }
   return 0;
+}
+
+/** `--errors FILE`: opened (truncated) before any record is read, so a bad path fails at once. */
+async function openErrorsFile(path: string): Promise<{ write: (chunk: string) => Promise<void>; close: () => Promise<void> }> {
+  const handle = await open(path, "w").catch((e: NodeJS.ErrnoException) => {
+    throw new InputError("--errors", `cannot write ${path} (${e.code ?? e.message})`);
+  });
+  return { write: async (chunk) => void (await handle.write(chunk)), close: () => handle.close() };
 }
 

@@ -38,12 +38,18 @@ export async function openInput(path: string | undefined, io: CliIO, flag = "--i
   return { stream: createReadStream(path, { highWaterMark: 64 * 1024 }), where: path, size };
 }
 
-/** Read a whole source as UTF-8 text. */
-export async function readAllText(source: InputSource): Promise<string> {
+/**
+ * Read a whole source as UTF-8 text. With `maxChars`, reading stops as soon as the text is longer (the caller
+ * refuses it anyway), so a huge file or an endless pipe never fills memory: the text read so far is returned.
+ */
+export async function readAllText(source: InputSource, maxChars = Infinity): Promise<string> {
   const decoder = new TextDecoder();
   let text = "";
   try {
-    for await (const chunk of source.stream) text += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
+    for await (const chunk of source.stream) {
+      text += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
+      if (text.length > maxChars) return text;
+    }
   } catch (e) {
     throw new InputError(source.where, `read failed (${(e as Error).message})`);
   }

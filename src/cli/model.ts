@@ -12,10 +12,14 @@ import { downloadProgress, type ProgressStream } from "./progress.js";
 export interface ModelOptions {
   readonly cacheDir?: string;
   readonly revision?: string;
+  /** --token: sent wherever the model comes from (the user named it for this source). */
   readonly token?: string;
+  /** $HF_TOKEN: a hub credential, used for hub repo ids only, never sent to an arbitrary URL host. */
+  readonly envToken?: string;
   readonly endpoint?: string;
   readonly offline?: boolean;
   readonly progress: boolean;
+  readonly maxTokens?: number;
 }
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(@[\w./-]+)?$/;
@@ -48,12 +52,14 @@ export async function loadCliModel(source: string, opts: ModelOptions, stderr: P
   const model = await GLiNER2.fromPretrained(resolved.source, {
     cacheDir: opts.cacheDir,
     revision: opts.revision,
-    token: opts.token,
+    // An explicit empty token switches the library's own $HF_TOKEN lookup off for URL sources.
+    token: opts.token ?? (resolved.kind === "repo" ? opts.envToken : undefined),
     endpoint: opts.endpoint,
     offline: opts.offline,
     onProgress: progress.onProgress,
     // A command has no event loop to keep free; in-thread also keeps its peak memory lowest.
     offThread: false,
+    maxTokens: opts.maxTokens,
   });
   progress.finish();
   return model;

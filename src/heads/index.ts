@@ -5,7 +5,7 @@
 import { WeightsError } from "../errors.js";
 import { linear, packLinear, sigmoid, type PackedLinear } from "../kernels/index.js";
 import type { SafetensorsFile } from "../model/safetensors.js";
-import { layerNormParams, linearLayer, weight } from "../model/weights.js";
+import { finiteF32, layerNormParams, linearLayer, weight } from "../model/weights.js";
 import type { CountingLayer } from "../model/config.js";
 import { runGru, type GruWeights } from "./gru.js";
 import { loadMlp, runMlp, type Mlp } from "./mlp.js";
@@ -60,7 +60,7 @@ function loadCountEmbed(st: SafetensorsFile, H: number, kind: CountingLayer): Co
   if (posInfo.shape.length !== 2 || posInfo.shape[1] !== H || posInfo.shape[0] < MAX_COUNT) {
     throw new WeightsError(posName, `has shape [${posInfo.shape.join(", ")}], expected [${MAX_COUNT}, ${H}]`);
   }
-  const base = { kind, posEmbedding: st.f32(posName), gru: gruLayer(st, `${p}.gru`, H) };
+  const base = { kind, posEmbedding: finiteF32(st, posName), gru: gruLayer(st, `${p}.gru`, H) };
   if (kind === "count_lstm") {
     return { ...base, projector: loadMlp(st, `${p}.projector`, [0, 2], [2 * H, 4 * H, H]), inProjector: null, transformer: [], outProjector: null };
   }

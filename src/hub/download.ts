@@ -10,9 +10,10 @@
  * announced size and, for LFS files (etag = sha256), against the hash, and only then renamed to its final name.
  */
 import { DownloadError } from "../errors.js";
+import { describeValue } from "../quote.js";
 import { linkEntry, cachedCommit, entryState, fileSize, markMissing, missingFiles, repoCache, snapshotDir, writeRef, type RepoCache } from "./cache.js";
 import { envOffline, resolveCacheDir, resolveEndpoint, resolveToken } from "./env.js";
-import { CHECKPOINT_FILE_SPECS } from "./files.js";
+import { CHECKPOINT_FILE_SPECS, type CheckpointFileSpec } from "./files.js";
 import {
   DEFAULT_TIMEOUT_MS,
   bodyLength,
@@ -51,10 +52,7 @@ export interface HubOptions {
 }
 
 /** A file of a snapshot: its path in the repo and whether it may be absent. */
-export interface SnapshotFile {
-  readonly path: string;
-  readonly optional: boolean;
-}
+export type SnapshotFile = Pick<CheckpointFileSpec, "path" | "optional" | "maxBytes">;
 
 /** A checkpoint snapshot in the cache. */
 export interface Snapshot {
@@ -74,6 +72,8 @@ interface FileMeta {
   readonly size: number | null;
   /** Where the bytes are: the resolve URL, or the storage URL an LFS file redirects to. */
   readonly downloadUrl: string;
+  /** Most bytes accepted for this file (CHECKPOINT_FILE_SPECS). */
+  readonly maxBytes: number;
 }
 
 interface Session {
@@ -141,7 +141,7 @@ export async function fetchSnapshot(repoId: string, opts: HubOptions = {}, files
 
   let first: FileMeta;
   try {
-    first = (await headFile(s, revision, files[0].path, false))!;
+    first = (await headFile(s, revision, files[0], false))!;
   } catch (err) {
     // Like huggingface_hub: when the hub cannot be reached, a complete cached snapshot is good enough.
     if (cached !== null && err instanceof DownloadError && (err.status === undefined || err.status >= 500 || err.status === 429)) {
@@ -154,7 +154,7 @@ export async function fetchSnapshot(repoId: string, opts: HubOptions = {}, files
   for (const spec of files) {
     const state = await entryState(rc, commit, spec.path, fs);
     if (state === "present" || (state === "absent" && spec.optional)) continue;
-    const meta = spec.path === first.file ? first : await headFile(s, commit, spec.path, spec.optional);
+    const meta = spec.path === first.file ? first : await headFile(s, commit, spec, spec.optional);
     if (meta === null) {
       await markMissing(rc, commit, spec.path, fs);
       continue;
@@ -192,7 +192,8 @@ const MAX_REDIRECTS = 5;
  * HEAD a file without following the redirect to LFS storage (its headers carry the metadata); relative redirects
  * (a renamed repo) are followed. Returns null for an optional file that does not exist.
  */
-async function headFile(s: Session, revision: string, file: string, optional: boolean): Promise<FileMeta | null> {
+async function headFile(s: Session, revision: string, spec: SnapshotFile, optional: boolean): Promise<FileMeta | null> {
+  const file = spec.path;
   let url = resolveUrl(s.endpoint, s.repo, revision, file);
   for (let hop = 0; ; hop++) {
     const dog = watchdog(s.http.timeoutMs, s.http.signal);
@@ -205,29 +206,44 @@ async function headFile(s: Session, revision: string, file: string, optional: bo
     }
     const location = res.headers.get("location");
     if (res.status >= 300 && res.status < 400 && location !== null) {
-      const relative = !/^[a-z][a-z0-9+.-]*:|^\/\//i.test(location);
-      if (relative) {
+      // Resolved against the request URL: relative (`/org/name/…`) and protocol-relative (`//host/…`) forms alike.
+      let target: URL;
+      try {
+        target = new URL(location, url);
+      } catch {
+        throw new DownloadError(`${url}: the server redirects to an invalid location ${describeValue(location)}`, { url, status: res.status });
+      }
+      if (target.protocol !== "https:" && target.protocol !== "http:") {
+        throw new DownloadError(`${url}: the server redirects to a non-http(s) location ${describeValue(location)}`, { url, status: res.status });
+      }
+      // Same origin (a renamed repo): follow, metadata comes from there. Another origin: LFS storage.
+      if (target.origin === new URL(url).origin) {
         if (hop >= MAX_REDIRECTS) throw new DownloadError(`${url}: more than ${MAX_REDIRECTS} redirects`, { url, status: res.status });
-        url = new URL(location, url).toString();
+        url = target.toString();
         continue;
       }
-      return metaFrom(res, url, file, new URL(location).toString());
+      return metaFrom(res, url, spec, target.toString());
     }
-    if (res.ok) return metaFrom(res, url, file, url);
+    if (res.ok) return metaFrom(res, url, spec, url);
     const code = res.headers.get("x-error-code");
     if (optional && res.status === 404 && code !== "RepoNotFound" && code !== "RevisionNotFound") return null;
     throw statusError(res, url, subject(s, file, revision));
   }
 }
 
-function metaFrom(res: Response, url: string, file: string, downloadUrl: string): FileMeta {
+function metaFrom(res: Response, url: string, spec: SnapshotFile, downloadUrl: string): FileMeta {
   const h = res.headers;
+  const size = parseSize(h.get("x-linked-size")) ?? parseSize(h.get("content-length"));
+  if (size !== null && size > spec.maxBytes) {
+    throw new DownloadError(`"${spec.path}" is announced as ${size} bytes, over the ${spec.maxBytes}-byte limit for this file (not a GLiNER2 checkpoint, or a broken server) [${url}]`, { url });
+  }
   return {
-    file,
+    file: spec.path,
     commit: checkedCommit(h.get("x-repo-commit"), url),
     etag: normalizeEtag(h.get("x-linked-etag") ?? h.get("etag"), url),
-    size: parseSize(h.get("x-linked-size")) ?? parseSize(h.get("content-length")),
+    size,
     downloadUrl,
+    maxBytes: spec.maxBytes,
   };
 }
 
@@ -266,7 +282,11 @@ async function downloadBlob(s: Session, meta: FileMeta, blob: string): Promise<v
   const { fs } = s;
   const partial = `${blob}.incomplete`;
   await fs.promises.mkdir(s.rc.blobs, { recursive: true });
-  let offset = (await fileSize(partial, fs)) ?? 0;
+  // Only a regular file is resumed. A symlink (or anything else) planted there is removed, never followed:
+  // writing through it would overwrite whatever it points to.
+  const st = await fs.promises.lstat(partial).catch(() => null);
+  if (st !== null && !st.isFile()) await fs.promises.rm(partial, { force: true, recursive: st.isDirectory() });
+  let offset = st !== null && st.isFile() ? st.size : 0;
   if (meta.size !== null && offset > meta.size) {
     await fs.promises.rm(partial, { force: true });
     offset = 0;
@@ -327,8 +347,19 @@ async function fetchInto(s: Session, meta: FileMeta, partial: string, offset: nu
       await discard(res);
       throw new DownloadError(`${url}: the server sends ${total} bytes of "${meta.file}" but announced ${meta.size}`, { url, status: res.status });
     }
-    const handle = await fs.promises.open(partial, start > 0 ? "a" : "w");
+    const limit = total ?? meta.maxBytes;
+    if (limit > meta.maxBytes) {
+      await discard(res);
+      throw new DownloadError(`${url}: the server sends ${limit} bytes of "${meta.file}", over the ${meta.maxBytes}-byte limit for this file`, { url, status: res.status });
+    }
+    const { constants: c } = fs.fs;
+    // O_NOFOLLOW: a symlink swapped in after the check above makes open fail instead of writing through it.
+    const flags = c.O_WRONLY | c.O_CREAT | (start > 0 ? c.O_APPEND : c.O_TRUNC) | (c.O_NOFOLLOW ?? 0);
+    const handle = await fs.promises.open(partial, flags, 0o644).catch((err: NodeJS.ErrnoException) => {
+      throw new DownloadError(`cannot write the partial download ${partial} (${err.code ?? err.message})`, { url, cause: err });
+    });
     let loaded = start;
+    let overflow = false;
     s.onProgress({ file: meta.file, loaded, total });
     let received: number;
     try {
@@ -337,6 +368,14 @@ async function fetchInto(s: Session, meta: FileMeta, partial: string, offset: nu
         dog,
         s.http.timeoutMs,
         async (chunk) => {
+          // Stop at the announced size (or the file's limit): a server that keeps sending never fills the disk.
+          if (loaded + chunk.byteLength > limit) {
+            overflow = true;
+            throw new DownloadError(
+              `${url}: the server sent more than the ${limit} bytes ${total !== null ? "announced" : "allowed"} for "${meta.file}"; the download was stopped and the partial file deleted`,
+              { url },
+            );
+          }
           for (let done = 0; done < chunk.byteLength; ) done += (await handle.write(chunk, done, chunk.byteLength - done)).bytesWritten;
           loaded += chunk.byteLength;
           s.onProgress({ file: meta.file, loaded, total });
@@ -347,9 +386,12 @@ async function fetchInto(s: Session, meta: FileMeta, partial: string, offset: nu
             { url, cause },
           ),
       );
-    } finally {
+    } catch (err) {
       await handle.close();
+      if (overflow) await fs.promises.rm(partial, { force: true });
+      throw err;
     }
+    await handle.close();
     if (length !== null && received !== length) {
       throw new DownloadError(
         `download of "${meta.file}" from ${s.repo} was truncated: ${received} of ${length} bytes (Content-Length); the partial file is kept and the next attempt resumes it [${url}]`,

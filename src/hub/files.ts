@@ -12,15 +12,23 @@ export interface CheckpointFileSpec {
   /** Optional files may be absent (404 on the hub); the loader then uses defaults. */
   readonly optional: boolean;
   readonly binary: boolean;
+  /**
+   * Most bytes accepted for this file from a server, enforced while the bytes arrive (a hostile or broken
+   * server cannot fill memory or disk). Far above the released files: configs are < 10 KB, tokenizer.json
+   * 8.6 MB, the large checkpoint's weights ≈ 2 GB.
+   */
+  readonly maxBytes: number;
 }
+
+const MiB = 1024 * 1024;
 
 /** Small files first, so a wrong repo or missing access fails before the large weights download starts. */
 export const CHECKPOINT_FILE_SPECS: readonly CheckpointFileSpec[] = [
-  { key: "config", path: "config.json", optional: false, binary: false },
-  { key: "encoderConfig", path: "encoder_config/config.json", optional: false, binary: false },
-  { key: "tokenizer", path: "tokenizer.json", optional: false, binary: false },
-  { key: "tokenizerConfig", path: "tokenizer_config.json", optional: true, binary: false },
-  { key: "weights", path: "model.safetensors", optional: false, binary: true },
+  { key: "config", path: "config.json", optional: false, binary: false, maxBytes: 16 * MiB },
+  { key: "encoderConfig", path: "encoder_config/config.json", optional: false, binary: false, maxBytes: 16 * MiB },
+  { key: "tokenizer", path: "tokenizer.json", optional: false, binary: false, maxBytes: 256 * MiB },
+  { key: "tokenizerConfig", path: "tokenizer_config.json", optional: true, binary: false, maxBytes: 16 * MiB },
+  { key: "weights", path: "model.safetensors", optional: false, binary: true, maxBytes: 8192 * MiB },
 ];
 
 /** A checkpoint's files, read from a folder, a URL or the hub. */

@@ -4,7 +4,7 @@
  * drops the Authorization header when a redirect leaves the origin.
  */
 import { DownloadError } from "../errors.js";
-import { CHECKPOINT_FILE_SPECS, assembleCheckpoint, type FileBytes, type ResolvedCheckpoint } from "./files.js";
+import { CHECKPOINT_FILE_SPECS, assembleCheckpoint, type CheckpointFileSpec, type FileBytes, type ResolvedCheckpoint } from "./files.js";
 import { DEFAULT_TIMEOUT_MS, bodyLength, discard, send, statusError, streamBody, watchdog, type DownloadProgress, type HttpContext } from "./http.js";
 import { isCommitHash, resolveUrl } from "./repo.js";
 
@@ -22,7 +22,7 @@ export async function fetchFolderToMemory(url: string, opts: MemoryFetchOptions 
   const base = url.replace(/\/+$/, "");
   const bytes: FileBytes = {};
   for (const spec of CHECKPOINT_FILE_SPECS) {
-    const got = await fetchToMemory(`${base}/${spec.path}`, spec.path, spec.optional, opts, {});
+    const got = await fetchToMemory(`${base}/${spec.path}`, spec, opts, {});
     if (got !== null) bytes[spec.key] = got.bytes;
   }
   return assembleCheckpoint(bytes, { source: base });
@@ -42,7 +42,7 @@ export async function fetchHubToMemory(
   let pinned = revision;
   for (const spec of CHECKPOINT_FILE_SPECS) {
     const url = resolveUrl(endpoint, repo, pinned, spec.path);
-    const got = await fetchToMemory(url, spec.path, spec.optional, opts, { repo, revision: pinned });
+    const got = await fetchToMemory(url, spec, opts, { repo, revision: pinned });
     if (got === null) continue;
     bytes[spec.key] = got.bytes;
     const commit = got.headers.get("x-repo-commit");
@@ -57,14 +57,14 @@ export async function fetchHubToMemory(
 /** GET one file into memory with progress; null for an optional file that is not there (404). */
 export async function fetchToMemory(
   url: string,
-  file: string,
-  optional: boolean,
+  spec: Pick<CheckpointFileSpec, "path" | "optional" | "maxBytes">,
   opts: MemoryFetchOptions,
   where: { repo?: string; revision?: string },
 ): Promise<{ bytes: Uint8Array; headers: Headers } | null> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const http: HttpContext = { fetch: opts.fetch ?? globalThis.fetch.bind(globalThis), timeoutMs, signal: opts.signal };
   const dog = watchdog(timeoutMs, opts.signal);
+  const { path: file, optional, maxBytes } = spec;
   try {
     const headers: Record<string, string> = opts.token !== undefined ? { Authorization: `Bearer ${opts.token}` } : {};
     const res = await send(url, { headers, redirect: "follow" }, http, dog);
@@ -75,7 +75,16 @@ export async function fetchToMemory(
       throw statusError(res, url, { file, ...where, hadToken: opts.token !== undefined });
     }
     const length = bodyLength(res);
-    let buf = new Uint8Array(length ?? 1 << 16);
+    const tooBig = (n: number, how: string) =>
+      new DownloadError(`"${file}" ${how} ${n} bytes, over the ${maxBytes}-byte limit for this file (not a GLiNER2 checkpoint, or a broken server) [${url}]`, { url });
+    if (length !== null && length > maxBytes) {
+      await discard(res);
+      throw tooBig(length, "announces");
+    }
+    // A known length gets one exact buffer; otherwise chunks are kept and joined once at the end (no doubling).
+    // Either way nothing past the limit is ever held.
+    let exact: Uint8Array | null = length !== null ? new Uint8Array(length) : null;
+    const chunks: Uint8Array[] = [];
     let loaded = 0;
     opts.onProgress?.({ file, loaded, total: length });
     await streamBody(
@@ -83,12 +92,14 @@ export async function fetchToMemory(
       dog,
       timeoutMs,
       (chunk) => {
-        if (loaded + chunk.byteLength > buf.byteLength) {
-          const grown = new Uint8Array(Math.max(buf.byteLength * 2, loaded + chunk.byteLength));
-          grown.set(buf.subarray(0, loaded));
-          buf = grown;
+        if (loaded + chunk.byteLength > maxBytes) throw tooBig(loaded + chunk.byteLength, "sent more than");
+        if (exact !== null && loaded + chunk.byteLength > exact.byteLength) {
+          // More than Content-Length: a body the runtime decoded (see below); switch to chunks.
+          chunks.push(exact.subarray(0, loaded));
+          exact = null;
         }
-        buf.set(chunk, loaded);
+        if (exact !== null) exact.set(chunk, loaded);
+        else chunks.push(chunk.slice());
         loaded += chunk.byteLength;
         opts.onProgress?.({ file, loaded, total: length });
       },
@@ -99,7 +110,14 @@ export async function fetchToMemory(
     if (length !== null && loaded < length) {
       throw new DownloadError(`download of "${file}" was truncated: ${loaded} of ${length} bytes (Content-Length) [${url}]`, { url });
     }
-    return { bytes: loaded === buf.byteLength ? buf : buf.slice(0, loaded), headers: res.headers };
+    if (exact !== null) return { bytes: exact, headers: res.headers };
+    const bytes = new Uint8Array(loaded);
+    let at = 0;
+    for (const c of chunks) {
+      bytes.set(c, at);
+      at += c.byteLength;
+    }
+    return { bytes, headers: res.headers };
   } finally {
     dog.stop();
   }

@@ -33,7 +33,17 @@ export async function resolveCheckpoint(source: string, opts: ResolveOptions = {
   const fs = await loadNodeFs();
   if (fs !== null) {
     const path = source === "~" || source.startsWith("~/") ? fs.path.join(fs.os.homedir(), source.slice(1)) : source;
-    const st = await fs.promises.stat(path).catch(() => null);
+    const st = await fs.promises.stat(path).catch((err: unknown) => {
+      const code = (err as { code?: string }).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return null;
+      // Anything else (no permission: EACCES, Deno without --allow-read) is not "not found": say what it is.
+      const name = (err as Error).name;
+      const denied = code === "EACCES" || code === "EPERM" || name === "NotCapable" || name === "PermissionDenied";
+      throw new InputError(
+        "source",
+        `${path} cannot be accessed (${code ?? name}: ${(err as Error).message})${denied ? "; check its permissions (Deno: run with --allow-read)" : ""}`,
+      );
+    });
     if (st !== null) {
       if (!st.isDirectory()) throw new InputError("source", `${path} is a file; a checkpoint is a folder holding ${LAYOUT}`);
       return readCheckpointFolder(fs.path.resolve(path), fs);

@@ -4,6 +4,7 @@
  * rather than silently computing something else.
  */
 import { ConfigError } from "../errors.js";
+import { describeValue } from "../quote.js";
 
 export type CountingLayer = "count_lstm" | "count_lstm_v2";
 
@@ -52,23 +53,29 @@ function asObject(raw: unknown, file: string): Json {
 function int(cfg: Json, file: string, key: string, opts: { min?: number; fallback?: number } = {}): number {
   const v = cfg[key] ?? opts.fallback;
   if (v === undefined) throw new ConfigError(file, "required field is missing", key);
-  if (typeof v !== "number" || !Number.isInteger(v)) throw new ConfigError(file, `must be an integer, got ${JSON.stringify(v)}`, key);
+  if (typeof v !== "number" || !Number.isInteger(v)) throw new ConfigError(file, `must be an integer, got ${describeValue(v)}`, key);
   if (opts.min !== undefined && v < opts.min) throw new ConfigError(file, `must be ≥ ${opts.min}, got ${v}`, key);
   return v;
 }
+
+/** Longest span (in words) a config may ask for. */
+export const MAX_SPAN_WIDTH = 64;
 
 /** Parse `config.json` of a GLiNER2 checkpoint. */
 export function parseExtractorConfig(raw: unknown, file = "config.json"): ExtractorConfig {
   const cfg = asObject(raw, file);
   const countingLayer = cfg.counting_layer ?? "count_lstm";
   if (countingLayer !== "count_lstm" && countingLayer !== "count_lstm_v2") {
-    throw new ConfigError(file, `counting layer ${JSON.stringify(countingLayer)} is not implemented (supported: "count_lstm", "count_lstm_v2")`, "counting_layer");
+    throw new ConfigError(file, `counting layer ${describeValue(countingLayer)} is not implemented (supported: "count_lstm", "count_lstm_v2")`, "counting_layer");
   }
   const pooling = cfg.token_pooling ?? "first";
   if (pooling !== "first") {
-    throw new ConfigError(file, `token pooling ${JSON.stringify(pooling)} is not implemented (supported: "first")`, "token_pooling");
+    throw new ConfigError(file, `token pooling ${describeValue(pooling)} is not implemented (supported: "first")`, "token_pooling");
   }
-  return { maxWidth: int(cfg, file, "max_width", { min: 1, fallback: 8 }), countingLayer, tokenPooling: "first" };
+  const maxWidth = int(cfg, file, "max_width", { min: 1, fallback: 8 });
+  // Span tensors are [words, max_width, hidden]: a huge width would only ever mean a broken config (released: 8).
+  if (maxWidth > MAX_SPAN_WIDTH) throw new ConfigError(file, `must be at most ${MAX_SPAN_WIDTH} words, got ${maxWidth}`, "max_width");
+  return { maxWidth, countingLayer, tokenPooling: "first" };
 }
 
 /** Parse `encoder_config/config.json` (a DebertaV2Config). */
@@ -76,10 +83,10 @@ export function parseEncoderConfig(raw: unknown, file = "encoder_config/config.j
   const cfg = asObject(raw, file);
   const modelType = cfg.model_type;
   if (modelType !== undefined && modelType !== "deberta-v2") {
-    throw new ConfigError(file, `encoder type ${JSON.stringify(modelType)} is not implemented (supported: "deberta-v2")`, "model_type");
+    throw new ConfigError(file, `encoder type ${describeValue(modelType)} is not implemented (supported: "deberta-v2")`, "model_type");
   }
   const reject = (key: string, ok: (v: unknown) => boolean, why: string) => {
-    if (key in cfg && !ok(cfg[key])) throw new ConfigError(file, `${JSON.stringify(cfg[key])} is not supported: ${why}`, key);
+    if (key in cfg && !ok(cfg[key])) throw new ConfigError(file, `${describeValue(cfg[key])} is not supported: ${why}`, key);
   };
   reject("relative_attention", (v) => v === true, "only relative (disentangled) attention is implemented");
   reject("position_biased_input", (v) => v === false, "absolute position embeddings added to the input are not implemented");
@@ -90,7 +97,7 @@ export function parseEncoderConfig(raw: unknown, file = "encoder_config/config.j
   reject("type_vocab_size", (v) => v === 0, "token type embeddings are not implemented");
   const hiddenSize = int(cfg, file, "hidden_size", { min: 1 });
   if ("embedding_size" in cfg && cfg.embedding_size !== null && cfg.embedding_size !== hiddenSize) {
-    throw new ConfigError(file, `embedding_size ${JSON.stringify(cfg.embedding_size)} ≠ hidden_size ${hiddenSize}: the embedding projection is not implemented`, "embedding_size");
+    throw new ConfigError(file, `embedding_size ${describeValue(cfg.embedding_size)} ≠ hidden_size ${hiddenSize}: the embedding projection is not implemented`, "embedding_size");
   }
   if (cfg.relative_attention === undefined) throw new ConfigError(file, "required field is missing (DeBERTa-v3 uses true)", "relative_attention");
   const numHeads = int(cfg, file, "num_attention_heads", { min: 1 });
@@ -100,7 +107,7 @@ export function parseEncoderConfig(raw: unknown, file = "encoder_config/config.j
   const posAttType = cfg.pos_att_type ?? [];
   const types = typeof posAttType === "string" ? posAttType.toLowerCase().split("|") : posAttType;
   if (!Array.isArray(types) || !types.every((t) => t === "c2p" || t === "p2c")) {
-    throw new ConfigError(file, `must list only "c2p" and "p2c", got ${JSON.stringify(posAttType)}`, "pos_att_type");
+    throw new ConfigError(file, `must list only "c2p" and "p2c", got ${describeValue(posAttType)}`, "pos_att_type");
   }
   const maxPositionEmbeddings = int(cfg, file, "max_position_embeddings", { min: 1, fallback: 512 });
   let maxRelativePositions = int(cfg, file, "max_relative_positions", { fallback: -1 });

@@ -7,6 +7,7 @@
  * Float tensors (F32, F16, BF16) are returned as Float32Array; integer tensors keep their width.
  */
 import { SafetensorsError } from "../errors.js";
+import { describeValue } from "../quote.js";
 
 export type DType = "F32" | "F16" | "BF16" | "I8" | "U8" | "I32" | "I64";
 
@@ -255,10 +256,10 @@ function parseEntry(label: string, name: string, raw: unknown, dataLen: number):
     throw new SafetensorsError(label, `dtype "${dtype}" ${why} (supported: ${Object.keys(DTYPE_BYTES).join(", ")})`, name);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new SafetensorsError(label, `shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`, name);
+    throw new SafetensorsError(label, `shape must be an array of non-negative integers, got ${describeValue(shape)}`, name);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-    throw new SafetensorsError(label, `data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`, name);
+    throw new SafetensorsError(label, `data_offsets must be [begin, end] non-negative integers, got ${describeValue(offsets)}`, name);
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) throw new SafetensorsError(label, `data_offsets [${begin}, ${end}] are reversed`, name);

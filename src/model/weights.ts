@@ -13,7 +13,24 @@ export function weight(st: SafetensorsFile, name: string, shape: readonly number
   if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
     throw new WeightsError(name, `has shape [${info.shape.join(", ")}] in ${st.label}, expected [${shape.join(", ")}]`);
   }
-  return st.f32(name);
+  return finiteF32(st, name);
+}
+
+/**
+ * A float tensor whose every value is finite. NaN or ±Inf in a weight (a diverged fine-tune, a corrupt file)
+ * would otherwise load silently and give empty results or `confidence: null`; one pass at load (well under a
+ * second for the large checkpoint) names the tensor instead. Every weight the model reads comes through here.
+ */
+export function finiteF32(st: SafetensorsFile, name: string): Float32Array {
+  const data = st.f32(name);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    // v - v is 0 for every finite v and NaN for NaN and ±Inf.
+    if (v - v !== 0) {
+      throw new WeightsError(name, `element ${i} is ${v} in ${st.label}; weights must be finite numbers (corrupt or diverged checkpoint)`);
+    }
+  }
+  return data;
 }
 
 /** Load `${name}.weight [out, in]` and `${name}.bias [out]` of a PyTorch Linear and pack it for `linear()`. */
