@@ -173,7 +173,7 @@ export class GLiNER2 {
       if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError("threads", `must be a positive integer, got ${JSON.stringify(opts.threads)}`);
       if (opts.threads !== threadCount()) await startThreads(opts.threads);
     }
-    if (inMemory) return GLiNER2.fromFiles(source, opts);
+    if (inMemory) return GLiNER2.fromFiles(source, { maxTokens: opts.maxTokens });
     const files = await resolveCheckpoint(source, opts);
     const model = new GLiNER2(loadModel(files), { maxTokens: opts.maxTokens });
     if (files.dir !== undefined) model.baseWeightsPath = `${files.dir.replace(/[\\/]+$/, "")}/${CHECKPOINT_FILES.weights}`;

@@ -14,7 +14,6 @@
  *
  * Node built-ins are imported dynamically so the platform-neutral library bundle can export this.
  */
-import type * as Crypto from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { Gliner2Error } from "../errors.js";
@@ -86,7 +85,13 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Compare a presented key with every configured key in time independent of where they differ. */
-export function keyMatcher(crypto: typeof Crypto, keys: readonly string[]): (presented: string | undefined) => boolean {
+/** The part of node:crypto the key check uses (structural, so the published types need no Node types). */
+export interface KeyCrypto {
+  createHash(algorithm: "sha256"): { update(data: string, encoding: "utf8"): { digest(): Uint8Array } };
+  timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean;
+}
+
+export function keyMatcher(crypto: KeyCrypto, keys: readonly string[]): (presented: string | undefined) => boolean {
   // Fixed-length digests make timingSafeEqual applicable whatever the key lengths.
   const digests = keys.map((k) => crypto.createHash("sha256").update(k, "utf8").digest());
   return (presented) => {
