@@ -33,8 +33,10 @@ export interface CallOptions {
   readonly includeSpans?: boolean;
   /** false → the official raw-results shape. Default true. */
   readonly formatResults?: boolean;
-  /** "first" (official parity) or "best": how a `str` field / relation picks its span. */
+  /** How a `str` entity / field / relation picks its span: "official" (default, HEAD), "first" or "best". */
   readonly spanSelection?: SpanSelection;
+  /** Keep only the first `maxLen` words of each text (official `max_len`); default: all. */
+  readonly maxLen?: number;
 }
 
 export interface BatchOptions extends CallOptions {
@@ -153,11 +155,12 @@ export class GLiNER2 {
     const prompts = new Map<Schema, ReturnType<typeof buildPrompt>>();
     const items = texts.map((raw, i) => {
       const text = prepareText(raw);
-      const words = splitWords(text);
+      const all = splitWords(text);
+      const words = options.maxLen === null ? all : all.slice(0, options.maxLen);
       const schema = perText[i];
       let prompt = prompts.get(schema);
       if (!prompt) prompts.set(schema, (prompt = buildPrompt(schema)));
-      return { index: i, text, words, prompt };
+      return { index: i, text, sourceLength: raw.length, words, prompt };
     });
 
     const results: ExtractionResult[] = new Array(texts.length);
@@ -177,6 +180,7 @@ export class GLiNER2 {
         });
         const decoded = decode({
           text: it.text,
+          sourceLength: it.sourceLength,
           words: it.words,
           prefixTokens: it.prompt.prefixTokens,
           maxWidth: this.model.config.maxWidth,
@@ -193,14 +197,16 @@ export class GLiNER2 {
   }
 }
 
-function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSelection">> & { spanSelection: SpanSelection } {
+function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSelection" | "maxLen">> & { spanSelection: SpanSelection; maxLen: number | null } {
   if (typeof opts !== "object" || opts === null) throw new InputError("options", "must be an object");
   const threshold = opts.threshold ?? 0.5;
   if (typeof threshold !== "number" || !(threshold >= 0 && threshold <= 1)) throw new InputError("threshold", `must be a number in [0, 1], got ${JSON.stringify(opts.threshold)}`);
   const batchSize = opts.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError("batchSize", `must be a positive integer, got ${JSON.stringify(opts.batchSize)}`);
-  const spanSelection = opts.spanSelection ?? "first";
-  if (spanSelection !== "first" && spanSelection !== "best") throw new InputError("spanSelection", `must be "first" or "best", got ${JSON.stringify(spanSelection)}`);
+  const spanSelection = opts.spanSelection ?? "official";
+  if (spanSelection !== "official" && spanSelection !== "first" && spanSelection !== "best") throw new InputError("spanSelection", `must be "official", "first" or "best", got ${JSON.stringify(spanSelection)}`);
+  const maxLen = opts.maxLen ?? null;
+  if (maxLen !== null && (!Number.isInteger(maxLen) || maxLen < 1)) throw new InputError("maxLen", `must be a positive integer (words), got ${JSON.stringify(opts.maxLen)}`);
   for (const key of ["includeConfidence", "includeSpans", "formatResults"] as const) {
     if (opts[key] !== undefined && typeof opts[key] !== "boolean") throw new InputError(key, `must be a boolean, got ${JSON.stringify(opts[key])}`);
   }
@@ -208,6 +214,7 @@ function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSele
     threshold,
     batchSize,
     spanSelection,
+    maxLen,
     includeConfidence: opts.includeConfidence ?? false,
     includeSpans: opts.includeSpans ?? false,
     formatResults: opts.formatResults ?? true,

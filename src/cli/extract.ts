@@ -34,7 +34,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "threshold", kind: "string", value: "P", help: "span confidence threshold in [0, 1] (default: 0.5)" },
   { name: "include-confidence", kind: "flag", help: "add a confidence to every extracted value" },
   { name: "include-spans", kind: "flag", help: "add character start/end offsets to every extracted value" },
-  { name: "span-selection", kind: "string", value: "first|best", help: "a str field / relation takes the first span in text order (official, default) or the most confident" },
+  { name: "span-selection", kind: "string", value: "official|first|best", help: "how a str entity / field / relation picks its span: official (default: str entities the most confident, fields and relations the first in text order), first, best" },
   { name: "raw", kind: "flag", help: "print unformatted results (format_results=False)" },
   { name: "pretty", kind: "flag", help: "indent the JSON output (default when stdout is a terminal, single-text mode)" },
   { name: "progress", kind: "flag", help: "show progress on stderr even when it is not a terminal" },
@@ -69,7 +69,7 @@ Examples:
 /** Options the library's extraction calls take. */
 interface CallOptions {
   threshold?: number;
-  spanSelection?: "first" | "best";
+  spanSelection?: "official" | "first" | "best";
   includeConfidence?: boolean;
   includeSpans?: boolean;
   formatResults?: boolean;
@@ -139,7 +139,7 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   if (opt.flag("raw")) callOpts.formatResults = false;
   const spanSelection = opt.string("span-selection");
   if (spanSelection !== undefined) {
-    if (spanSelection !== "first" && spanSelection !== "best") throw new UsageError("extract", `--span-selection must be "first" or "best", got "${spanSelection}"`);
+    if (spanSelection !== "official" && spanSelection !== "first" && spanSelection !== "best") throw new UsageError("extract", `--span-selection must be "official", "first" or "best", got "${spanSelection}"`);
     callOpts.spanSelection = spanSelection;
   }
   const batchSize = opt.number("batch-size", { min: 1, max: 4096, integer: true }) ?? 8;

@@ -106,3 +106,29 @@ export function codePointLength(s: string): number {
   }
   return n;
 }
+
+/** `golden_head/<checkpoint>/<case>.json`: official HEAD (v1.3.3) replaying a golden case (FIXTURES.md §7.1). */
+export interface HeadOutput {
+  readonly case: string;
+  readonly checkpoint: string;
+  readonly call: Record<string, unknown>;
+  readonly output: unknown;
+  readonly error: string | null;
+  readonly warnings: string[];
+  readonly vs_v112: { identical: boolean; identical_after_format: boolean; causes: string[] };
+  /** Per text: HEAD's cleaned text, words (`[word, start, end]`, code points into the original text), prompt. */
+  readonly texts_prepared: {
+    index: number;
+    text: string;
+    prefix_tokens: string[];
+    words: [string, number, number][];
+    schema_tokens_list: string[][];
+    task_types: string[];
+    input_ids: number[];
+  }[];
+}
+
+/** HEAD's result of the same call as a golden case. */
+export function readHeadOutput(ref: GoldenCaseRef): HeadOutput {
+  return JSON.parse(readFileSync(`${FIXTURES_DIR}golden_head/${ref.checkpoint}/${ref.name}.json`, "utf8")) as HeadOutput;
+}
