@@ -23,6 +23,7 @@ import {
   type SchemaInput as UserSchema,
 } from "./schema.js";
 import { prepareText, splitWords } from "./words.js";
+import { batchExtractLong, streamExtractLong, type LongDocument, type LongOptions } from "./long/index.js";
 
 export interface CallOptions {
   /** Span threshold for targets without their own (official default 0.5). */
@@ -37,7 +38,14 @@ export interface CallOptions {
   readonly spanSelection?: SpanSelection;
   /** Keep only the first `maxLen` words of each text (official `max_len`); default: all. */
   readonly maxLen?: number;
+  /**
+   * Official `overlap_policy` ("flat" | "nested" | "longest"): read only by the official boundary-model
+   * architecture, so it changes nothing for these span checkpoints; validated (the official accepts anything).
+   */
+  readonly overlapPolicy?: OverlapPolicy;
 }
+
+export type OverlapPolicy = "flat" | "nested" | "longest";
 
 export interface BatchOptions extends CallOptions {
   /** Texts encoded together in one padded batch (default 8). Results do not depend on it. */
@@ -135,6 +143,35 @@ export class GLiNER2 {
   }
 
   /**
+   * Extract from a document of any length: overlapping windows of `chunkSize` words (default 384, overlap 64) are
+   * extracted in batches and merged as the official `extract_long` does (offsets into `text`, duplicates across
+   * overlaps removed, classifications aggregated). See README "Long documents".
+   */
+  async extractLong(text: string, schema: UserSchema, opts: LongOptions = {}): Promise<ExtractionResult> {
+    if (typeof text !== "string") throw new InputError("text", `must be a string, got ${text === null ? "null" : typeof text}`);
+    const [result] = await batchExtractLong(this, [text], schema, opts);
+    return result;
+  }
+
+  /** `extractLong` over several documents (one schema for all, or one per document); chunks of all are batched. */
+  async batchExtractLong(texts: string[], schemas: UserSchema | UserSchema[], opts: LongOptions = {}): Promise<ExtractionResult[]> {
+    return batchExtractLong(this, texts, schemas, opts);
+  }
+
+  async extractEntitiesLong(text: string, entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts: LongOptions = {}): Promise<ExtractionResult> {
+    return this.extractLong(text, schemaFromEntityTypes(entityTypes), opts);
+  }
+
+  async batchExtractEntitiesLong(texts: string[], entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts: LongOptions = {}): Promise<ExtractionResult[]> {
+    return batchExtractLong(this, texts, schemaFromEntityTypes(entityTypes), opts);
+  }
+
+  /** Long documents from a (possibly asynchronous, unbounded) stream; one merged result per document, in order. */
+  streamExtractLong(documents: Iterable<LongDocument> | AsyncIterable<LongDocument>, opts: LongOptions = {}): AsyncGenerator<ExtractionResult> {
+    return streamExtractLong(this, documents, opts);
+  }
+
+  /**
    * Extract from many texts with one schema for all, or one schema per text. Texts are encoded `batchSize` at a
    * time; every input is validated before any work starts.
    */
@@ -197,7 +234,7 @@ export class GLiNER2 {
   }
 }
 
-function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSelection" | "maxLen">> & { spanSelection: SpanSelection; maxLen: number | null } {
+function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSelection" | "maxLen" | "overlapPolicy">> & { spanSelection: SpanSelection; maxLen: number | null } {
   if (typeof opts !== "object" || opts === null) throw new InputError("options", "must be an object");
   const threshold = opts.threshold ?? 0.5;
   if (typeof threshold !== "number" || !(threshold >= 0 && threshold <= 1)) throw new InputError("threshold", `must be a number in [0, 1], got ${JSON.stringify(opts.threshold)}`);
@@ -205,6 +242,9 @@ function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSele
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError("batchSize", `must be a positive integer, got ${JSON.stringify(opts.batchSize)}`);
   const spanSelection = opts.spanSelection ?? "official";
   if (spanSelection !== "official" && spanSelection !== "first" && spanSelection !== "best") throw new InputError("spanSelection", `must be "official", "first" or "best", got ${JSON.stringify(spanSelection)}`);
+  if (opts.overlapPolicy !== undefined && !["flat", "nested", "longest"].includes(opts.overlapPolicy)) {
+    throw new InputError("overlapPolicy", `must be "flat", "nested" or "longest", got ${JSON.stringify(opts.overlapPolicy)}`);
+  }
   const maxLen = opts.maxLen ?? null;
   if (maxLen !== null && (!Number.isInteger(maxLen) || maxLen < 1)) throw new InputError("maxLen", `must be a positive integer (words), got ${JSON.stringify(opts.maxLen)}`);
   for (const key of ["includeConfidence", "includeSpans", "formatResults"] as const) {
