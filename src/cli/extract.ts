@@ -8,7 +8,8 @@ import { normalizeSchema } from "../schema.js";
 import { formatOptions, optionReader, parseArgs, type OptionSpec } from "./args.js";
 import { UsageError } from "./errors.js";
 import { openInput, readAllText, streamWriter, type CliIO } from "./io.js";
-import { readLines, streamJsonl } from "./jsonl.js";
+import { readLines, streamJsonl, streamJsonlLong } from "./jsonl.js";
+import { DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, type LongProgress } from "../long/index.js";
 import { loadCliModel } from "./model.js";
 import { createProgress } from "./progress.js";
 import { schemaFromFlags } from "./schemaFlags.js";
@@ -30,7 +31,10 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "jsonl", kind: "flag", help: "input is JSONL: each line an object with a text field, or a JSON string" },
   { name: "text-field", kind: "string", value: "NAME", help: "JSONL field holding the text (default: text)" },
   { name: "result-field", kind: "string", value: "NAME", help: "JSONL output field for the result (default: result)" },
-  { name: "batch-size", short: "b", kind: "string", value: "N", help: "texts per encoder batch in --jsonl mode (default: 8)" },
+  { name: "batch-size", short: "b", kind: "string", value: "N", help: "texts (long mode: chunks) per encoder batch in --jsonl or long mode (default: 8)" },
+  { name: "long", kind: "flag", help: "long documents: extract from overlapping word windows and merge (default 384 words, 64 shared)" },
+  { name: "chunk-size", kind: "string", value: "N", help: "long mode: words per window (default: 384); implies --long" },
+  { name: "chunk-overlap", kind: "string", value: "N", help: "long mode: words shared by consecutive windows (default: 64); implies --long" },
   { name: "threshold", kind: "string", value: "P", help: "span confidence threshold in [0, 1] (default: 0.5)" },
   { name: "include-confidence", kind: "flag", help: "add a confidence to every extracted value" },
   { name: "include-spans", kind: "flag", help: "add character start/end offsets to every extracted value" },
@@ -50,6 +54,10 @@ The text comes from TEXT, --text, --input FILE or stdin. With --jsonl every inpu
 with a "text" field (other fields, e.g. "id", are copied to the output) or a bare JSON string, and every
 output line is that object plus a "result" field, written as soon as its batch is done.
 
+Long documents: --long, --chunk-size N or --chunk-overlap N extract from overlapping word windows and merge
+the results with offsets into the whole text (a book can be piped in; with --jsonl every record is a document).
+Progress then counts chunks.
+
 Schema: either --schema FILE or the shorthand flags below (combinable with each other):
   --entities person,company
   --classify sentiment=positive,negative      --classify multi:topics=tech,sports,politics
@@ -64,6 +72,7 @@ Examples:
   gliner2 extract -m fastino/gliner2-base-v1 --entities person,company "Tim Cook leads Apple."
   echo "I loved it!" | gliner2 extract -m ./model --classify sentiment=positive,negative
   gliner2 extract -m ./model --schema schema.json --jsonl --input texts.jsonl > results.jsonl
+  gliner2 extract -m ./model --entities person,location --chunk-size 256 --input book.txt
 `;
 
 /** Options the library's extraction calls take. */
@@ -96,6 +105,11 @@ async function readSchemaFile(path: string): Promise<Record<string, unknown>> {
   return value as Record<string, unknown>;
 }
 
+/** Pair every document text of a stream with the schema. */
+async function* withSchema(texts: AsyncIterable<string>, schema: Record<string, unknown>): AsyncGenerator<{ text: string; schema: Record<string, unknown> }> {
+  for await (const text of texts) yield { text, schema };
+}
+
 /** Strip one trailing line break: `echo text |` and files end with one, and it is not part of the text. */
 function stripFinalNewline(s: string): string {
   return s.endsWith("\r\n") ? s.slice(0, -2) : s.endsWith("\n") ? s.slice(0, -1) : s;
@@ -125,8 +139,16 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   if (sources.length > 1) throw new UsageError("extract", `give the text one way only, got ${sources.join(" and ")}`);
   if (jsonl && (textOpt !== undefined || positional !== undefined)) throw new UsageError("extract", "--jsonl reads records from --input FILE or stdin, not from --text or an argument");
   if (sources.length === 0 && io.stdin.isTTY) throw new UsageError("extract", "no text: pass it as an argument, with --text, --input FILE or on stdin");
+  const chunkSize = opt.number("chunk-size", { min: 1, max: 1_000_000, integer: true });
+  const chunkOverlap = opt.number("chunk-overlap", { min: 0, max: 1_000_000, integer: true });
+  const long = opt.flag("long") || chunkSize !== undefined || chunkOverlap !== undefined;
+  const chunking = long ? { chunkSize: chunkSize ?? DEFAULT_CHUNK_SIZE, chunkOverlap: chunkOverlap ?? DEFAULT_CHUNK_OVERLAP } : null;
+  if (chunking !== null && chunking.chunkOverlap >= chunking.chunkSize) {
+    throw new UsageError("extract", `--chunk-overlap (${chunking.chunkOverlap}) must be smaller than --chunk-size (${chunking.chunkSize})`);
+  }
+  if (long && opt.flag("raw")) throw new UsageError("extract", "--raw cannot be combined with long mode (--long, --chunk-size, --chunk-overlap): chunk results are merged in the formatted shape");
   if (!jsonl) {
-    for (const f of ["text-field", "result-field", "batch-size"]) {
+    for (const f of long ? ["text-field", "result-field"] : ["text-field", "result-field", "batch-size"]) {
       if (parsed.options.has(f)) throw new UsageError("extract", `--${f} only applies with --jsonl`);
     }
   }
@@ -167,6 +189,36 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
     io.stderr,
   );
   const write = streamWriter(io.stdout);
+
+  if (!jsonl && chunking !== null) {
+    const text = textOpt ?? positional ?? stripFinalNewline(await readAllText(input!));
+    const progress = createProgress(io.stderr, { enabled: progressEnabled, label: "chunks", unit: "items" });
+    let result: unknown;
+    await inSchemaFile(async () => {
+      const onProgress = (p: LongProgress) => progress.update(p.chunksDone, p.chunksKnown);
+      for await (const r of model.streamExtractLong([{ text, schema }], { ...callOpts, ...chunking, batchSize, onProgress })) result = r;
+    });
+    progress.finish();
+    const pretty = opt.flag("pretty") || io.stdout.isTTY === true;
+    await write(`${JSON.stringify(result, null, pretty ? 2 : undefined)}\n`);
+    return 0;
+  }
+
+  if (chunking !== null) {
+    const chunkProgress = createProgress(io.stderr, { enabled: progressEnabled, label: "chunks", unit: "items" });
+    const written = await inSchemaFile(() =>
+      streamJsonlLong({
+        lines: readLines(input!.stream),
+        textField: opt.string("text-field") ?? "text",
+        resultField: opt.string("result-field") ?? "result",
+        where: input!.where,
+        run: (texts) => model.streamExtractLong(withSchema(texts, schema), { ...callOpts, ...chunking, batchSize, onProgress: (p) => chunkProgress.update(p.chunksDone, null, `of ${p.chunksKnown} known, ${p.documentsDone} records`) }),
+        write,
+      }),
+    );
+    chunkProgress.finish(`${written} records`);
+    return 0;
+  }
 
   if (!jsonl) {
     const text = textOpt ?? positional ?? stripFinalNewline(await readAllText(input!));

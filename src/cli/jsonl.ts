@@ -114,3 +114,49 @@ export async function streamJsonl(opts: StreamJsonlOptions): Promise<number> {
   await flush();
   return written;
 }
+
+export interface StreamJsonlLongOptions {
+  readonly lines: AsyncIterable<string>;
+  readonly textField: string;
+  readonly resultField: string;
+  readonly where: string;
+  /** Merged results of a stream of document texts, in order (the library's `streamExtractLong`). */
+  readonly run: (texts: AsyncIterable<string>) => AsyncIterable<unknown>;
+  readonly write: (chunk: string) => Promise<void>;
+}
+
+/**
+ * JSONL where every record is a long document: records are handed to the chunked extractor one by one (it pulls
+ * the next only when it needs more chunks for a batch), and each output line is written as soon as its
+ * document's last chunk is merged. A malformed line ends the input there: the documents before it are finished
+ * and written first, then its error is raised.
+ */
+export async function streamJsonlLong(opts: StreamJsonlLongOptions): Promise<number> {
+  const pending: JsonlRecord[] = [];
+  let failure: unknown = null;
+  let lineNo = 0;
+  async function* documents(): AsyncGenerator<string> {
+    for await (const raw of opts.lines) {
+      lineNo++;
+      let record: JsonlRecord | null;
+      try {
+        record = parseRecord(raw, lineNo, opts.textField, opts.where);
+      } catch (e) {
+        failure = e;
+        return;
+      }
+      if (record === null) continue;
+      pending.push(record);
+      yield record.text;
+    }
+  }
+  let written = 0;
+  for await (const result of opts.run(documents())) {
+    const record = pending.shift();
+    if (record === undefined) throw new Error("internal: more results than records");
+    await opts.write(outputLine(record, result, opts.textField, opts.resultField));
+    written++;
+  }
+  if (failure !== null) throw failure;
+  return written;
+}
