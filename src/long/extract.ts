@@ -68,6 +68,9 @@ function checkLongOptions(opts: LongOptions): ChunkOptions {
     throw new InputError("formatResults", "long-document extraction merges formatted results; formatResults: false is not supported (the official raises too)");
   }
   if (opts.onProgress !== undefined && typeof opts.onProgress !== "function") throw new InputError("onProgress", "must be a function");
+  if (opts.overlapPolicy !== undefined && !["flat", "nested", "longest"].includes(opts.overlapPolicy)) {
+    throw new InputError("overlapPolicy", `must be "flat", "nested" or "longest", got ${JSON.stringify(opts.overlapPolicy)}`);
+  }
   return checkChunkOptions(opts);
 }
 
