@@ -132,3 +132,19 @@ export interface HeadOutput {
 export function readHeadOutput(ref: GoldenCaseRef): HeadOutput {
   return JSON.parse(readFileSync(`${FIXTURES_DIR}golden_head/${ref.checkpoint}/${ref.name}.json`, "utf8")) as HeadOutput;
 }
+
+/**
+ * HEAD with a raw schema dict (no builder metadata) files a relation with nothing found as a top-level
+ * `name: []` instead of under `relation_extraction` (README deviation 5). Rewrite HEAD's output the way we
+ * report it: `relation_extraction` last, relations in schema order.
+ */
+export function headRawDictRelations(output: unknown, relationNames: readonly string[]): unknown {
+  if (output === null || typeof output !== "object" || Array.isArray(output)) return output;
+  const o = output as Record<string, unknown>;
+  const moved = relationNames.filter((n) => Array.isArray(o[n]) && (o[n] as unknown[]).length === 0);
+  if (moved.length === 0) return output;
+  const rel = { ...((o.relation_extraction as Record<string, unknown> | undefined) ?? {}) };
+  for (const n of moved) rel[n] = [];
+  const rest = Object.fromEntries(Object.entries(o).filter(([k]) => !moved.includes(k) && k !== "relation_extraction"));
+  return { ...rest, relation_extraction: Object.fromEntries(relationNames.filter((n) => n in rel).map((n) => [n, rel[n]])) };
+}
