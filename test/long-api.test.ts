@@ -143,6 +143,19 @@ describe("long-document API", async () => {
     expect(long.entities.city).toEqual(plain.entities.city);
   });
 
+  it("maxLen keeps only the first N words of each text (official max_len)", async () => {
+    const text = docs[1];
+    const words = splitWords(text);
+    const n = 20;
+    const cut = (await model.extractEntities(text, ["person", "place"], { maxLen: n, includeSpans: true, threshold: 0.3 })) as { entities: Record<string, { end: number }[]> };
+    const all = Object.values(cut.entities).flat();
+    expect(all.length).toBeGreaterThan(0);
+    for (const s of all) expect(s.end).toBeLessThanOrEqual(words[n - 1].end);
+    const full = (await model.extractEntities(text, ["person", "place"], { includeSpans: true, threshold: 0.3 })) as typeof cut;
+    expect(Math.max(...Object.values(full.entities).flat().map((s) => s.end))).toBeGreaterThan(words[n - 1].end);
+    for (const bad of [0, -1, 2.5, "3"]) await expect(model.extract(text, schema, { maxLen: bad as never })).rejects.toThrow(/maxLen/);
+  });
+
   it("rejects bad input with typed errors before any work", async () => {
     const spy = vi.spyOn(model, "batchExtract");
     await expect(model.extractLong(42 as never, schema)).rejects.toThrow(/text: must be a string/);
