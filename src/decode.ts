@@ -1,6 +1,7 @@
 /**
  * Decoding: span scores and class probabilities of one text → extracted values, by the rules of the official
- * engine (fastino-ai/GLiNER2 v1.1.2 `inference/engine.py`, FIXTURES.md §4 "Decoding"). The result keeps, for
+ * engine (fastino-ai/GLiNER2 v1.1.2 `inference/engine.py`, FIXTURES.md §4 "Decoding", with HEAD v1.3.3's choice
+ * of the most confident span for `str` entity types, §7). The result keeps, for
  * every value, its text, confidence, word span and character span, so that `format.ts` can produce any output
  * shape (official formatted, with confidences, with character offsets, or raw) from one decoding.
  */

@@ -45,7 +45,9 @@ function expectClose(actual: unknown, expected: unknown, path: string, ctx: Ctx 
     return;
   }
   if (typeof expected === "string" && ctx.appended && expected.endsWith(".") && actual !== expected) {
-    // Decision: a value reaching onto the appended "." is cut back to the user's text.
+    // Decision: a value reaching onto the appended "." is cut back to the user's text; one that was only the "."
+    // is removed (a str value is null).
+    if (expected === ".") return void expect(actual, path).toBeNull();
     return void expect(actual, path).toBe(expected.slice(0, -1).replace(/\s+$/u, ""));
   }
   if (expected === null || typeof expected !== "object") return void expect(actual, path).toStrictEqual(expected);
@@ -54,7 +56,9 @@ function expectClose(actual: unknown, expected: unknown, path: string, ctx: Ctx 
     let exp = expected as unknown[];
     if (ctx.appended && (actual as unknown[]).length < exp.length) {
       // Decision: a value that was only the appended "." is removed.
-      exp = exp.filter((e) => e !== "." && !(typeof e === "object" && e !== null && (e as { text?: unknown }).text === "."));
+      // (A relation whose head or tail was only that "." is dropped.)
+      const onlyDot = (v: unknown): boolean => v === "." || (typeof v === "object" && v !== null && (v as { text?: unknown }).text === ".");
+      exp = exp.filter((e) => !onlyDot(e) && !(Array.isArray(e) && e.some(onlyDot)) && !(typeof e === "object" && e !== null && (onlyDot((e as { head?: unknown }).head) || onlyDot((e as { tail?: unknown }).tail))));
     }
     expect((actual as unknown[]).length, `${path}.length`).toBe(exp.length);
     exp.forEach((e, i) => expectClose((actual as unknown[])[i], e, `${path}[${i}]`, ctx));
