@@ -1,6 +1,7 @@
 /**
  * Decoding: span scores and class probabilities of one text → extracted values, by the rules of the official
- * engine (fastino-ai/GLiNER2 v1.1.2 `inference/engine.py`, FIXTURES.md §4 "Decoding"). The result keeps, for
+ * engine (fastino-ai/GLiNER2 v1.1.2 `inference/engine.py`, FIXTURES.md §4 "Decoding", with HEAD v1.3.3's choice
+ * of the most confident span for `str` entity types, §7). The result keeps, for
  * every value, its text, confidence, word span and character span, so that `format.ts` can produce any output
  * shape (official formatted, with confidences, with character offsets, or raw) from one decoding.
  */
@@ -8,8 +9,13 @@ import { InputError } from "./errors.js";
 import type { ClassificationPlan, SpanSchemaPlan, SpanTarget } from "./plan.js";
 import { compileValidator } from "./pyregex.js";
 
-/** How a `str` field, a `str` entity type or a relation head/tail picks its one span among those above threshold. */
-export type SpanSelection = "first" | "best";
+/**
+ * How a `str` field, a `str` entity type or a relation head/tail picks its one span among those above threshold:
+ * "official" (default, official HEAD v1.3.3): a `str` entity type takes the most confident span, `str` structure
+ * fields and relation heads/tails the first in text order; "first" / "best": every one of them the first in text
+ * order (v1.1.2) / the most confident.
+ */
+export type SpanSelection = "official" | "first" | "best";
 
 /** A text word as UTF-16 offsets into the cleaned text, end exclusive. */
 export interface WordOffsets {
@@ -38,6 +44,11 @@ export type SchemaInput = SpanSchemaInput | ClassificationInput;
 export interface DecodeInput {
   /** The cleaned text (original case) the words index into. */
   readonly text: string;
+  /**
+   * Length of the user's text before the clean-up appended its `"."` (default `text.length`). Spans are clipped
+   * to it, so every offset slices the user's own string; a span only on the appended `"."` is dropped.
+   */
+  readonly sourceLength?: number;
   /** Text words (prefix excluded), in order. */
   readonly words: readonly WordOffsets[];
   /** Choice-prefix words: the first `prefixTokens.length` positions of every score tensor's word axis. */
@@ -48,10 +59,7 @@ export interface DecodeInput {
   readonly threshold: number;
   /** One entry per schema, in plan order. */
   readonly schemas: readonly SchemaInput[];
-  /**
-   * "first" (default, official v1.1.2 parity, finding 6): the first valid span in position order;
-   * "best": the most confident valid span (earliest on ties).
-   */
+  /** See `SpanSelection`; default "official". */
   readonly spanSelection?: SpanSelection;
 }
 
@@ -209,6 +217,8 @@ function choicePositions(choice: string, prefix: readonly string[]): number[] {
 /** Shared per-text state: the geometry of the score tensors and the text. */
 interface TextContext {
   readonly text: string;
+  /** Spans end at most here (the user's text, without the appended "."). */
+  readonly limit: number;
   readonly words: readonly WordOffsets[];
   readonly prefix: readonly string[];
   /** W: prefix + words. */
@@ -261,10 +271,28 @@ export function selectNonOverlapping<T extends { readonly confidence: number; re
   return kept;
 }
 
+/**
+ * Decision: the "." the clean-up appended is not the user's text. Selection happens as the official does (so
+ * decisions are the official ones); then a chosen span reaching onto that "." is cut back to the user's text, and
+ * one that was only that "." is removed (null). The official reports such spans one past the text, so their
+ * offsets slice the user's string to something else than the span ("" for the lone ".").
+ */
+function clipToSource(ctx: TextContext, v: SpanValue): SpanValue | null {
+  if (v.charEnd <= ctx.limit) return v;
+  let b = ctx.limit;
+  while (b > v.charStart && isPySpace(ctx.text.charCodeAt(b - 1))) b--;
+  if (b <= v.charStart) return null;
+  return { ...v, text: ctx.text.slice(v.charStart, b), charEnd: b };
+}
+
+function clipAll(ctx: TextContext, values: readonly SpanValue[]): SpanValue[] {
+  return values.map((v) => clipToSource(ctx, v)).filter((v): v is SpanValue => v !== null);
+}
+
 /** The one span of a `str` target / relation side: first in position order, or the most confident. */
-function pickOne(spans: readonly SpanValue[], selection: SpanSelection): SpanValue | null {
+function pickOne(spans: readonly SpanValue[], selection: SpanSelection, isEntity: boolean): SpanValue | null {
   if (spans.length === 0) return null;
-  if (selection === "first") return spans[0];
+  if (selection === "first" || (selection === "official" && !isEntity)) return spans[0];
   let best = spans[0];
   for (const s of spans) if (s.confidence > best.confidence) best = s;
   return best;
@@ -294,7 +322,7 @@ function targetSpans(ctx: TextContext, plan: SpanSchemaPlan, target: SpanTarget,
 /** A span target's value(s): list → greedy non-overlapping; str → one span. */
 function spanTargetValues(ctx: TextContext, plan: SpanSchemaPlan, target: SpanTarget, scores: Float32Array, instance: number): TargetValues {
   const spans = targetSpans(ctx, plan, target, scores, instance);
-  const values = target.dtype === "list" ? selectNonOverlapping(spans) : [pickOne(spans, ctx.selection)].filter((v) => v !== null);
+  const values = clipAll(ctx, target.dtype === "list" ? selectNonOverlapping(spans) : [pickOne(spans, ctx.selection, plan.taskType === "entities")].filter((v) => v !== null));
   return { name: target.name, dtype: target.dtype, isChoice: false, values };
 }
 
@@ -363,9 +391,11 @@ function decodeRelation(ctx: TextContext, input: SpanSchemaInput, scores: Float3
   const [headT, tailT] = plan.targets;
   const instances: RelationInstance[] = [];
   for (let i = 0; scores !== null && i < count; i++) {
-    // Official (finding 6): the first valid span in position order, not the most confident, unless asked.
-    const head = pickOne(targetSpans(ctx, plan, headT, scores, i), ctx.selection);
-    const tail = pickOne(targetSpans(ctx, plan, tailT, scores, i), ctx.selection);
+    // Official (finding 6, unchanged at HEAD): the first valid span in position order, unless asked otherwise.
+    const headPick = pickOne(targetSpans(ctx, plan, headT, scores, i), ctx.selection, false);
+    const tailPick = pickOne(targetSpans(ctx, plan, tailT, scores, i), ctx.selection, false);
+    const head = headPick && clipToSource(ctx, headPick);
+    const tail = tailPick && clipToSource(ctx, tailPick);
     if (head !== null && tail !== null) instances.push({ head, tail });
   }
   return { kind: "relation", name: plan.name, count, instances };
@@ -426,9 +456,13 @@ export function decode(input: DecodeInput): DecodedText {
   const { text, words, prefixTokens, maxWidth, threshold, schemas } = input;
   checkNumber(threshold, "threshold", "the threshold");
   if (!Number.isInteger(maxWidth) || maxWidth < 1) throw new InputError("maxWidth", `must be a positive integer, got ${String(maxWidth)}`);
-  const selection = input.spanSelection ?? "first";
-  if (selection !== "first" && selection !== "best") {
-    throw new InputError("spanSelection", `must be "first" or "best", got ${JSON.stringify(selection)}`);
+  const selection = input.spanSelection ?? "official";
+  if (selection !== "official" && selection !== "first" && selection !== "best") {
+    throw new InputError("spanSelection", `must be "official", "first" or "best", got ${JSON.stringify(selection)}`);
+  }
+  const limit = input.sourceLength ?? text.length;
+  if (!Number.isInteger(limit) || limit < 0 || limit > text.length) {
+    throw new InputError("sourceLength", `must be an integer in [0, ${text.length}], got ${String(input.sourceLength)}`);
   }
   words.forEach((w, i) => {
     if (!Number.isInteger(w.start) || !Number.isInteger(w.end) || w.start < 0 || w.end < w.start || w.end > text.length) {
@@ -437,6 +471,7 @@ export function decode(input: DecodeInput): DecodedText {
   });
   const ctx: TextContext = {
     text,
+    limit,
     words,
     prefix: prefixTokens,
     positions: prefixTokens.length + words.length,

@@ -9,10 +9,12 @@
  * - finding 3: the classification key is the task name (decode.ts keeps `plan.name`).
  * - finding 5: empty results keep their type's shape: entities with count 0 → every requested type present
  *   (`[]`, or `null` for str types); a structure with count 0 → `[]`; every requested relation → `[]`.
- * - finding 6: `spanSelection` (decode option) — "first" for parity, "best" for the most confident span.
- * - finding 7: with `includeConfidence` only, `start`/`end` are word indices (v1.1.2 parity); with
- *   `includeSpans` they are UTF-16 character offsets into the cleaned text (`text.slice(start, end) === text`),
- *   as in official ≥ 1.2, with or without `confidence`.
+ * - finding 6: `spanSelection` (decode option) — "official" (HEAD: str entities most confident, str fields and
+ *   relations first in text order), "first", "best".
+ * - finding 7 (as official HEAD): `includeConfidence` adds only `confidence`; `start`/`end` appear only with
+ *   `includeSpans` and are UTF-16 character offsets into the text (`text.slice(start, end) === text`).
+ * - list values: de-duplicated by lower-cased text, or with `includeSpans` by (lower-cased text, start, end), as
+ *   official HEAD (two mentions at different places are two values once positions are reported).
  * - relations with `includeConfidence` or `includeSpans` → `{head: {...}, tail: {...}}` objects (official ≥ 1.2;
  *   v1.1.2 silently dropped the confidences).
  * - choice values carry `{text, confidence}` when confidences are asked for (official ≥ 1.2), never positions:
@@ -24,7 +26,7 @@ import type { DecodedText, ExtractedValue, SchemaResult, SpanValue, TargetValues
 export interface FormatOptions {
   /** false → the official raw-results shape (see `rawResults`). Default true. */
   readonly formatResults?: boolean;
-  /** Add `confidence` to every value (and word-index `start`/`end` unless `includeSpans`). */
+  /** Add `confidence` to every value. */
   readonly includeConfidence?: boolean;
   /** Add UTF-16 character offsets `start`/`end` into the text to every span value. */
   readonly includeSpans?: boolean;
@@ -84,7 +86,7 @@ function flagsOf(options: FormatOptions): Flags {
 
 function spanOutput(v: SpanValue, f: Flags): ValueOutput {
   if (f.spans) return f.confidence ? { text: v.text, confidence: v.confidence, start: v.charStart, end: v.charEnd } : { text: v.text, start: v.charStart, end: v.charEnd };
-  if (f.confidence) return { text: v.text, confidence: v.confidence, start: v.start, end: v.end };
+  if (f.confidence) return { text: v.text, confidence: v.confidence };
   return v.text;
 }
 
@@ -93,12 +95,15 @@ function valueOutput(v: ExtractedValue, f: Flags): ValueOutput {
   return spanOutput(v, f);
 }
 
-/** A list target: values deduplicated by lower-cased text, first (most confident) occurrence kept (official). */
+/**
+ * A list target: values deduplicated by lower-cased text (with `includeSpans`: by text and position), first
+ * (most confident) occurrence kept (official HEAD).
+ */
 function listOutput(values: readonly ExtractedValue[], f: Flags): ValueOutput[] {
   const seen = new Set<string>();
   const out: ValueOutput[] = [];
   for (const v of values) {
-    const key = v.text.toLowerCase();
+    const key = f.spans && v.kind === "span" ? `${v.text.toLowerCase()}\u0000${v.charStart}\u0000${v.charEnd}` : v.text.toLowerCase();
     if (v.text === "" || seen.has(key)) continue;
     seen.add(key);
     out.push(valueOutput(v, f));

@@ -47,6 +47,7 @@ import {
   type SchemaInput as UserSchema,
 } from "./schema.js";
 import { prepareText, splitWords } from "./words.js";
+import { batchExtractLong, streamExtractLong, type LongDocument, type LongOptions } from "./long/index.js";
 
 export interface CallOptions {
   /** Span threshold for targets without their own (official default 0.5). */
@@ -57,14 +58,23 @@ export interface CallOptions {
   readonly includeSpans?: boolean;
   /** false → the official raw-results shape. Default true. */
   readonly formatResults?: boolean;
-  /** "first" (official parity) or "best": how a `str` field / relation picks its span. */
+  /** How a `str` entity / field / relation picks its span: "official" (default, HEAD), "first" or "best". */
   readonly spanSelection?: SpanSelection;
   /**
    * LoRA adapter for this call, by the name it was loaded under; `null` = the base model. Default: the active
    * adapter (the last one loaded, or `setActiveAdapter`), else the base model.
    */
   readonly adapter?: string | null;
+  /** Keep only the first `maxLen` words of each text (official `max_len`); default: all. */
+  readonly maxLen?: number;
+  /**
+   * Official `overlap_policy` ("flat" | "nested" | "longest"): read only by the official boundary-model
+   * architecture, so it changes nothing for these span checkpoints; validated (the official accepts anything).
+   */
+  readonly overlapPolicy?: OverlapPolicy;
 }
+
+export type OverlapPolicy = "flat" | "nested" | "longest";
 
 export interface BatchOptions extends CallOptions {
   /** Texts encoded together in one padded batch (default 8). Results do not depend on it. */
@@ -83,7 +93,7 @@ const DEFAULT_MAX_TOKENS = 4096;
 export const MAX_CHARS_PER_TOKEN = 32;
 
 /** The option names each call accepts: a misspelt one (`treshold`) is an error, not silently ignored. */
-const CALL_OPTION_KEYS = ["threshold", "includeConfidence", "includeSpans", "formatResults", "spanSelection", "adapter"] as const;
+const CALL_OPTION_KEYS = ["threshold", "includeConfidence", "includeSpans", "formatResults", "spanSelection", "adapter", "maxLen", "overlapPolicy"] as const;
 const BATCH_OPTION_KEYS = [...CALL_OPTION_KEYS, "batchSize"] as const;
 const MODEL_OPTION_KEYS = ["maxTokens"] as const;
 const LOAD_OPTION_KEYS = [
@@ -348,6 +358,35 @@ export class GLiNER2 {
   }
 
   /**
+   * Extract from a document of any length: overlapping windows of `chunkSize` words (default 384, overlap 64) are
+   * extracted in batches and merged as the official `extract_long` does (offsets into `text`, duplicates across
+   * overlaps removed, classifications aggregated). See README "Long documents".
+   */
+  async extractLong(text: string, schema: UserSchema, opts: LongOptions = {}): Promise<ExtractionResult> {
+    if (typeof text !== "string") throw new InputError("text", `must be a string, got ${text === null ? "null" : typeof text}`);
+    const [result] = await batchExtractLong(this, [text], schema, opts);
+    return result;
+  }
+
+  /** `extractLong` over several documents (one schema for all, or one per document); chunks of all are batched. */
+  async batchExtractLong(texts: string[], schemas: UserSchema | UserSchema[], opts: LongOptions = {}): Promise<ExtractionResult[]> {
+    return batchExtractLong(this, texts, schemas, opts);
+  }
+
+  async extractEntitiesLong(text: string, entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts: LongOptions = {}): Promise<ExtractionResult> {
+    return this.extractLong(text, schemaFromEntityTypes(entityTypes), opts);
+  }
+
+  async batchExtractEntitiesLong(texts: string[], entityTypes: Parameters<typeof schemaFromEntityTypes>[0], opts: LongOptions = {}): Promise<ExtractionResult[]> {
+    return batchExtractLong(this, texts, schemaFromEntityTypes(entityTypes), opts);
+  }
+
+  /** Long documents from a (possibly asynchronous, unbounded) stream; one merged result per document, in order. */
+  streamExtractLong(documents: Iterable<LongDocument> | AsyncIterable<LongDocument>, opts: LongOptions = {}): AsyncGenerator<ExtractionResult> {
+    return streamExtractLong(this, documents, opts);
+  }
+
+  /**
    * Extract from many texts with one schema for all, or one schema per text. Texts are encoded `batchSize` at a
    * time; every input is validated before any work starts.
    */
@@ -376,11 +415,12 @@ export class GLiNER2 {
     const prompts = new Map<Schema, ReturnType<typeof buildPrompt>>();
     const items = texts.map((raw, i) => {
       const text = prepareText(raw);
-      const words = splitWords(text);
+      const all = splitWords(text);
+      const words = options.maxLen === null ? all : all.slice(0, options.maxLen);
       const schema = perText[i];
       let prompt = prompts.get(schema);
       if (!prompt) prompts.set(schema, (prompt = buildPrompt(schema)));
-      return { index: i, text, words, prompt };
+      return { index: i, text, sourceLength: raw.length, words, prompt };
     });
 
     const results: ExtractionResult[] = new Array(texts.length);
@@ -400,6 +440,7 @@ export class GLiNER2 {
         });
         const decoded = decode({
           text: it.text,
+          sourceLength: it.sourceLength,
           words: it.words,
           prefixTokens: it.prompt.prefixTokens,
           maxWidth: this.model.config.maxWidth,
@@ -419,15 +460,20 @@ export class GLiNER2 {
 /** How to raise the limits, for the messages (the CLI has no flag for it). */
 const LIMIT_HINT = " or load the model with a larger maxTokens (CLI: --max-tokens)";
 
-function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSelection" | "adapter">> & { spanSelection: SpanSelection } {
+function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSelection" | "adapter" | "maxLen" | "overlapPolicy">> & { spanSelection: SpanSelection; maxLen: number | null } {
   if (typeof opts !== "object" || opts === null) throw new InputError("options", "must be an object");
   checkOptionKeys(opts, BATCH_OPTION_KEYS, "options");
   const threshold = opts.threshold ?? 0.5;
   if (typeof threshold !== "number" || !(threshold >= 0 && threshold <= 1)) throw new InputError("threshold", `must be a number in [0, 1], got ${describeValue(opts.threshold)}`);
   const batchSize = opts.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError("batchSize", `must be a positive integer, got ${describeValue(opts.batchSize)}`);
-  const spanSelection = opts.spanSelection ?? "first";
-  if (spanSelection !== "first" && spanSelection !== "best") throw new InputError("spanSelection", `must be "first" or "best", got ${describeValue(spanSelection)}`);
+  const spanSelection = opts.spanSelection ?? "official";
+  if (spanSelection !== "official" && spanSelection !== "first" && spanSelection !== "best") throw new InputError("spanSelection", `must be "official", "first" or "best", got ${describeValue(spanSelection)}`);
+  if (opts.overlapPolicy !== undefined && !["flat", "nested", "longest"].includes(opts.overlapPolicy)) {
+    throw new InputError("overlapPolicy", `must be "flat", "nested" or "longest", got ${describeValue(opts.overlapPolicy)}`);
+  }
+  const maxLen = opts.maxLen ?? null;
+  if (maxLen !== null && (!Number.isInteger(maxLen) || maxLen < 1)) throw new InputError("maxLen", `must be a positive integer (words), got ${describeValue(opts.maxLen)}`);
   for (const key of ["includeConfidence", "includeSpans", "formatResults"] as const) {
     if (opts[key] !== undefined && typeof opts[key] !== "boolean") throw new InputError(key, `must be a boolean, got ${describeValue(opts[key])}`);
   }
@@ -435,6 +481,7 @@ function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSele
     threshold,
     batchSize,
     spanSelection,
+    maxLen,
     includeConfidence: opts.includeConfidence ?? false,
     includeSpans: opts.includeSpans ?? false,
     formatResults: opts.formatResults ?? true,

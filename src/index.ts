@@ -4,7 +4,8 @@
  * Start with `GLiNER2.fromPretrained(dirOrRepoId)`, then `extractEntities`, `classifyText`, `extractJson`,
  * `extractRelations`, or `extract(text, schema)` with a schema from `createSchema()` or a JSON schema object.
  */
-export { GLiNER2, type BatchOptions, type CallOptions, type ExtractionResult, type LoadOptions } from "./gliner2.js";
+export { GLiNER2, type BatchOptions, type CallOptions, type ExtractionResult, type LoadOptions, type OverlapPolicy } from "./gliner2.js";
+export { splitIntoChunks, mergeChunkResults, type LongOptions, type LongDocument, type LongProgress, type TextChunk } from "./long/index.js";
 export { createSchema, normalizeSchema } from "./schema.js";
 export type * from "./schema.js";
 export type { CheckpointFiles } from "./checkpoint.js";

@@ -1,31 +1,25 @@
 /**
- * Text → words, as the official GLiNER2 processor does it (its `WhitespaceTokenSplitter` after the engine's
- * text clean-up), with one deliberate difference in the offsets.
+ * Text → words, as the official GLiNER2 processor does it (HEAD v1.3.3 `WhitespaceTokenSplitter`, after the
+ * engine's text clean-up).
  *
- * Official behaviour reproduced exactly:
- * - the text is lower-cased with Python's `str.lower()` (full Unicode mappings such as `İ` → `i̇`, and the
- *   Final_Sigma rule for `Σ`), then
- * - split by the regex `(?:https?://[^\s]+|www\.[^\s]+)` | `[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}` |
- *   `@[a-z0-9_]+` | `\w+(?:[-_]\w+)*` | `\S` with Python `re` semantics: `re.IGNORECASE` with Unicode case
- *   rules (so `[a-z]` also matches `ı` U+0131, `ſ` U+017F and `K` U+212A, and `s` also matches `ſ`), `\w` =
+ * - The regex `(?:https?://[^\s]+|www\.[^\s]+)` | `[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}` | `@[a-z0-9_]+` |
+ *   `\w+(?:[-_]\w+)*` | `\S` is matched on the ORIGINAL text with Python `re` semantics: `re.IGNORECASE` with
+ *   Unicode case rules (so `[a-z]` also matches `İ` U+0130, `ı` U+0131, `ſ` U+017F and `K` U+212A), `\w` =
  *   `str.isalnum()` or `_` (letters and numbers, not combining marks), `\s` = `str.isspace()` (which includes
  *   U+001C–U+001F and U+0085 but not U+FEFF, unlike JavaScript's `\s`). Matching is per code point.
  *   The character sets below were derived by running Python 3.11's `re` over every code point; JavaScript's
  *   `\p{L}\p{N}` equals Python's `\w` on every character Python's Unicode 14 database assigns.
+ * - Each matched word is then lower-cased on its own with Python's `str.lower()` (full mappings such as
+ *   `İ` → `i̇`; Final_Sigma judged inside the word, as Python does on the word string).
  *
- * Deliberate difference (FIXTURES.md finding 8): the official start/end are code-point offsets into the
- * *lower-cased* text, which the engine then uses to slice the *original* text — wrong by one character after
- * every `İ` (and any other character whose lower-case form is longer), and not UTF-16 offsets at all. Here
- * `start`/`end` are UTF-16 offsets into the ORIGINAL text, so `text.slice(start, end)` is the original-case
- * word. Where one original character lower-cases to several (`İ` → `i` + U+0307) and the splitter cuts inside
- * that expansion (`i` is a word, the combining dot is another), each part maps to the whole original
- * character: both words get the range of `İ`. Words may then overlap by that one character, but a span of
- * words always slices to the exact original text it covers.
+ * So `İzmir` is one word `i̇zmir`, and `start`/`end` index the original text. (v1.1.2 lower-cased the whole text
+ * first, split `İ` into `i` + U+0307, and reported offsets into the lower-cased text.) Offsets here are UTF-16
+ * units, so `text.slice(start, end)` is the original-case word.
  */
 import { InputError } from "./errors.js";
 
 export interface Word {
-  /** The word as the official splitter returns it: taken from the lower-cased text. */
+  /** The word as the official splitter returns it: the matched text, lower-cased. */
   readonly text: string;
   /** UTF-16 offset of the word's first character in the original text. */
   readonly start: number;
@@ -105,17 +99,16 @@ export interface SplitWork {
  */
 export function splitWords(text: string, work?: SplitWork): Word[] {
   if (typeof text !== "string") throw new InputError("text", `expected a string, got ${describe(text)}`);
-  const { lower, origStart, origEnd } = lowerWithMap(text);
   const words: Word[] = [];
-  const scan = new Scanner(lower);
-  for (let i = 0; i < lower.length; ) {
+  const scan = new Scanner(text);
+  for (let i = 0; i < text.length; ) {
     scan.steps++;
-    if (isSpace(lower.charCodeAt(i))) {
+    if (isSpace(text.charCodeAt(i))) {
       i++;
       continue;
     }
     const e = scan.matchAt(i);
-    words.push({ text: lower.slice(i, e), start: origStart[i], end: origEnd[e - 1] });
+    words.push({ text: pyLower(text.slice(i, e)), start: i, end: e });
     i = e;
   }
   if (work) work.steps += scan.steps;
@@ -270,63 +263,17 @@ const CASED = /\p{Cased}/u;
 const CASE_IGNORABLE = /\p{Case_Ignorable}/u;
 const CAPITAL_SIGMA = 0x3a3;
 
-/**
- * Python's `str.lower()`, with, for every UTF-16 unit of the result, the original character it came from
- * (`origStart`/`origEnd`: that character's UTF-16 range in `text`).
- */
-function lowerWithMap(text: string): { lower: string; origStart: Int32Array; origEnd: Int32Array } {
-  // Fast path, the usual case: no Σ (the one context-dependent mapping) and no character whose lower case is
-  // longer (no character's is shorter). JS's toLowerCase is then Python's lower() character by character,
-  // and every UTF-16 unit maps to itself.
-  if (!text.includes("\u03a3")) {
-    const lower = text.toLowerCase();
-    if (lower.length === text.length) {
-      const n = text.length;
-      const origStart = new Int32Array(n + 1);
-      const origEnd = new Int32Array(n + 1);
-      for (let i = 0; i < n; i++) {
-        origStart[i] = i;
-        origEnd[i] = i + 1;
-      }
-      return { lower, origStart, origEnd };
-    }
+/** Python's `str.lower()` of one string (Final_Sigma judged inside it). */
+export function pyLower(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(s)) return s.toLowerCase();
+  const cps = Array.from(s, (c) => c.codePointAt(0)!);
+  let out = "";
+  for (let k = 0; k < cps.length; k++) {
+    const cp = cps[k];
+    out += cp === CAPITAL_SIGMA ? (isFinalSigma(cps, k) ? "\u03c2" : "\u03c3") : lowerCodePoint(cp);
   }
-  const codePoints: number[] = [];
-  const offsets: number[] = [];
-  for (let i = 0; i < text.length; ) {
-    const cp = text.codePointAt(i)!;
-    codePoints.push(cp);
-    offsets.push(i);
-    i += cp > 0xffff ? 2 : 1;
-  }
-  offsets.push(text.length);
-
-  // Lower-casing rarely changes the length (İ → i̇ does), so start at the input's size and grow if needed.
-  let origStart: Int32Array = new Int32Array(text.length + 8);
-  let origEnd: Int32Array = new Int32Array(text.length + 8);
-  const parts: string[] = [];
-  let n = 0;
-  for (let k = 0; k < codePoints.length; k++) {
-    const cp = codePoints[k];
-    const piece = cp === CAPITAL_SIGMA ? (isFinalSigma(codePoints, k) ? "\u03c2" : "\u03c3") : lowerCodePoint(cp);
-    parts.push(piece);
-    for (let u = 0; u < piece.length; u++) {
-      if (n === origStart.length) {
-        origStart = grow(origStart);
-        origEnd = grow(origEnd);
-      }
-      origStart[n] = offsets[k];
-      origEnd[n] = offsets[k + 1];
-      n++;
-    }
-  }
-  return { lower: parts.join(""), origStart, origEnd };
-}
-
-function grow(a: Int32Array): Int32Array {
-  const b = new Int32Array(a.length * 2 + 16);
-  b.set(a);
-  return b;
+  return out;
 }
 
 const lowerCache = new Map<number, string>();
@@ -345,8 +292,8 @@ function lowerCodePoint(cp: number): string {
 
 /**
  * Unicode's Final_Sigma condition as CPython evaluates it: a cased letter before Σ (skipping case-ignorable
- * characters) and no cased letter after it (again skipping case-ignorable ones). Evaluated on the whole
- * text, because the context may reach past word boundaries (`ΟΔΟΣ'Α` keeps σ).
+ * characters) and no cased letter after it (again skipping case-ignorable ones), judged inside the string being
+ * lower-cased: one word, as the official code lowers each word on its own.
  */
 function isFinalSigma(cps: readonly number[], k: number): boolean {
   let j = k - 1;

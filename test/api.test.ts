@@ -45,12 +45,16 @@ describe("GLiNER2 API", async () => {
     for (const s of spans) expect(text.slice(s.start, s.end)).toBe(s.text);
   });
 
-  it("spanSelection 'best' picks a span at least as confident as 'first'", async () => {
+  it("spanSelection 'best' picks a span at least as confident as 'first'; a str entity is the best by default (HEAD)", async () => {
     const opts = { includeConfidence: true, threshold: 0.05 } as const;
-    const first = (await model.extractEntities(text, { person: { dtype: "str" } }, opts)) as { entities: { person: { confidence: number } | null } };
-    const best = (await model.extractEntities(text, { person: { dtype: "str" } }, { ...opts, spanSelection: "best" })) as typeof first;
+    const types = { person: { dtype: "str" }, place: {} } as const;
+    type Out = { entities: { person: { confidence: number } | null } };
+    const first = (await model.extractEntities(text, types, { ...opts, spanSelection: "first" })) as Out;
+    const best = (await model.extractEntities(text, types, { ...opts, spanSelection: "best" })) as Out;
+    const official = (await model.extractEntities(text, types, opts)) as Out;
     expect(first.entities.person).not.toBeNull();
-    expect(best.entities.person!.confidence).toBeGreaterThanOrEqual(first.entities.person!.confidence);
+    expect(best.entities.person!.confidence).toBeGreaterThan(first.entities.person!.confidence);
+    expect(official).toEqual(best);
   });
 
   it("results do not depend on batch size", async () => {

@@ -410,7 +410,7 @@ describe("built CLI", () => {
       expectUserError(runCli(["extract", "-e", "person", "hello"]), 2, /no model: give --model/);
       expectUserError(runCli(["extract", "-m", MODEL, "-e", "person", "--schema", "s.json", "hello"]), 2, /either --schema FILE or shorthand schema flags/);
       expectUserError(runCli(["download"]), 2, /expected one repo id/);
-      expectUserError(runCli(["extract", "-m", MODEL, "-e", "person", "--span-selection", "top", "hello"]), 2, /--span-selection must be "first" or "best", got "top"/);
+      expectUserError(runCli(["extract", "-m", MODEL, "-e", "person", "--span-selection", "top", "hello"]), 2, /--span-selection must be "official", "first" or "best", got "top"/);
     });
 
     it("reports a missing model, schema file or input file by path, with exit code 1", () => {

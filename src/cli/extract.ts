@@ -8,8 +8,9 @@ import { normalizeSchema } from "../schema.js";
 import { formatOptions, optionReader, parseArgs, type OptionSpec } from "./args.js";
 import { EXIT, UsageError } from "./errors.js";
 import { openInput, readAllText, streamWriter, type CliIO } from "./io.js";
-import { type OverlongLine, readLines, streamJsonl } from "./jsonl.js";
+import { type OverlongLine, readLines, streamJsonl, streamJsonlLong } from "./jsonl.js";
 import { safeMessage } from "../quote.js";
+import { DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, type LongProgress } from "../long/index.js";
 import { loadCliModel } from "./model.js";
 import { createProgress } from "./progress.js";
 import { schemaFromFlags } from "./schemaFlags.js";
@@ -31,14 +32,17 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "jsonl", kind: "flag", help: "input is JSONL: each line an object with a text field, or a JSON string" },
   { name: "text-field", kind: "string", value: "NAME", help: "JSONL field holding the text (default: text)" },
   { name: "result-field", kind: "string", value: "NAME", help: "JSONL output field for the result (default: result)" },
-  { name: "batch-size", short: "b", kind: "string", value: "N", help: "texts per encoder batch in --jsonl mode (default: 8)" },
+  { name: "batch-size", short: "b", kind: "string", value: "N", help: "texts (long mode: chunks) per encoder batch in --jsonl or long mode (default: 8)" },
   { name: "fail-fast", kind: "flag", help: "--jsonl: stop at the first bad record (default: write an error record for it and go on)" },
   { name: "errors", kind: "string", value: "FILE", help: "--jsonl: write error records to FILE instead of among the results" },
   { name: "max-tokens", kind: "string", value: "N", help: "longest prompt + text in tokens (default: 4096); longer texts are refused" },
+  { name: "long", kind: "flag", help: "long documents: extract from overlapping word windows and merge (default 384 words, 64 shared)" },
+  { name: "chunk-size", kind: "string", value: "N", help: "long mode: words per window (default: 384); implies --long" },
+  { name: "chunk-overlap", kind: "string", value: "N", help: "long mode: words shared by consecutive windows (default: 64); implies --long" },
   { name: "threshold", kind: "string", value: "P", help: "span confidence threshold in [0, 1] (default: 0.5)" },
   { name: "include-confidence", kind: "flag", help: "add a confidence to every extracted value" },
   { name: "include-spans", kind: "flag", help: "add character start/end offsets to every extracted value" },
-  { name: "span-selection", kind: "string", value: "first|best", help: "a str field / relation takes the first span in text order (official, default) or the most confident" },
+  { name: "span-selection", kind: "string", value: "official|first|best", help: "how a str entity / field / relation picks its span: official (default: str entities the most confident, fields and relations the first in text order), first, best" },
   { name: "raw", kind: "flag", help: "print unformatted results (format_results=False)" },
   { name: "pretty", kind: "flag", help: "indent the JSON output (default when stdout is a terminal, single-text mode)" },
   { name: "progress", kind: "flag", help: "show progress on stderr even when it is not a terminal" },
@@ -56,6 +60,10 @@ output line is that object plus a "result" field, written as soon as its batch i
 (invalid JSON, no text, too long, …) gives {"line": N, "error": {"code", "message"}} in its place (or in
 --errors FILE) and the stream goes on; the exit code is 1 when any record failed (--fail-fast: stop at it).
 
+Long documents: --long, --chunk-size N or --chunk-overlap N extract from overlapping word windows and merge
+the results with offsets into the whole text (a book can be piped in; with --jsonl every record is a document).
+Progress then counts chunks.
+
 Schema: either --schema FILE or the shorthand flags below (combinable with each other):
   --entities person,company
   --classify sentiment=positive,negative      --classify multi:topics=tech,sports,politics
@@ -70,12 +78,13 @@ Examples:
   gliner2 extract -m fastino/gliner2-base-v1 --entities person,company "Tim Cook leads Apple."
   echo "I loved it!" | gliner2 extract -m ./model --classify sentiment=positive,negative
   gliner2 extract -m ./model --schema schema.json --jsonl --input texts.jsonl > results.jsonl
+  gliner2 extract -m ./model --entities person,location --chunk-size 256 --input book.txt
 `;
 
 /** Options the library's extraction calls take. */
 interface CallOptions {
   threshold?: number;
-  spanSelection?: "first" | "best";
+  spanSelection?: "official" | "first" | "best";
   includeConfidence?: boolean;
   includeSpans?: boolean;
   formatResults?: boolean;
@@ -102,6 +111,11 @@ async function readSchemaFile(path: string): Promise<Record<string, unknown>> {
     throw new SchemaError("(root)", `${path} must hold a JSON object with entities, classifications, structures and/or relations`);
   }
   return value as Record<string, unknown>;
+}
+
+/** Pair every document text of a stream with the schema. */
+async function* withSchema(texts: AsyncIterable<string>, schema: Record<string, unknown>): AsyncGenerator<{ text: string; schema: Record<string, unknown> }> {
+  for await (const text of texts) yield { text, schema };
 }
 
 /** Strip one trailing line break: `echo text |` and files end with one, and it is not part of the text. */
@@ -133,8 +147,16 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   if (sources.length > 1) throw new UsageError("extract", `give the text one way only, got ${sources.join(" and ")}`);
   if (jsonl && (textOpt !== undefined || positional !== undefined)) throw new UsageError("extract", "--jsonl reads records from --input FILE or stdin, not from --text or an argument");
   if (sources.length === 0 && io.stdin.isTTY) throw new UsageError("extract", "no text: pass it as an argument, with --text, --input FILE or on stdin");
+  const chunkSize = opt.number("chunk-size", { min: 1, max: 1_000_000, integer: true });
+  const chunkOverlap = opt.number("chunk-overlap", { min: 0, max: 1_000_000, integer: true });
+  const long = opt.flag("long") || chunkSize !== undefined || chunkOverlap !== undefined;
+  const chunking = long ? { chunkSize: chunkSize ?? DEFAULT_CHUNK_SIZE, chunkOverlap: chunkOverlap ?? DEFAULT_CHUNK_OVERLAP } : null;
+  if (chunking !== null && chunking.chunkOverlap >= chunking.chunkSize) {
+    throw new UsageError("extract", `--chunk-overlap (${chunking.chunkOverlap}) must be smaller than --chunk-size (${chunking.chunkSize})`);
+  }
+  if (long && opt.flag("raw")) throw new UsageError("extract", "--raw cannot be combined with long mode (--long, --chunk-size, --chunk-overlap): chunk results are merged in the formatted shape");
   if (!jsonl) {
-    for (const f of ["text-field", "result-field", "batch-size", "fail-fast", "errors"]) {
+    for (const f of long ? ["text-field", "result-field", "fail-fast", "errors"] : ["text-field", "result-field", "batch-size", "fail-fast", "errors"]) {
       if (parsed.options.has(f)) throw new UsageError("extract", `--${f} only applies with --jsonl`);
     }
   }
@@ -147,7 +169,7 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   if (opt.flag("raw")) callOpts.formatResults = false;
   const spanSelection = opt.string("span-selection");
   if (spanSelection !== undefined) {
-    if (spanSelection !== "first" && spanSelection !== "best") throw new UsageError("extract", `--span-selection must be "first" or "best", got "${spanSelection}"`);
+    if (spanSelection !== "official" && spanSelection !== "first" && spanSelection !== "best") throw new UsageError("extract", `--span-selection must be "official", "first" or "best", got "${spanSelection}"`);
     callOpts.spanSelection = spanSelection;
   }
   const batchSize = opt.number("batch-size", { min: 1, max: 4096, integer: true }) ?? 8;
@@ -177,6 +199,20 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   );
   const write = streamWriter(io.stdout);
 
+  if (!jsonl && chunking !== null) {
+    const text = textOpt ?? positional ?? stripFinalNewline(await readAllText(input!));
+    const progress = createProgress(io.stderr, { enabled: progressEnabled, label: "chunks", unit: "items" });
+    let result: unknown;
+    await inSchemaFile(async () => {
+      const onProgress = (p: LongProgress) => progress.update(p.chunksDone, p.chunksKnown);
+      for await (const r of model.streamExtractLong([{ text, schema }], { ...callOpts, ...chunking, batchSize, onProgress })) result = r;
+    });
+    progress.finish();
+    const pretty = opt.flag("pretty") || io.stdout.isTTY === true;
+    await write(`${JSON.stringify(result, null, pretty ? 2 : undefined)}\n`);
+    return 0;
+  }
+
   if (!jsonl) {
     // Reading stops just past the model's character limit; the library then refuses the text with its message.
     const text = textOpt ?? positional ?? stripFinalNewline(await readAllText(input!, model.maxChars + 2));
@@ -205,14 +241,34 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   const errorsFile = errorsPath !== undefined ? await openErrorsFile(errorsPath) : null;
   let failed = 0;
   let firstFailure = "";
+  const onRecordError = (line: number, err: unknown) => {
+    if (failed++ === 0) firstFailure = `line ${line}: ${err instanceof Error ? err.message : String(err)}`;
+  };
+  if (chunking !== null) {
+    // Long documents: one record = one document; progress counts chunks.
+    const chunkProgress = createProgress(io.stderr, { enabled: progressEnabled, label: "chunks", unit: "items" });
+    const written = await inSchemaFile(() =>
+      streamJsonlLong({
+        lines: readLines(input!.stream),
+        failFast,
+        writeError: errorsFile?.write,
+        onRecordError,
+        textField: opt.string("text-field") ?? "text",
+        resultField: opt.string("result-field") ?? "result",
+        where: input!.where,
+        run: (texts) => model.streamExtractLong(withSchema(texts, schema), { ...callOpts, ...chunking, batchSize, onProgress: (p) => chunkProgress.update(p.chunksDone, null, `of ${p.chunksKnown} known, ${p.documentsDone} records`) }),
+        write,
+      }),
+    ).finally(() => errorsFile?.close());
+    chunkProgress.finish(`${written} records`);
+    return reportFailures(written);
+  }
   const records = await inSchemaFile(() =>
     streamJsonl({
       lines: counted(readLines(input!.stream)),
       failFast,
       writeError: errorsFile?.write,
-      onRecordError: (line, err) => {
-        if (failed++ === 0) firstFailure = `line ${line}: ${err instanceof Error ? err.message : String(err)}`;
-      },
+      onRecordError,
       batchSize,
       textField: opt.string("text-field") ?? "text",
       resultField: opt.string("result-field") ?? "result",
@@ -224,12 +280,14 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   ).finally(() => errorsFile?.close());
   if (sized) progress.update(input!.size!, input!.size, `${records} records`);
   progress.finish();
-  if (failed > 0) {
+  return reportFailures(records);
+
+  function reportFailures(written: number): number {
+    if (failed === 0) return 0;
     const where = errorsPath !== undefined ? `error records in ${errorsPath}` : "error records among the results";
-    io.stderr.write(`gliner2: error: ${failed} of ${records + failed} records failed (${where}); first: ${safeMessage(firstFailure)}\n`);
+    io.stderr.write(`gliner2: error: ${failed} of ${written + failed} records failed (${where}); first: ${safeMessage(firstFailure)}\n`);
     return EXIT.failure;
   }
-  return 0;
 }
 
 /** `--errors FILE`: opened (truncated) before any record is read, so a bad path fails at once. */

@@ -248,3 +248,73 @@ export async function streamJsonl(opts: StreamJsonlOptions): Promise<number> {
   await flush();
   return written;
 }
+
+export interface StreamJsonlLongOptions {
+  readonly lines: AsyncIterable<string | OverlongLine>;
+  readonly textField: string;
+  readonly resultField: string;
+  readonly where: string;
+  /** Merged results of a stream of document texts, in order (the library's `streamExtractLong`). */
+  readonly run: (texts: AsyncIterable<string>) => AsyncIterable<unknown>;
+  readonly write: (chunk: string) => Promise<void>;
+  /** As in `streamJsonl`: true (the default here) ends the stream at the first malformed line. */
+  readonly failFast?: boolean;
+  readonly writeError?: (chunk: string) => Promise<void>;
+  readonly onRecordError?: (line: number, err: unknown) => void;
+}
+
+/**
+ * JSONL where every record is a long document: records are handed to the chunked extractor one by one (it pulls
+ * the next only when it needs more chunks for a batch), and each output line is written as soon as its
+ * document's last chunk is merged. A malformed line becomes an error record in its place (after the documents
+ * before it are written) and the stream goes on; with `failFast` the documents before it are finished and
+ * written first, then its error is raised. An error from the extractor itself ends the stream.
+ */
+export async function streamJsonlLong(opts: StreamJsonlLongOptions): Promise<number> {
+  const failFast = opts.failFast ?? true;
+  // Input order: documents waiting for their result, and malformed lines waiting for the documents before them.
+  const queue: ({ record: JsonlRecord } | { line: number; error: unknown })[] = [];
+  let failure: unknown = null;
+  let lineNo = 0;
+  let written = 0;
+  const flushErrors = async () => {
+    while (queue.length > 0 && "error" in queue[0]) {
+      const { line, error } = queue.shift() as { line: number; error: unknown };
+      opts.onRecordError?.(line, error);
+      await (opts.writeError ?? opts.write)(errorLine(line, atLine(error, opts.where, line)));
+    }
+  };
+  async function* documents(): AsyncGenerator<string> {
+    for await (const raw of opts.lines) {
+      lineNo++;
+      let record: JsonlRecord | null;
+      try {
+        if (raw instanceof OverlongLine) {
+          throw new InputError(`${opts.where} line ${lineNo}`, `the line is ${raw.chars} characters long, over the ${DEFAULT_MAX_LINE_CHARS}-character limit for one record; it was skipped`);
+        }
+        record = parseRecord(raw, lineNo, opts.textField, opts.where);
+      } catch (e) {
+        if (failFast) {
+          failure = atLine(e, opts.where, lineNo);
+          opts.onRecordError?.(lineNo, e);
+          return;
+        }
+        queue.push({ line: lineNo, error: e });
+        continue;
+      }
+      if (record === null) continue;
+      queue.push({ record });
+      yield record.text;
+    }
+  }
+  for await (const result of opts.run(documents())) {
+    await flushErrors();
+    const head = queue.shift();
+    if (head === undefined || !("record" in head)) throw new Error("internal: more results than records");
+    await opts.write(outputLine(head.record, result, opts.textField, opts.resultField));
+    written++;
+  }
+  await flushErrors();
+  if (failure !== null) throw failure;
+  return written;
+}

@@ -106,3 +106,45 @@ export function codePointLength(s: string): number {
   }
   return n;
 }
+
+/** `golden_head/<checkpoint>/<case>.json`: official HEAD (v1.3.3) replaying a golden case (FIXTURES.md §7.1). */
+export interface HeadOutput {
+  readonly case: string;
+  readonly checkpoint: string;
+  readonly call: Record<string, unknown>;
+  readonly output: unknown;
+  readonly error: string | null;
+  readonly warnings: string[];
+  readonly vs_v112: { identical: boolean; identical_after_format: boolean; causes: string[] };
+  /** Per text: HEAD's cleaned text, words (`[word, start, end]`, code points into the original text), prompt. */
+  readonly texts_prepared: {
+    index: number;
+    text: string;
+    prefix_tokens: string[];
+    words: [string, number, number][];
+    schema_tokens_list: string[][];
+    task_types: string[];
+    input_ids: number[];
+  }[];
+}
+
+/** HEAD's result of the same call as a golden case. */
+export function readHeadOutput(ref: GoldenCaseRef): HeadOutput {
+  return JSON.parse(readFileSync(`${FIXTURES_DIR}golden_head/${ref.checkpoint}/${ref.name}.json`, "utf8")) as HeadOutput;
+}
+
+/**
+ * HEAD with a raw schema dict (no builder metadata) files a relation with nothing found as a top-level
+ * `name: []` instead of under `relation_extraction` (README deviation 5). Rewrite HEAD's output the way we
+ * report it: `relation_extraction` last, relations in schema order.
+ */
+export function headRawDictRelations(output: unknown, relationNames: readonly string[]): unknown {
+  if (output === null || typeof output !== "object" || Array.isArray(output)) return output;
+  const o = output as Record<string, unknown>;
+  const moved = relationNames.filter((n) => Array.isArray(o[n]) && (o[n] as unknown[]).length === 0);
+  if (moved.length === 0) return output;
+  const rel = { ...((o.relation_extraction as Record<string, unknown> | undefined) ?? {}) };
+  for (const n of moved) rel[n] = [];
+  const rest = Object.fromEntries(Object.entries(o).filter(([k]) => !moved.includes(k) && k !== "relation_extraction"));
+  return { ...rest, relation_extraction: Object.fromEntries(relationNames.filter((n) => n in rel).map((n) => [n, rel[n]])) };
+}
