@@ -2,13 +2,15 @@
  * Turn the five files of a released checkpoint into a ready model: configs parsed and checked, weights read
  * and packed, tokenizer built. Works from in-memory files (browser, edge) and from a folder (Node, Deno, Bun).
  */
-import { ConfigError, Gliner2Error } from "./errors.js";
+import { ConfigError, Gliner2Error, InputError } from "./errors.js";
 import type { Gliner2Model } from "./engine.js";
 import { loadHeads } from "./heads/index.js";
 import { parseEncoderConfig, parseExtractorConfig } from "./model/config.js";
 import { loadDebertaEncoder } from "./model/deberta.js";
 import { parseSafetensors } from "./model/safetensors.js";
 import { loadTokenizer } from "./tokenizer.js";
+import { resolvePlan, type QuantizeOption } from "./int8/plan.js";
+import { setLoadPolicy } from "./model/weights.js";
 
 /** The files of a checkpoint; JSON files as text or parsed objects. */
 export interface CheckpointFiles {
@@ -30,12 +32,31 @@ export const CHECKPOINT_FILES = {
   weights: "model.safetensors",
 } as const;
 
-export function loadModel(files: CheckpointFiles): Gliner2Model {
+/** How to load: `quantize` picks tensors to run as int8 (README "int8"); an int8 checkpoint is int8 whatever it says. */
+export interface ModelLoadOptions {
+  readonly quantize?: QuantizeOption;
+}
+
+/** Validate the `quantize` option (InputError on a bad value). */
+export function quantizePlan(opt: QuantizeOption | undefined) {
+  try {
+    return resolvePlan(opt);
+  } catch (e) {
+    throw new InputError("quantize", (e as Error).message);
+  }
+}
+
+export function loadModel(files: CheckpointFiles, opts: ModelLoadOptions = {}): Gliner2Model {
+  const plan = quantizePlan(opts.quantize);
   const where = (name: string) => (files.source ? `${files.source.replace(/\/$/, "")}/${name}` : name);
   const config = parseExtractorConfig(files.config, where(CHECKPOINT_FILES.config));
   const encoderConfig = parseEncoderConfig(files.encoderConfig, where(CHECKPOINT_FILES.encoderConfig));
   const weights = files.weights instanceof Uint8Array ? files.weights : new Uint8Array(files.weights);
   const st = parseSafetensors(weights, where(CHECKPOINT_FILES.weights));
+  // Quantizing a float file at load: keep nothing that points into it, so its buffer is freed once loaded. An int8
+  // file is mostly int8 weights the model uses in place, so it is viewed, not copied.
+  const fileIsInt8 = st.names().some((n) => st.info(n).dtype === "I8");
+  setLoadPolicy(st, { plan, copyFloats: plan !== null && !fileIsInt8 });
   const tokenizer = loadTokenizer(files.tokenizer, files.tokenizerConfig);
   if (tokenizer.vocabSize > encoderConfig.vocabSize) {
     throw new ConfigError(

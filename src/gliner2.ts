@@ -3,7 +3,8 @@
  * Python API. Data flows text → words → tokens → encoder → word/schema embeddings → span scores → decoded
  * results, each step in its own module; this file only wires them and validates the call.
  */
-import { CHECKPOINT_FILES, loadModel, readCheckpointDir, type CheckpointFiles } from "./checkpoint.js";
+import { CHECKPOINT_FILES, loadModel, quantizePlan, readCheckpointDir, type CheckpointFiles } from "./checkpoint.js";
+import type { QuantizeOption } from "./int8/plan.js";
 import { decode, classProbs, type SchemaInput, type SpanSelection } from "./decode.js";
 import { runBatch, type Gliner2Model } from "./engine.js";
 import { InputError } from "./errors.js";
@@ -55,6 +56,13 @@ export interface LoadOptions extends ResolveOptions {
    * the weights are packed, so it is started here, before loading; `stopThreads()` ends it.
    */
   readonly threads?: number;
+  /**
+   * Run (part of) the model in int8: "int8" (encoder linear layers, word embeddings and heads; README "int8" has
+   * the measured error), "int8-embeddings" (only the embedding table: float engine, ~⅓ less memory), a custom
+   * `{encoder, embeddings, heads}` plan, or "none" (default). An int8 checkpoint (`gliner2 quantize`) loads as
+   * int8 without this option.
+   */
+  readonly quantize?: QuantizeOption;
 }
 
 export class GLiNER2 {
@@ -76,18 +84,19 @@ export class GLiNER2 {
       if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError("threads", `must be a positive integer, got ${JSON.stringify(opts.threads)}`);
       if (opts.threads !== threadCount()) await startThreads(opts.threads);
     }
+    quantizePlan(opts.quantize); // a bad value fails before any download
     const files = await resolveCheckpoint(source, opts);
-    return new GLiNER2(loadModel(files), opts);
+    return new GLiNER2(loadModel(files, opts), opts);
   }
 
   /** Load from files already in memory (browsers, edge workers). */
-  static fromFiles(files: CheckpointFiles, opts: { maxTokens?: number } = {}): GLiNER2 {
-    return new GLiNER2(loadModel(files), opts);
+  static fromFiles(files: CheckpointFiles, opts: { maxTokens?: number; quantize?: QuantizeOption } = {}): GLiNER2 {
+    return new GLiNER2(loadModel(files, opts), opts);
   }
 
   /** Load a checkpoint folder from disk (Node, Deno, Bun). */
-  static async fromDirectory(dir: string, opts: { maxTokens?: number } = {}): Promise<GLiNER2> {
-    return new GLiNER2(loadModel(await readCheckpointDir(dir)), opts);
+  static async fromDirectory(dir: string, opts: { maxTokens?: number; quantize?: QuantizeOption } = {}): Promise<GLiNER2> {
+    return new GLiNER2(loadModel(await readCheckpointDir(dir), opts), opts);
   }
 
   createSchema(): SchemaBuilder {
