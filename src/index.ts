@@ -29,3 +29,7 @@ export { parseSafetensors, readSafetensorsFile, readSafetensorsResponse, type Sa
 export { encode, loadDebertaEncoder, type DebertaEncoder } from "./model/deberta.js";
 export { runBatch, type Gliner2Model } from "./engine.js";
 export { startThreads, stopThreads, threadCount, setLinearBackend, type LinearKernel, type PackedLinear } from "./kernels/index.js";
+// int8 (README "int8"): checkpoint writer, plans, and the kernel slot a faster int8 backend plugs into.
+export { quantizeCheckpoint, quantizeCheckpointFiles, quantizeSafetensors, type QuantizeStats } from "./int8/checkpoint.js";
+export { DEFAULT_INT8_PLAN, EMBEDDINGS_INT8_PLAN, type Int8Plan, type QuantizeOption } from "./int8/plan.js";
+export { setInt8Backend, linearInt8Reference, quantizeRows, dequantizeRows, type Int8Linear, type Int8LinearKernel, type Int8Rows } from "./kernels/index.js";

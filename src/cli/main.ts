@@ -5,6 +5,7 @@ import { runDownload, DOWNLOAD_HELP } from "./download.js";
 import { describeError, EXIT, UsageError } from "./errors.js";
 import { EXTRACT_HELP, runExtract } from "./extract.js";
 import { OutputClosed, type CliIO } from "./io.js";
+import { QUANTIZE_HELP, runQuantize } from "./quantize.js";
 
 declare const __GLINER2_VERSION__: string | undefined;
 /** Set by scripts/build.mjs from package.json. */
@@ -18,6 +19,7 @@ in pure TypeScript.
 Commands:
   extract    extract from a text or a JSONL stream       (gliner2 extract --help)
   download   fetch a checkpoint from the Hugging Face hub (gliner2 download --help)
+  quantize   write an int8 copy of a checkpoint (~¼ size)  (gliner2 quantize --help)
   help CMD   show a command's help
 
 Options:
@@ -28,8 +30,9 @@ Options:
 const COMMANDS: Record<string, (argv: readonly string[], io: CliIO) => Promise<number>> = {
   extract: runExtract,
   download: runDownload,
+  quantize: runQuantize,
 };
-const HELP: Record<string, string> = { extract: EXTRACT_HELP, download: DOWNLOAD_HELP };
+const HELP: Record<string, string> = { extract: EXTRACT_HELP, download: DOWNLOAD_HELP, quantize: QUANTIZE_HELP };
 
 async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   const [command, ...rest] = argv;

@@ -48,6 +48,7 @@ export function quantizeRows(src: Float32Array, rows: number, cols: number): Int
     for (let k = 0; k < cols; k++) {
       const a = Math.abs(src[o + k]);
       if (a > amax) amax = a;
+      else if (a !== a) amax = NaN; // NaN compares false: catch it here
     }
     if (!Number.isFinite(amax)) throw new RangeError(`quantizeRows: row ${r} holds a non-finite value`);
     const scale = amax > 0 ? Math.fround(amax / 127) : 1;
@@ -110,6 +111,7 @@ export function quantizeActivations(x: Float32Array, rows: number, K: number, qx
     for (let k = 0; k < K; k++) {
       const a = Math.abs(x[o + k]);
       if (a > amax) amax = a;
+      else if (a !== a) amax = NaN;
     }
     // NaN/Infinity in the activations would poison every output: keep it visible rather than silently clamp it.
     if (!Number.isFinite(amax)) {

@@ -107,6 +107,12 @@ export class SafetensorsFile {
     return Array.from(data as ArrayLike<number>);
   }
 
+  /** The stored bytes of a tensor, as a view (for copying a tensor into another file unchanged). */
+  raw(name: string): Uint8Array {
+    const info = this.info(name);
+    return this.bytes.subarray(this.dataStart + info.begin, this.dataStart + info.end);
+  }
+
   private decode(info: TensorInfo): TensorData {
     const start = this.dataStart + info.begin;
     const byteLength = info.end - info.begin;

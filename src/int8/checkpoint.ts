@@ -1,0 +1,134 @@
+/**
+ * Writing int8 checkpoints: the released layout (config.json, encoder_config/config.json, tokenizer.json,
+ * tokenizer_config.json, model.safetensors) with the planned 2-D weights stored as
+ *   `<name>`        I8  [rows, cols]   q, in [−127, 127]
+ *   `<name>.scale`  F32 [rows]         per-row scale: value ≈ q · scale[row]
+ * (layout and rounding: src/kernels/int8.ts) and every other tensor copied unchanged. `__metadata__` records the
+ * format (`gliner2.quantization`), the plan and the naming scheme. `loadModel`/`fromPretrained` recognise the I8
+ * tensors by their dtype, so such a checkpoint loads as int8 with no option.
+ */
+import type { CheckpointFiles } from "../checkpoint.js";
+import { CHECKPOINT_FILES } from "../checkpoint.js";
+import { Gliner2Error, InputError } from "../errors.js";
+import { resolveCheckpoint, type ResolveOptions } from "../hub/index.js";
+import { quantizeRows } from "../kernels/int8.js";
+import { parseSafetensors, type SafetensorsFile } from "../model/safetensors.js";
+import { bytesOf, writeSafetensorsBuffer, type TensorToWrite } from "../model/safetensorsWriter.js";
+import { DEFAULT_INT8_PLAN, INT8_FORMAT, INT8_METADATA_KEY, planQuantizes, resolvePlan, SCALE_SUFFIX, type Int8Plan, type QuantizeOption } from "./plan.js";
+
+export interface QuantizeStats {
+  /** Tensors written as I8 (+ scale). */
+  readonly quantized: number;
+  /** Tensors copied unchanged. */
+  readonly copied: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+function planOf(opt: QuantizeOption | undefined): Int8Plan {
+  let plan: Int8Plan | null;
+  try {
+    plan = resolvePlan(opt ?? "int8");
+  } catch (e) {
+    throw new InputError("quantize", (e as Error).message);
+  }
+  if (plan === null) throw new InputError("quantize", `"none" quantizes nothing; use "int8", "int8-embeddings" or a plan`);
+  return plan;
+}
+
+/** Quantize the weights of one parsed safetensors file per `plan`; returns the new file's bytes. */
+export function quantizeSafetensors(st: SafetensorsFile, plan: Int8Plan = DEFAULT_INT8_PLAN): { bytes: Uint8Array; quantized: number; copied: number } {
+  const out: TensorToWrite[] = [];
+  let quantized = 0;
+  for (const name of st.names()) {
+    const info = st.info(name);
+    const float = info.dtype === "F32" || info.dtype === "F16" || info.dtype === "BF16";
+    if (float && info.shape.length === 2 && planQuantizes(plan, name)) {
+      if (st.has(name + SCALE_SUFFIX)) throw new Gliner2Error("CHECKPOINT", `${st.label}: tensor "${name}" is float but "${name}${SCALE_SUFFIX}" already exists`);
+      const [rows, cols] = info.shape;
+      const q = quantizeRows(st.f32(name), rows, cols);
+      out.push({ name, dtype: "I8", shape: [rows, cols], bytes: bytesOf(q.q) });
+      out.push({ name: name + SCALE_SUFFIX, dtype: "F32", shape: [rows], bytes: bytesOf(q.scales) });
+      quantized++;
+    } else {
+      out.push({ name, dtype: info.dtype, shape: info.shape, bytes: st.raw(name) });
+    }
+  }
+  const metadata: Record<string, string> = {
+    ...st.metadata,
+    [INT8_METADATA_KEY]: INT8_FORMAT,
+    [`${INT8_METADATA_KEY}.plan`]: JSON.stringify(plan),
+    [`${INT8_METADATA_KEY}.layout`]:
+      `an I8 tensor <name> [rows, cols] holds q in [-127, 127], its F32 tensor <name>${SCALE_SUFFIX} [rows] the per-row scale: value = q * scale[row]`,
+  };
+  if (metadata.format === undefined) metadata.format = "pt";
+  return { bytes: writeSafetensorsBuffer(out, metadata), quantized, copied: out.length - 2 * quantized };
+}
+
+/** An int8 copy of a checkpoint held in memory (browsers, edge): same files, quantized weights. */
+export function quantizeCheckpointFiles(files: CheckpointFiles, opts: { quantize?: QuantizeOption } = {}): CheckpointFiles & { stats: QuantizeStats } {
+  const plan = planOf(opts.quantize);
+  const weights = files.weights instanceof Uint8Array ? files.weights : new Uint8Array(files.weights);
+  const label = files.source ? `${files.source.replace(/\/$/, "")}/${CHECKPOINT_FILES.weights}` : CHECKPOINT_FILES.weights;
+  const { bytes, quantized, copied } = quantizeSafetensors(parseSafetensors(weights, label), plan);
+  return {
+    config: files.config,
+    encoderConfig: files.encoderConfig,
+    tokenizer: files.tokenizer,
+    tokenizerConfig: files.tokenizerConfig,
+    weights: bytes,
+    source: files.source,
+    stats: { quantized, copied, bytesIn: weights.byteLength, bytesOut: bytes.byteLength },
+  };
+}
+
+/** Extra small files of a released checkpoint copied along when present. */
+const EXTRA_FILES = ["special_tokens_map.json"];
+
+/**
+ * Read the checkpoint `source` (folder, URL or hub repo id), write its int8 version into the folder `outDir`
+ * (created if needed). Node, Deno, Bun. Refuses to write into the source folder or over an existing
+ * model.safetensors unless `overwrite`.
+ */
+export async function quantizeCheckpoint(
+  source: string,
+  outDir: string,
+  opts: { quantize?: QuantizeOption; overwrite?: boolean; resolve?: ResolveOptions } = {},
+): Promise<QuantizeStats> {
+  const plan = planOf(opts.quantize);
+  const fs = await import("node:fs/promises");
+  const path = await import("node:path");
+  const target = path.resolve(outDir);
+  const files = await resolveCheckpoint(source, opts.resolve);
+  if (files.dir !== undefined && path.resolve(files.dir) === target) throw new InputError("out", `${target} is the source checkpoint folder; write the int8 checkpoint elsewhere`);
+  const weightsPath = path.join(target, CHECKPOINT_FILES.weights);
+  if (!opts.overwrite && (await fs.stat(weightsPath).catch(() => null)) !== null) {
+    throw new InputError("out", `${weightsPath} already exists (pass overwrite / --force to replace it)`);
+  }
+  const result = quantizeCheckpointFiles(files, { quantize: plan });
+  const text = (v: string | object) => (typeof v === "string" ? v : JSON.stringify(v, null, 2));
+  const write = async (rel: string, data: string | Uint8Array) => {
+    const full = path.join(target, rel);
+    await fs.mkdir(path.dirname(full), { recursive: true });
+    // Write then rename, so a failed run never leaves a truncated file under the final name.
+    await fs.writeFile(`${full}.tmp`, data);
+    await fs.rename(`${full}.tmp`, full);
+  };
+  try {
+    await write(CHECKPOINT_FILES.config, text(result.config));
+    await write(CHECKPOINT_FILES.encoderConfig, text(result.encoderConfig));
+    await write(CHECKPOINT_FILES.tokenizer, text(result.tokenizer));
+    if (result.tokenizerConfig !== undefined) await write(CHECKPOINT_FILES.tokenizerConfig, text(result.tokenizerConfig));
+    if (files.dir !== undefined) {
+      for (const extra of EXTRA_FILES) {
+        const data = await fs.readFile(path.join(files.dir, extra)).catch(() => null);
+        if (data !== null) await write(extra, data);
+      }
+    }
+    await write(CHECKPOINT_FILES.weights, result.weights as Uint8Array);
+  } catch (e) {
+    if (e instanceof Gliner2Error) throw e;
+    throw new Gliner2Error("CHECKPOINT", `cannot write the int8 checkpoint to ${target} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+  }
+  return result.stats;
+}
