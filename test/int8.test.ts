@@ -29,6 +29,8 @@ import { encode } from "../src/model/deberta.js";
 import { parseSafetensors, type DType } from "../src/model/safetensors.js";
 import { writeSafetensorsBuffer, type TensorToWrite } from "../src/model/safetensorsWriter.js";
 import { runBatch } from "../src/engine.js";
+import { main as cliMain } from "../src/cli/main.js";
+import { PassThrough } from "node:stream";
 import { buildPrompt } from "../src/prompt.js";
 import { prepareText, splitWords } from "../src/words.js";
 import { mapCall } from "./helpers/callDsl.js";
@@ -302,6 +304,47 @@ describe("int8 checkpoints", () => {
   });
 });
 
+describe("gliner2 quantize (CLI, in process)", () => {
+  async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = "";
+    let err = "";
+    stdout.on("data", (d) => (out += d));
+    stderr.on("data", (d) => (err += d));
+    const code = await cliMain(argv, { stdin: new PassThrough(), stdout, stderr, env: {} });
+    return { code, stdout: out, stderr: err };
+  }
+  const dest = join(work, "cli-int8");
+
+  it("writes an int8 checkpoint that `extract --model` uses, same result as --quantize int8 on the float one", async () => {
+    const q = await cli(["quantize", checkpointDir("tiny-count_lstm"), dest]);
+    expect(q.code, q.stderr).toBe(0);
+    expect(q.stdout).toBe(`${dest}\n`);
+    expect(q.stderr).toMatch(/^quantized \d+ tensors, copied \d+: [\d.]+ MB → [\d.]+ MB\n$/);
+    const text = "Maria Lopez joined Northwind Traders in Seattle.";
+    const a = await cli(["extract", "--model", dest, "--entities", "person,company,location", "--include-confidence", text]);
+    const b = await cli(["extract", "--model", checkpointDir("tiny-count_lstm"), "--quantize", "int8", "--entities", "person,company,location", "--include-confidence", text]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    expect(JSON.parse(a.stdout)).toHaveProperty("entities");
+  });
+
+  it("usage errors: wrong argument count, bad --quantize, existing output without --force", async () => {
+    const one = await cli(["quantize", checkpointDir("tiny-count_lstm")]);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/expected IN and OUT, got 1 argument/);
+    const bad = await cli(["extract", "--model", checkpointDir("tiny-count_lstm"), "--quantize", "int4", "--entities", "a", "x"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--quantize must be int8, int8-embeddings or none, got "int4"/);
+    const again = await cli(["quantize", checkpointDir("tiny-count_lstm"), dest]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already exists \(pass overwrite \/ --force/);
+    expect((await cli(["quantize", "--force", checkpointDir("tiny-count_lstm"), dest])).code).toBe(0);
+    expect((await cli(["help", "quantize"])).stdout).toMatch(/^Usage: gliner2 quantize /);
+  });
+});
+
 describe("bad int8 checkpoints: typed errors naming the tensor and the file", () => {
   const W = "encoder.encoder.layer.0.attention.self.query_proj.weight";
   const S = `${W}.scale`;
@@ -376,7 +419,7 @@ describe("bad int8 checkpoints: typed errors naming the tensor and the file", ()
 
 const TOL = {
   /** Relative RMS error of the encoder's last hidden state (golden encoder runs, tiny-count_lstm_v2). */
-  encoderRelRms: 0.065,
+  encoderRelRms: 0.08,
   countLogit: 1.25,
   clsLogit: 1.3,
 };

@@ -16,6 +16,7 @@ export interface ModelOptions {
   readonly endpoint?: string;
   readonly offline?: boolean;
   readonly progress: boolean;
+  readonly quantize?: "none" | "int8" | "int8-embeddings";
 }
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(@[\w./-]+)?$/;
@@ -52,6 +53,7 @@ export async function loadCliModel(source: string, opts: ModelOptions, stderr: P
     endpoint: opts.endpoint,
     offline: opts.offline,
     onProgress: progress.onProgress,
+    quantize: opts.quantize,
   });
   progress.finish();
   return model;
