@@ -3,7 +3,8 @@
  * Python API. Data flows text → words → tokens → encoder → word/schema embeddings → span scores → decoded
  * results, each step in its own module; this file only wires them and validates the call.
  */
-import { CHECKPOINT_FILES, loadModel, quantizePlan, readCheckpointDir, type CheckpointFiles } from "./checkpoint.js";
+import { CHECKPOINT_FILES, loadModel, loadModelStreaming, quantizePlan, readCheckpointDir, type CheckpointFiles } from "./checkpoint.js";
+import { loadNodeFs } from "./hub/nodefs.js";
 import type { QuantizeOption } from "./int8/plan.js";
 import { decode, classProbs, type SchemaInput, type SpanSelection } from "./decode.js";
 import { runBatch, type Gliner2Model } from "./engine.js";
@@ -84,7 +85,11 @@ export class GLiNER2 {
       if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError("threads", `must be a positive integer, got ${JSON.stringify(opts.threads)}`);
       if (opts.threads !== threadCount()) await startThreads(opts.threads);
     }
-    quantizePlan(opts.quantize); // a bad value fails before any download
+    // A bad value fails before any download.
+    if (quantizePlan(opts.quantize) !== null && (await isLocalFolder(source))) {
+      // Quantizing a local float checkpoint: stream its tensors instead of holding the whole file.
+      return new GLiNER2(await loadModelStreaming(source, opts), opts);
+    }
     const files = await resolveCheckpoint(source, opts);
     return new GLiNER2(loadModel(files, opts), opts);
   }
@@ -200,6 +205,15 @@ export class GLiNER2 {
     }
     return results;
   }
+}
+
+/** Is `source` an existing folder on a local file system (never true in browsers)? */
+async function isLocalFolder(source: string): Promise<boolean> {
+  if (/^https?:\/\//i.test(source)) return false;
+  const fs = await loadNodeFs();
+  if (fs === null) return false;
+  const st = await fs.promises.stat(source).catch(() => null);
+  return st !== null && st.isDirectory();
 }
 
 function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSelection">> & { spanSelection: SpanSelection } {

@@ -26,7 +26,8 @@ import {
 } from "../src/kernels/index.js";
 import { quantizeActivations, roundHalfEven } from "../src/kernels/int8.js";
 import { encode } from "../src/model/deberta.js";
-import { parseSafetensors, type DType } from "../src/model/safetensors.js";
+import { openSafetensorsFile, parseSafetensors, type DType } from "../src/model/safetensors.js";
+import { quantizeInChunks } from "../src/model/weights.js";
 import { writeSafetensorsBuffer, type TensorToWrite } from "../src/model/safetensorsWriter.js";
 import { runBatch } from "../src/engine.js";
 import { main as cliMain } from "../src/cli/main.js";
@@ -283,6 +284,28 @@ describe("int8 checkpoints", () => {
     const i8Buffer = (int8Files.weights as Uint8Array).buffer;
     const m = loadModel(int8Files);
     expect((m.encoder.layers[0].intermediate as { int8: Int8Rows }).int8.q.buffer).toBe(i8Buffer);
+  });
+
+  it("streaming quantize-at-load (local folder, tensors read one chunk at a time) equals the in-memory path", async () => {
+    const streamed = await GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int8" });
+    const inMemory = GLiNER2.fromFiles(await readCheckpointDir(checkpointDir(ckpt)), { quantize: "int8" });
+    const weightsOf = (m: GLiNER2) => typedArrays({ encoder: m.model.encoder, heads: m.model.heads }).map((a) => Array.from(a as Float32Array));
+    expect(weightsOf(streamed)).toEqual(weightsOf(inMemory));
+    // Chunked quantization of a lazily read tensor (7 rows per chunk here) equals quantizing it whole.
+    const { file, close } = await openSafetensorsFile(join(checkpointDir(ckpt), "model.safetensors"));
+    try {
+      const name = "encoder.embeddings.word_embeddings.weight";
+      const [rows, cols] = file.info(name).shape;
+      const chunked = quantizeInChunks(file, name, rows, cols, 7 * cols + 3);
+      const whole = quantizeRows(file.f32(name), rows, cols);
+      expect(Buffer.from(chunked.q.buffer).equals(Buffer.from(whole.q.buffer))).toBe(true);
+      expect(Array.from(chunked.scales)).toEqual(Array.from(whole.scales));
+      expect(Array.from(file.f32Range(name, 5 * cols + 1, 3))).toEqual(Array.from(file.f32(name).subarray(5 * cols + 1, 5 * cols + 4)));
+      expect(() => file.f32Range(name, rows * cols - 1, 2)).toThrow(/outside/);
+    } finally {
+      close();
+    }
+    await expect(openSafetensorsFile(join(work, "nope.safetensors"))).rejects.toThrow(/nope\.safetensors: cannot read file \(ENOENT\)/);
   });
 
   it("in-memory quantization (browsers) gives the same bytes as the folder writer", async () => {

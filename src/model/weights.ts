@@ -102,7 +102,29 @@ export function int8Weight(st: SafetensorsFile, name: string, rows: number, cols
   if (st.info(name).dtype === "I8") return storedInt8(st, name);
   refuseStrayScale(st, name);
   if (!planQuantizes(policyOf(st).plan, name)) return null;
-  return quantizeRows(st.f32(name), rows, cols);
+  return quantizeInChunks(st, name, rows, cols);
+}
+
+/** Float values per chunk when quantizing a big tensor (16 MB of float32). */
+const CHUNK_VALUES = 1 << 22;
+
+/**
+ * Quantize a float tensor a block of rows at a time: from a file opened with `openSafetensorsFile` only one
+ * block is ever in memory (the word-embedding table alone is ~390 MB of float32 in base). Per-row scales make
+ * the result identical to quantizing the whole tensor at once.
+ */
+export function quantizeInChunks(st: SafetensorsFile, name: string, rows: number, cols: number, chunkValues = CHUNK_VALUES): Int8Rows {
+  const step = Math.max(1, Math.floor(chunkValues / Math.max(1, cols)));
+  if (step >= rows) return quantizeRows(st.f32(name), rows, cols);
+  const q = new Int8Array(rows * cols);
+  const scales = new Float32Array(rows);
+  for (let r0 = 0; r0 < rows; r0 += step) {
+    const n = Math.min(step, rows - r0);
+    const part = quantizeRows(st.f32Range(name, r0 * cols, n * cols), n, cols);
+    q.set(part.q, r0 * cols);
+    scales.set(part.scales, r0);
+  }
+  return { rows, cols, q, scales };
 }
 
 /** A Linear from explicitly named tensors (`bias` null: none), int8 or packed float per the file and policy. */
