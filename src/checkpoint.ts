@@ -100,6 +100,12 @@ export async function readCheckpointDir(dir: string): Promise<CheckpointFiles> {
   return (await readDirFiles(dir, true)) as CheckpointFiles;
 }
 
+/** The JSON files of a checkpoint folder, without model.safetensors (for readers that stream the weights). */
+export async function readCheckpointConfigs(dir: string): Promise<Omit<CheckpointFiles, "weights">> {
+  const { weights: _none, ...rest } = await readDirFiles(dir, false);
+  return rest;
+}
+
 async function readDirFiles(dir: string, withWeights: boolean): Promise<Omit<CheckpointFiles, "weights"> & { weights?: Uint8Array }> {
   const { readFile } = await import("node:fs/promises");
   const { join } = await import("node:path");
