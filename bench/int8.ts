@@ -6,14 +6,14 @@
  *   f32              fromPretrained(dir)                          the float engine
  *   int8 at load     fromPretrained(dir, { quantize: "int8" })     quantized while loading
  *   int8-embeddings  fromPretrained(dir, { quantize: "int8-embeddings" })
- *   quantize         quantizeCheckpoint(dir, dir8)                what `gliner2 quantize` does
+ *   quantize         quantizeCheckpoint(dir, dir8)                what `gliner2 quantize` does (streamed)
  *   int8 file        fromPretrained(dir8)                         the written int8 checkpoint
  *
  * Reported: load time, resident memory after load (after a full GC), peak RSS during the process, file sizes,
  * and one 128-token encoder pass per model (time, and int8's relative RMS error against f32 on these random
  * weights). Times on a shared machine are noisy: compare them only within one run.
  *
- *   npm run build && node --expose-gc dist/bench/int8.js [tokens]
+ *   npm run bench:int8               # = build, then node --expose-gc dist/bench/int8.js [tokens]
  *
  * The real gliner2 tokenizer is used when found (../shared/real-tokenizer/tokenizer.json or $GLINER2_TOKENIZER);
  * otherwise the test fixtures' 2,011-token one (then the tokenizer's own memory is not representative).

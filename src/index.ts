@@ -25,7 +25,7 @@ export {
 // Lower layers, for people who want to run or inspect single steps.
 export { prepareText, splitWords, type Word } from "./words.js";
 export { loadTokenizer, type Gliner2Tokenizer } from "./tokenizer.js";
-export { parseSafetensors, readSafetensorsFile, readSafetensorsResponse, type SafetensorsFile } from "./model/safetensors.js";
+export { openSafetensorsFile, parseSafetensors, readSafetensorsFile, readSafetensorsResponse, type SafetensorsFile } from "./model/safetensors.js";
 export { encode, loadDebertaEncoder, type DebertaEncoder } from "./model/deberta.js";
 export { runBatch, type Gliner2Model } from "./engine.js";
 export { startThreads, stopThreads, threadCount, setLinearBackend, type LinearKernel, type PackedLinear } from "./kernels/index.js";
