@@ -3,7 +3,7 @@
  * per-row quantizer, the quantize → save → load round trip, what loading keeps in memory, typed errors for bad
  * int8 checkpoints, and the accuracy of int8 against float32 on every golden case (README "int8").
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -306,6 +306,13 @@ describe("int8 checkpoints", () => {
       close();
     }
     await expect(openSafetensorsFile(join(work, "nope.safetensors"))).rejects.toThrow(/nope\.safetensors: cannot read file \(ENOENT\)/);
+    // A file opened lazily is validated like one read whole: a truncated data area, a header longer than the file.
+    const bytes = readFileSync(join(checkpointDir(ckpt), "model.safetensors"));
+    const cut = join(work, "cut.safetensors");
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 10));
+    await expect(openSafetensorsFile(cut)).rejects.toThrow(/cut\.safetensors \(tensor ".*"\): data_offsets .* run past the .*-byte data area \(truncated file\?\)/);
+    writeFileSync(cut, bytes.subarray(0, 100));
+    await expect(openSafetensorsFile(cut)).rejects.toThrow(/cut\.safetensors: header length \d+ bytes runs past the end of the 100-byte file/);
   });
 
   it("in-memory quantization (browsers) gives the same bytes as the folder writer", async () => {
