@@ -8,8 +8,10 @@ import type { Gliner2Model } from "./engine.js";
 import { loadHeads } from "./heads/index.js";
 import { parseEncoderConfig, parseExtractorConfig } from "./model/config.js";
 import { loadDebertaEncoder } from "./model/deberta.js";
-import { parseSafetensors } from "./model/safetensors.js";
+import { openSafetensorsFile, parseSafetensors, type SafetensorsFile } from "./model/safetensors.js";
 import { loadTokenizer } from "./tokenizer.js";
+import { resolvePlan, type QuantizeOption } from "./int8/plan.js";
+import { setLoadPolicy } from "./model/weights.js";
 
 /** The files of a checkpoint; JSON files as text or parsed objects. */
 export interface CheckpointFiles {
@@ -31,13 +33,57 @@ export const CHECKPOINT_FILES = {
   weights: "model.safetensors",
 } as const;
 
-export function loadModel(files: CheckpointFiles): Gliner2Model {
+/** How to load: `quantize` picks tensors to run as int8 (README "int8"); an int8 checkpoint is int8 whatever it says. */
+export interface ModelLoadOptions {
+  readonly quantize?: QuantizeOption;
+}
+
+/** Validate the `quantize` option (InputError on a bad value). */
+export function quantizePlan(opt: QuantizeOption | undefined) {
+  try {
+    return resolvePlan(opt);
+  } catch (e) {
+    throw new InputError("quantize", (e as Error).message);
+  }
+}
+
+export function loadModel(files: CheckpointFiles, opts: ModelLoadOptions = {}): Gliner2Model {
   checkFiles(files);
-  const where = (name: string) => (files.source ? `${files.source.replace(/\/$/, "")}/${name}` : name);
+  const plan = quantizePlan(opts.quantize);
+  const weights = files.weights instanceof Uint8Array ? files.weights : new Uint8Array(files.weights);
+  const st = parseSafetensors(weights, whereIn(files.source)(CHECKPOINT_FILES.weights));
+  // Quantizing a float file at load: keep nothing that points into it, so its buffer is freed once loaded. An int8
+  // file is mostly int8 weights the model uses in place, so it is viewed, not copied.
+  const fileIsInt8 = st.names().some((n) => st.info(n).dtype === "I8");
+  setLoadPolicy(st, { plan, copyFloats: plan !== null && !fileIsInt8 });
+  return loadParsed(files, st);
+}
+
+const whereIn = (source: string | undefined) => (name: string) => (source ? `${source.replace(/\/$/, "")}/${name}` : name);
+
+/**
+ * Load a checkpoint folder reading model.safetensors one tensor (or row chunk) at a time instead of whole (Node,
+ * Deno, Bun). For quantizing at load: peak memory is then about the int8 model plus one chunk, not the float file
+ * plus the int8 model.
+ */
+export async function loadModelStreaming(dir: string, opts: ModelLoadOptions = {}): Promise<Gliner2Model> {
+  const plan = quantizePlan(opts.quantize);
+  const { join } = await import("node:path");
+  const files = await readDirFiles(dir, false);
+  const { file, close } = await openSafetensorsFile(join(dir, CHECKPOINT_FILES.weights));
+  try {
+    // Every access reads into a fresh buffer the model may keep: nothing to copy.
+    setLoadPolicy(file, { plan, copyFloats: false });
+    return loadParsed(files, file);
+  } finally {
+    close();
+  }
+}
+
+function loadParsed(files: Omit<CheckpointFiles, "weights">, st: SafetensorsFile): Gliner2Model {
+  const where = whereIn(files.source);
   const config = parseExtractorConfig(files.config, where(CHECKPOINT_FILES.config));
   const encoderConfig = parseEncoderConfig(files.encoderConfig, where(CHECKPOINT_FILES.encoderConfig));
-  const weights = files.weights instanceof Uint8Array ? files.weights : new Uint8Array(files.weights);
-  const st = parseSafetensors(weights, where(CHECKPOINT_FILES.weights));
   const tokenizer = loadTokenizer(files.tokenizer, files.tokenizerConfig, {
     file: where(CHECKPOINT_FILES.tokenizer),
     configFile: where(CHECKPOINT_FILES.tokenizerConfig),
@@ -83,6 +129,16 @@ function checkFiles(files: unknown): asserts files is CheckpointFiles {
 
 /** Read a checkpoint folder from disk (Node, Deno, Bun). Missing files are named with their full path. */
 export async function readCheckpointDir(dir: string): Promise<CheckpointFiles> {
+  return (await readDirFiles(dir, true)) as CheckpointFiles;
+}
+
+/** The JSON files of a checkpoint folder, without model.safetensors (for readers that stream the weights). */
+export async function readCheckpointConfigs(dir: string): Promise<Omit<CheckpointFiles, "weights">> {
+  const { weights: _none, ...rest } = await readDirFiles(dir, false);
+  return rest;
+}
+
+async function readDirFiles(dir: string, withWeights: boolean): Promise<Omit<CheckpointFiles, "weights"> & { weights?: Uint8Array }> {
   const { readFile } = await import("node:fs/promises");
   const { join } = await import("node:path");
   const read = async (name: string, binary: boolean) => {
@@ -107,7 +163,7 @@ export async function readCheckpointDir(dir: string): Promise<CheckpointFiles> {
     encoderConfig: (await read(CHECKPOINT_FILES.encoderConfig, false)) as string,
     tokenizer: (await read(CHECKPOINT_FILES.tokenizer, false)) as string,
     tokenizerConfig: await optional(CHECKPOINT_FILES.tokenizerConfig),
-    weights: (await read(CHECKPOINT_FILES.weights, true)) as Uint8Array,
+    weights: withWeights ? ((await read(CHECKPOINT_FILES.weights, true)) as Uint8Array) : undefined,
     source: dir,
   };
 }

@@ -3,7 +3,9 @@
  * Python API. Data flows text → words → tokens → encoder → word/schema embeddings → span scores → decoded
  * results, each step in its own module; this file only wires them and validates the call.
  */
-import { CHECKPOINT_FILES, loadModel, readCheckpointDir, type CheckpointFiles } from "./checkpoint.js";
+import { CHECKPOINT_FILES, loadModel, loadModelStreaming, quantizePlan, readCheckpointDir, type CheckpointFiles } from "./checkpoint.js";
+import { loadNodeFs } from "./hub/nodefs.js";
+import type { QuantizeOption } from "./int8/plan.js";
 import { decode, classProbs, type SchemaInput, type SpanSelection } from "./decode.js";
 import { runBatch, type Gliner2Model } from "./engine.js";
 import { InputError } from "./errors.js";
@@ -96,8 +98,9 @@ export const MAX_CHARS_PER_TOKEN = 32;
 const CALL_OPTION_KEYS = ["threshold", "includeConfidence", "includeSpans", "formatResults", "spanSelection", "adapter", "maxLen", "overlapPolicy"] as const;
 const BATCH_OPTION_KEYS = [...CALL_OPTION_KEYS, "batchSize"] as const;
 const MODEL_OPTION_KEYS = ["maxTokens"] as const;
+const FILES_OPTION_KEYS = [...MODEL_OPTION_KEYS, "quantize"] as const;
 const LOAD_OPTION_KEYS = [
-  ...MODEL_OPTION_KEYS,
+  ...FILES_OPTION_KEYS,
   "threads",
   "inMemory",
   "revision",
@@ -135,6 +138,13 @@ export interface LoadOptions extends ResolveOptions {
    * CPUs are oversubscribed the caller's event loop is scheduled before the encoder. 0 keeps equal priority.
    */
   readonly workerNice?: number;
+  /**
+   * Run (part of) the model in int8: "int8" (encoder linear layers, word embeddings and heads; README "int8" has
+   * the measured error), "int8-embeddings" (only the embedding table: float engine, ~⅓ less memory), a custom
+   * `{encoder, embeddings, heads}` plan, or "none" (default). An int8 checkpoint (`gliner2 quantize`) loads as
+   * int8 without this option.
+   */
+  readonly quantize?: QuantizeOption;
 }
 
 export class GLiNER2 {
@@ -183,24 +193,34 @@ export class GLiNER2 {
       if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError("threads", `must be a positive integer, got ${JSON.stringify(opts.threads)}`);
       if (opts.threads !== threadCount()) await startThreads(opts.threads);
     }
-    if (inMemory) return GLiNER2.fromFiles(source, { maxTokens: opts.maxTokens });
-    const files = await resolveCheckpoint(source, opts);
-    const model = new GLiNER2(loadModel(files), { maxTokens: opts.maxTokens });
-    if (files.dir !== undefined) model.baseWeightsPath = `${files.dir.replace(/[\\/]+$/, "")}/${CHECKPOINT_FILES.weights}`;
+    if (inMemory) return GLiNER2.fromFiles(source, { maxTokens: opts.maxTokens, quantize: opts.quantize });
+    let model: GLiNER2;
+    let dir: string | undefined;
+    // A bad quantize value fails before any download.
+    if (quantizePlan(opts.quantize) !== null && (await isLocalFolder(source))) {
+      // Quantizing a local float checkpoint: stream its tensors instead of holding the whole file.
+      model = new GLiNER2(await loadModelStreaming(source, opts), { maxTokens: opts.maxTokens });
+      dir = source;
+    } else {
+      const files = await resolveCheckpoint(source, opts);
+      model = new GLiNER2(loadModel(files, opts), { maxTokens: opts.maxTokens });
+      dir = files.dir;
+    }
+    if (dir !== undefined) model.baseWeightsPath = `${dir.replace(/[\\/]+$/, "")}/${CHECKPOINT_FILES.weights}`;
     return model;
   }
 
   /** Load from files already in memory (browsers, edge workers). */
-  static fromFiles(files: CheckpointFiles, opts: { maxTokens?: number } = {}): GLiNER2 {
-    checkOptionKeys(opts, MODEL_OPTION_KEYS, "options");
-    return new GLiNER2(loadModel(files), opts);
+  static fromFiles(files: CheckpointFiles, opts: { maxTokens?: number; quantize?: QuantizeOption } = {}): GLiNER2 {
+    checkOptionKeys(opts, FILES_OPTION_KEYS, "options");
+    return new GLiNER2(loadModel(files, opts), { maxTokens: opts.maxTokens });
   }
 
   /** Load a checkpoint folder from disk (Node, Deno, Bun). */
-  static async fromDirectory(dir: string, opts: { maxTokens?: number } = {}): Promise<GLiNER2> {
+  static async fromDirectory(dir: string, opts: { maxTokens?: number; quantize?: QuantizeOption } = {}): Promise<GLiNER2> {
     if (typeof dir !== "string" || dir === "") throw new InputError("dir", `must be a folder path, got ${describeValue(dir)}`);
-    checkOptionKeys(opts, MODEL_OPTION_KEYS, "options");
-    const model = new GLiNER2(loadModel(await readCheckpointDir(dir)), opts);
+    checkOptionKeys(opts, FILES_OPTION_KEYS, "options");
+    const model = new GLiNER2(loadModel(await readCheckpointDir(dir), opts), { maxTokens: opts.maxTokens });
     model.baseWeightsPath = `${dir.replace(/[\\/]+$/, "")}/${CHECKPOINT_FILES.weights}`;
     return model;
   }
@@ -459,6 +479,15 @@ export class GLiNER2 {
 
 /** How to raise the limits, for the messages (the CLI has no flag for it). */
 const LIMIT_HINT = " or load the model with a larger maxTokens (CLI: --max-tokens)";
+
+/** Is `source` an existing folder on a local file system (never true in browsers)? */
+async function isLocalFolder(source: string): Promise<boolean> {
+  if (/^https?:\/\//i.test(source)) return false;
+  const fs = await loadNodeFs();
+  if (fs === null) return false;
+  const st = await fs.promises.stat(source).catch(() => null);
+  return st !== null && st.isDirectory();
+}
 
 function checkOptions(opts: BatchOptions): Required<Omit<BatchOptions, "spanSelection" | "adapter" | "maxLen" | "overlapPolicy">> & { spanSelection: SpanSelection; maxLen: number | null } {
   if (typeof opts !== "object" || opts === null) throw new InputError("options", "must be an object");

@@ -44,10 +44,14 @@ export {
 // Lower layers, for people who want to run or inspect single steps.
 export { prepareText, splitWords, type Word } from "./words.js";
 export { loadTokenizer, type Gliner2Tokenizer } from "./tokenizer.js";
-export { parseSafetensors, readSafetensorsFile, readSafetensorsResponse, type SafetensorsFile } from "./model/safetensors.js";
+export { openSafetensorsFile, parseSafetensors, readSafetensorsFile, readSafetensorsResponse, type SafetensorsFile } from "./model/safetensors.js";
 export { encode, loadDebertaEncoder, type DebertaEncoder } from "./model/deberta.js";
 export { runBatch, type Gliner2Model } from "./engine.js";
 // Serving: the hosted-API-compatible HTTP server and the worker-thread host's entry override.
 export { startServer, type GlinerServer, type ServeOptions } from "./serve/index.js";
 export { setWorkerEntry } from "./worker/client.js";
 export { startThreads, stopThreads, threadCount, setLinearBackend, type LinearKernel, type PackedLinear } from "./kernels/index.js";
+// int8 (README "int8"): checkpoint writer, plans, and the kernel slot a faster int8 backend plugs into.
+export { quantizeCheckpoint, quantizeCheckpointFiles, quantizeSafetensors, type QuantizeStats } from "./int8/checkpoint.js";
+export { DEFAULT_INT8_PLAN, EMBEDDINGS_INT8_PLAN, type Int8Plan, type QuantizeOption } from "./int8/plan.js";
+export { setInt8Backend, linearInt8Reference, quantizeRows, dequantizeRows, type Int8Linear, type Int8LinearKernel, type Int8Rows } from "./kernels/index.js";

@@ -22,6 +22,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "token", kind: "string", value: "TOKEN", help: "hub access token (default: $HF_TOKEN)" },
   { name: "endpoint", kind: "string", value: "URL", help: "hub endpoint (default: $HF_ENDPOINT or https://huggingface.co)" },
   { name: "offline", kind: "flag", help: "use the hub cache only, never the network" },
+  { name: "quantize", kind: "string", value: "int8|int8-embeddings", help: "run the model in int8 (README \"int8\"); int8 checkpoints are int8 without it" },
   { name: "schema", short: "s", kind: "string", value: "FILE", help: "JSON schema file (hosted-API format: entities, classifications, structures, relations)" },
   { name: "entities", short: "e", kind: "string", repeatable: true, value: "A,B", help: "entity types; `type::description` adds a description" },
   { name: "classify", short: "c", kind: "string", repeatable: true, value: "TASK=L1,L2", help: "classification task; prefix `multi:` for multi-label" },
@@ -80,6 +81,11 @@ Examples:
   gliner2 extract -m ./model --schema schema.json --jsonl --input texts.jsonl > results.jsonl
   gliner2 extract -m ./model --entities person,location --chunk-size 256 --input book.txt
 `;
+
+function quantizeFlag(v: string | undefined): "none" | "int8" | "int8-embeddings" | undefined {
+  if (v === undefined || v === "none" || v === "int8" || v === "int8-embeddings") return v;
+  throw new UsageError("extract", `--quantize must be int8, int8-embeddings or none, got "${v}"`);
+}
 
 /** Options the library's extraction calls take. */
 interface CallOptions {
@@ -177,6 +183,7 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
   const progressEnabled = !opt.flag("no-progress") && (opt.flag("progress") || io.stderr.isTTY === true);
 
   const modelSource = opt.string("model") ?? (io.env.GLINER2_MODEL || undefined);
+  const quantize = quantizeFlag(opt.string("quantize"));
   if (modelSource === undefined) throw new UsageError("extract", "no model: give --model DIR|ORG/NAME|URL (e.g. fastino/gliner2-base-v1) or set GLINER2_MODEL");
 
   const inSchemaFile = <T>(run: () => Promise<T>): Promise<T> =>
@@ -194,7 +201,7 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
 
   const model = await loadCliModel(
     modelSource,
-    { cacheDir: opt.string("cache-dir"), revision: opt.string("revision"), token: opt.string("token"), envToken: io.env.HF_TOKEN, endpoint: opt.string("endpoint"), offline: opt.flag("offline") || undefined, progress: progressEnabled, maxTokens },
+    { cacheDir: opt.string("cache-dir"), revision: opt.string("revision"), token: opt.string("token"), envToken: io.env.HF_TOKEN, endpoint: opt.string("endpoint"), offline: opt.flag("offline") || undefined, progress: progressEnabled, maxTokens, quantize },
     io.stderr,
   );
   const write = streamWriter(io.stdout);

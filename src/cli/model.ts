@@ -20,6 +20,7 @@ export interface ModelOptions {
   readonly offline?: boolean;
   readonly progress: boolean;
   readonly maxTokens?: number;
+  readonly quantize?: "none" | "int8" | "int8-embeddings";
 }
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(@[\w./-]+)?$/;
@@ -60,6 +61,7 @@ export async function loadCliModel(source: string, opts: ModelOptions, stderr: P
     // A command has no event loop to keep free; in-thread also keeps its peak memory lowest.
     offThread: false,
     maxTokens: opts.maxTokens,
+    quantize: opts.quantize,
   });
   progress.finish();
   return model;

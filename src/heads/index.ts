@@ -3,9 +3,9 @@
  * classifier. `loadHeads` reads and checks every head tensor; the other functions are plain computations.
  */
 import { WeightsError } from "../errors.js";
-import { linear, packLinear, sigmoid, type PackedLinear } from "../kernels/index.js";
+import { int8Linear, linear, packLinear, sigmoid, type PackedLinear } from "../kernels/index.js";
 import type { SafetensorsFile } from "../model/safetensors.js";
-import { finiteF32, layerNormParams, linearLayer, weight } from "../model/weights.js";
+import { floats, int8Weight, layerNormParams, linearFrom, linearLayer, weight } from "../model/weights.js";
 import type { CountingLayer } from "../model/config.js";
 import { runGru, type GruWeights } from "./gru.js";
 import { loadMlp, runMlp, type Mlp } from "./mlp.js";
@@ -60,7 +60,7 @@ function loadCountEmbed(st: SafetensorsFile, H: number, kind: CountingLayer): Co
   if (posInfo.shape.length !== 2 || posInfo.shape[1] !== H || posInfo.shape[0] < MAX_COUNT) {
     throw new WeightsError(posName, `has shape [${posInfo.shape.join(", ")}], expected [${MAX_COUNT}, ${H}]`);
   }
-  const base = { kind, posEmbedding: finiteF32(st, posName), gru: gruLayer(st, `${p}.gru`, H) };
+  const base = { kind, posEmbedding: floats(st, posName), gru: gruLayer(st, `${p}.gru`, H) };
   if (kind === "count_lstm") {
     return { ...base, projector: loadMlp(st, `${p}.projector`, [0, 2], [2 * H, 4 * H, H]), inProjector: null, transformer: [], outProjector: null };
   }
@@ -97,8 +97,24 @@ function loadCountEmbed(st: SafetensorsFile, H: number, kind: CountingLayer): Co
 
 /** out_project = Linear(2H→4H) → ReLU → Linear(4H→H), with the first layer split into its start and end halves. */
 function splitOutProject(st: SafetensorsFile, prefix: string, H: number) {
-  const w = weight(st, `${prefix}.0.weight`, [4 * H, 2 * H]);
   const b = weight(st, `${prefix}.0.bias`, [4 * H]);
+  const outSecond = linearLayer(st, `${prefix}.3`, H, 4 * H);
+  const q = int8Weight(st, `${prefix}.0.weight`, 4 * H, 2 * H);
+  if (q) {
+    // int8: each row keeps its one scale in both halves (the split is exact, as in float).
+    const startQ = new Int8Array(4 * H * H);
+    const endQ = new Int8Array(4 * H * H);
+    for (let r = 0; r < 4 * H; r++) {
+      startQ.set(q.q.subarray(r * 2 * H, r * 2 * H + H), r * H);
+      endQ.set(q.q.subarray(r * 2 * H + H, (r + 1) * 2 * H), r * H);
+    }
+    return {
+      outStartHalf: int8Linear({ rows: 4 * H, cols: H, q: startQ, scales: q.scales }, b),
+      outEndHalf: int8Linear({ rows: 4 * H, cols: H, q: endQ, scales: q.scales }, null),
+      outSecond,
+    };
+  }
+  const w = weight(st, `${prefix}.0.weight`, [4 * H, 2 * H]);
   const startHalf = new Float32Array(4 * H * H);
   const endHalf = new Float32Array(4 * H * H);
   for (let r = 0; r < 4 * H; r++) {
@@ -108,13 +124,13 @@ function splitOutProject(st: SafetensorsFile, prefix: string, H: number) {
   return {
     outStartHalf: packLinear(startHalf, 4 * H, H, b),
     outEndHalf: packLinear(endHalf, 4 * H, H, null),
-    outSecond: linearLayer(st, `${prefix}.3`, H, 4 * H),
+    outSecond,
   };
 }
 
 /** A Linear whose tensors are not named `.weight`/`.bias` (attention in-projection, GRU gates). */
 function linearFromNames(st: SafetensorsFile, weightName: string, biasName: string, out: number, inp: number): PackedLinear {
-  return packLinear(weight(st, weightName, [out, inp]), out, inp, weight(st, biasName, [out]));
+  return linearFrom(st, weightName, biasName, out, inp);
 }
 
 /** A one-layer PyTorch GRU: gates stacked r, z, n in weight_ih_l0 / weight_hh_l0. */

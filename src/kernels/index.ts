@@ -2,3 +2,15 @@ export * from "./matmul.js";
 export * from "./norm.js";
 export * from "./activations.js";
 export { startThreads, stopThreads, threadCount } from "./threads.js";
+export {
+  dequantizeRows,
+  int8Linear,
+  isInt8,
+  linearInt8,
+  linearInt8Reference,
+  quantizeRows,
+  setInt8Backend,
+  type Int8Linear,
+  type Int8LinearKernel,
+  type Int8Rows,
+} from "./int8.js";

@@ -11,6 +11,8 @@
  * output stays in 16 local accumulators (JS numbers, i.e. double precision, rounded to float32 on store).
  */
 
+import { isInt8, linearInt8 } from "./int8.js";
+
 /** Output features per packed panel. */
 export const PANEL = 4;
 
@@ -105,6 +107,8 @@ export function addLowRank(x: Float32Array, rows: number, K: number, N: number, 
 }
 
 function linearBase(x: Float32Array, rows: number, layer: PackedLinear, out?: Float32Array): Float32Array {
+  // int8 layers (src/kernels/int8.ts) carry no float weights: they always take the int8 kernel.
+  if (isInt8(layer)) return linearInt8(x, rows, layer, out);
   if (backend) return backend(x, rows, layer, out);
   const K = layer.inFeatures;
   const N = layer.outFeatures;

@@ -14,11 +14,12 @@ import {
   matmul,
   matmulTransB,
   softmaxRowsMasked,
+  type Int8Rows,
   type PackedLinear,
 } from "../kernels/index.js";
 import type { DebertaConfig } from "./config.js";
 import type { SafetensorsFile } from "./safetensors.js";
-import { layerNormParams, linearLayer, weight } from "./weights.js";
+import { embeddingRow, embeddingTable, layerNormParams, linearLayer, weight } from "./weights.js";
 
 interface Norm {
   gamma: Float32Array;
@@ -44,7 +45,8 @@ interface DebertaLayer {
 
 export interface DebertaEncoder {
   readonly config: DebertaConfig;
-  readonly wordEmbeddings: Float32Array;
+  /** `[vocab, hidden]`, float or int8 with per-row scales (dequantized on lookup). */
+  readonly wordEmbeddings: Float32Array | Int8Rows;
   readonly embeddingNorm: Norm;
   /** LayerNorm(rel_embeddings) `[2k, hidden]`, what attention indexes. */
   readonly relEmbeddings: Float32Array;
@@ -68,7 +70,7 @@ export function loadDebertaEncoder(st: SafetensorsFile, config: DebertaConfig, p
   const heads = config.numHeads;
   const d = H / heads;
   const relRows = 2 * config.attSpan;
-  const wordEmbeddings = weight(st, `${prefix}embeddings.word_embeddings.weight`, [config.vocabSize, H]);
+  const wordEmbeddings = embeddingTable(st, `${prefix}embeddings.word_embeddings.weight`, config.vocabSize, H);
   const embeddingNorm = layerNormParams(st, `${prefix}embeddings.LayerNorm`, H);
   const relNorm = layerNormParams(st, `${prefix}encoder.LayerNorm`, H);
   const relRaw = weight(st, `${prefix}encoder.rel_embeddings.weight`, [relRows, H]);
@@ -180,7 +182,7 @@ export function encode(
     if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) {
       throw new InputError("inputIds", `token id ${id} at row ${Math.floor(t / length)}, position ${t % length} is outside the vocabulary [0, ${cfg.vocabSize})`);
     }
-    x.set(enc.wordEmbeddings.subarray(id * H, (id + 1) * H), t * H);
+    embeddingRow(enc.wordEmbeddings, id, H, x, t * H);
   }
   layerNorm(x, rows, H, enc.embeddingNorm.gamma, enc.embeddingNorm.beta, cfg.layerNormEps, x);
   for (let t = 0; t < rows; t++) if (!attentionMask[t]) x.fill(0, t * H, (t + 1) * H);

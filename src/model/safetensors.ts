@@ -38,20 +38,52 @@ export interface Tensor<D extends TensorData = TensorData> {
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** A parsed safetensors buffer. Tensors are decoded on access; float32 data is a zero-copy view when aligned. */
+/** Reads bytes [start, end) of a file (absolute offsets) into a fresh buffer: tensors of a file not held in memory. */
+export type ByteReader = (start: number, end: number) => Uint8Array;
+
+/**
+ * A parsed safetensors buffer. Tensors are decoded on access; float32 data is a zero-copy view when aligned.
+ * With a `reader` (see `openSafetensorsFile`) only the header is in memory and each access reads from the file.
+ */
 export class SafetensorsFile {
   readonly label: string;
   readonly metadata: Readonly<Record<string, string>>;
   private readonly infos: Map<string, TensorInfo>;
   private readonly bytes: Uint8Array;
   private readonly dataStart: number;
+  private readonly reader: ByteReader | null;
 
-  constructor(label: string, bytes: Uint8Array, dataStart: number, infos: Map<string, TensorInfo>, metadata: Record<string, string>) {
+  constructor(label: string, bytes: Uint8Array, dataStart: number, infos: Map<string, TensorInfo>, metadata: Record<string, string>, reader: ByteReader | null = null) {
     this.label = label;
     this.bytes = bytes;
     this.dataStart = dataStart;
     this.infos = infos;
     this.metadata = metadata;
+    this.reader = reader;
+  }
+
+  /** Bytes [begin, end) of the data area (offsets relative to it), a view of the buffer or a fresh read. */
+  private region(begin: number, end: number): Uint8Array {
+    const a = this.dataStart + begin;
+    const b = this.dataStart + end;
+    if (this.reader) {
+      const out = this.reader(a, b);
+      if (out.byteLength !== b - a) throw new SafetensorsError(this.label, `read ${out.byteLength} bytes at offset ${a}, expected ${b - a} (file changed or truncated while loading?)`);
+      return out;
+    }
+    return this.bytes.subarray(a, b);
+  }
+
+  /**
+   * Elements [first, first + count) of an F32 tensor, read alone (lets a caller stream a huge tensor from a file
+   * in chunks). Other dtypes: decoded whole and sliced.
+   */
+  f32Range(name: string, first: number, count: number): Float32Array {
+    const info = this.info(name);
+    if (info.dtype !== "F32") return this.f32(name).subarray(first, first + count);
+    const total = (info.end - info.begin) / 4;
+    if (!(first >= 0 && count >= 0 && first + count <= total)) throw new RangeError(`f32Range: [${first}, ${first + count}) outside ${total} elements of "${name}"`);
+    return this.decode({ ...info, begin: info.begin + first * 4, end: info.begin + (first + count) * 4 }) as Float32Array;
   }
 
   /** Tensor names in file order (sorted by data offset). */
@@ -108,12 +140,18 @@ export class SafetensorsFile {
     return Array.from(data as ArrayLike<number>);
   }
 
+  /** The stored bytes of a tensor, as a view (for copying a tensor into another file unchanged). */
+  raw(name: string): Uint8Array {
+    const info = this.info(name);
+    return this.region(info.begin, info.end);
+  }
+
   private decode(info: TensorInfo): TensorData {
-    const start = this.dataStart + info.begin;
-    const byteLength = info.end - info.begin;
+    const region = this.region(info.begin, info.end);
+    const byteLength = region.byteLength;
     const count = byteLength / DTYPE_BYTES[info.dtype];
-    const abs = this.bytes.byteOffset + start;
-    const buf = this.bytes.buffer;
+    const abs = region.byteOffset;
+    const buf = region.buffer;
     switch (info.dtype) {
       case "U8":
         return new Uint8Array(buf, abs, count);
@@ -182,19 +220,29 @@ export function halfToFloat(h: number): number {
 /** Parse and validate a safetensors buffer. `label` (usually the file path) is used in every error message. */
 export function parseSafetensors(input: Uint8Array | ArrayBuffer, label = "<buffer>"): SafetensorsFile {
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
-  if (bytes.byteLength < 8) {
-    throw new SafetensorsError(label, `file is ${bytes.byteLength} bytes, too short to hold the 8-byte header length`);
+  return parseWith(bytes, bytes.byteLength, label, null);
+}
+
+/** Header length of a file whose first bytes are `head`, checked against the file size. */
+function headerLength(head: Uint8Array, fileSize: number, label: string): number {
+  if (fileSize < 8 || head.byteLength < 8) {
+    throw new SafetensorsError(label, `file is ${fileSize} bytes, too short to hold the 8-byte header length`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
-  const lo = view.getUint32(0, true);
-  const hi = view.getUint32(4, true);
-  const headerLen = hi * 2 ** 32 + lo;
+  const view = new DataView(head.buffer, head.byteOffset, 8);
+  const headerLen = view.getUint32(4, true) * 2 ** 32 + view.getUint32(0, true);
   if (headerLen > MAX_HEADER_BYTES) {
     throw new SafetensorsError(label, `header length ${headerLen} bytes exceeds the ${MAX_HEADER_BYTES}-byte maximum (corrupt or not a safetensors file)`);
   }
-  if (headerLen > bytes.byteLength - 8) {
-    throw new SafetensorsError(label, `header length ${headerLen} bytes runs past the end of the ${bytes.byteLength}-byte file (truncated?)`);
+  if (headerLen > fileSize - 8) {
+    throw new SafetensorsError(label, `header length ${headerLen} bytes runs past the end of the ${fileSize}-byte file (truncated?)`);
   }
+  return headerLen;
+}
+
+/** `bytes` holds at least the 8-byte length and the header; `fileSize` is the whole file's size. */
+function parseWith(bytes: Uint8Array, fileSize: number, label: string, reader: ByteReader | null): SafetensorsFile {
+  const headerLen = headerLength(bytes, fileSize, label);
+  if (headerLen > bytes.byteLength - 8) throw new Error("internal: parseWith needs the whole header in memory");
   let headerText: string;
   try {
     headerText = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
@@ -211,7 +259,7 @@ export function parseSafetensors(input: Uint8Array | ArrayBuffer, label = "<buff
     throw new SafetensorsError(label, "header JSON must be an object mapping tensor names to {dtype, shape, data_offsets}");
   }
   const dataStart = 8 + headerLen;
-  const dataLen = bytes.byteLength - dataStart;
+  const dataLen = fileSize - dataStart;
   const list: TensorInfo[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
@@ -232,7 +280,7 @@ export function parseSafetensors(input: Uint8Array | ArrayBuffer, label = "<buff
     if (!furthest || cur.end > furthest.end) furthest = cur;
   }
   const infos = new Map(list.map((t) => [t.name, t] as const));
-  return new SafetensorsFile(label, bytes, dataStart, infos, metadata);
+  return new SafetensorsFile(label, bytes, dataStart, infos, metadata, reader);
 }
 
 function parseMetadata(label: string, raw: unknown): Record<string, string> {
@@ -285,6 +333,40 @@ export async function readSafetensorsFile(path: string): Promise<SafetensorsFile
     throw new SafetensorsError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   return parseSafetensors(bytes, path);
+}
+
+/**
+ * Open a safetensors file on disk without reading its data (Node, Deno, Bun): the header is parsed and
+ * validated now, each tensor is read from the file when accessed (a fresh buffer per access). Lets a loader that
+ * converts every tensor (int8 at load) hold one tensor at a time instead of the whole file. Call `close()`.
+ */
+export async function openSafetensorsFile(path: string): Promise<{ file: SafetensorsFile; close: () => void }> {
+  const fs = await import("node:fs");
+  let fd: number;
+  try {
+    fd = fs.openSync(path, "r");
+  } catch (e) {
+    throw new SafetensorsError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const read = (start: number, end: number): Uint8Array => {
+      const out = new Uint8Array(end - start);
+      let done = 0;
+      while (done < out.byteLength) {
+        const n = fs.readSync(fd, out, done, out.byteLength - done, start + done);
+        if (n === 0) break;
+        done += n;
+      }
+      return done === out.byteLength ? out : out.subarray(0, done);
+    };
+    const headerLen = headerLength(read(0, Math.min(8, size)), size, path);
+    const file = parseWith(read(0, 8 + headerLen), size, path, read);
+    return { file, close: () => fs.closeSync(fd) };
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
 }
 
 /** Read a safetensors file from a fetch Response (browser, edge workers). */

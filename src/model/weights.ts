@@ -1,19 +1,45 @@
 /**
  * Typed access to a checkpoint's tensors: every weight is fetched with the shape the config implies, so a
  * checkpoint that does not fit its config fails at load with the tensor's name, not later inside a kernel.
+ *
+ * int8 (src/kernels/int8.ts has the layout): a tensor stored I8 in the file (with its `<name>.scale`) is used
+ * as int8 where the model can (linear layers, the word-embedding table) and dequantized elsewhere; a float
+ * tensor is quantized at load when the file's load policy (`setLoadPolicy`) plans it.
  */
-import { WeightsError } from "../errors.js";
-import { packLinear, type PackedLinear } from "../kernels/index.js";
+import { SafetensorsError, WeightsError } from "../errors.js";
+import { int8Linear, packLinear, quantizeRows, dequantizeRows, type Int8Rows, type PackedLinear } from "../kernels/index.js";
+import { planQuantizes, SCALE_SUFFIX, type Int8Plan } from "../int8/plan.js";
 import type { SafetensorsFile } from "./safetensors.js";
 
-/** A float tensor with exactly `shape`; WeightsError names the tensor if it is missing or shaped otherwise. */
-export function weight(st: SafetensorsFile, name: string, shape: readonly number[]): Float32Array {
+/** How the weights of one file are loaded. */
+export interface LoadPolicy {
+  /** Tensors quantized to int8 at load (null: none). */
+  readonly plan: Int8Plan | null;
+  /**
+   * Copy every float tensor the model keeps instead of viewing the file buffer, so the buffer can be freed after
+   * loading (used when quantizing at load: the file is then mostly garbage).
+   */
+  readonly copyFloats: boolean;
+}
+
+const NO_POLICY: LoadPolicy = { plan: null, copyFloats: false };
+const policies = new WeakMap<SafetensorsFile, LoadPolicy>();
+
+/** Attach a load policy to a parsed file (the loaders below read it); without one, nothing is quantized. */
+export function setLoadPolicy(st: SafetensorsFile, policy: LoadPolicy): void {
+  policies.set(st, policy);
+}
+
+function policyOf(st: SafetensorsFile): LoadPolicy {
+  return policies.get(st) ?? NO_POLICY;
+}
+
+function checkShape(st: SafetensorsFile, name: string, shape: readonly number[]): void {
   if (!st.has(name)) throw new WeightsError(name, `missing from ${st.label} (expected shape [${shape.join(", ")}])`);
   const info = st.info(name);
   if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
     throw new WeightsError(name, `has shape [${info.shape.join(", ")}] in ${st.label}, expected [${shape.join(", ")}]`);
   }
-  return finiteF32(st, name);
 }
 
 /**
@@ -33,11 +59,125 @@ export function finiteF32(st: SafetensorsFile, name: string): Float32Array {
   return data;
 }
 
-/** Load `${name}.weight [out, in]` and `${name}.bias [out]` of a PyTorch Linear and pack it for `linear()`. */
+/**
+ * An I8 tensor `name [rows, cols]` and its scale tensor `name.scale [rows]`, validated (scale present, float,
+ * right shape, every scale finite and > 0). Zero-copy views of the file.
+ */
+export function storedInt8(st: SafetensorsFile, name: string): Int8Rows {
+  const info = st.info(name);
+  if (info.shape.length !== 2) throw new SafetensorsError(st.label, `int8 tensor must be 2-D [rows, cols], has shape [${info.shape.join(", ")}]`, name);
+  const [rows, cols] = info.shape;
+  const scaleName = name + SCALE_SUFFIX;
+  if (!st.has(scaleName)) throw new SafetensorsError(st.label, `is stored I8 but its scale tensor "${scaleName}" (F32 [${rows}]) is missing`, name);
+  const sInfo = st.info(scaleName);
+  if (sInfo.dtype !== "F32" && sInfo.dtype !== "F16" && sInfo.dtype !== "BF16") {
+    throw new SafetensorsError(st.label, `scale tensor must be floating point (F32), found ${sInfo.dtype}`, scaleName);
+  }
+  if (sInfo.shape.length !== 1 || sInfo.shape[0] !== rows) {
+    throw new SafetensorsError(st.label, `scale tensor has shape [${sInfo.shape.join(", ")}], expected [${rows}] (one scale per row of "${name}")`, scaleName);
+  }
+  const scales = st.f32(scaleName);
+  for (let r = 0; r < rows; r++) {
+    const s = scales[r];
+    if (!(s > 0) || !Number.isFinite(s)) throw new SafetensorsError(st.label, `scale of row ${r} is ${s}; every scale must be finite and > 0`, scaleName);
+  }
+  const q = st.tensor(name).data as Int8Array;
+  for (let i = 0; i < q.length; i++) {
+    if (q[i] === -128) throw new SafetensorsError(st.label, `value −128 at element ${i}: symmetric int8 uses [−127, 127]`, name);
+  }
+  return { rows, cols, q, scales };
+}
+
+/** A float tensor stored with a stray `.scale` next to it is a half-converted file: refuse it rather than guess. */
+function refuseStrayScale(st: SafetensorsFile, name: string): void {
+  if (st.has(name + SCALE_SUFFIX)) {
+    throw new SafetensorsError(st.label, `has a scale tensor "${name}${SCALE_SUFFIX}" but is stored ${st.info(name).dtype}, not I8`, name);
+  }
+}
+
+/** A float tensor with exactly `shape`; WeightsError names the tensor if it is missing or shaped otherwise. */
+export function weight(st: SafetensorsFile, name: string, shape: readonly number[]): Float32Array {
+  checkShape(st, name, shape);
+  return floats(st, name);
+}
+
+/** A tensor as float32, whatever its shape: I8 tensors are dequantized; copied when the load policy says so. */
+export function floats(st: SafetensorsFile, name: string): Float32Array {
+  if (!st.has(name)) throw new WeightsError(name, `missing from ${st.label}`);
+  if (st.info(name).dtype === "I8") return dequantizeRows(storedInt8(st, name));
+  refuseStrayScale(st, name);
+  const data = finiteF32(st, name);
+  return policyOf(st).copyFloats ? data.slice() : data;
+}
+
+/**
+ * A 2-D weight `[rows, cols]` as int8 when the file stores it I8 or the load policy quantizes it; null when it
+ * stays float.
+ */
+export function int8Weight(st: SafetensorsFile, name: string, rows: number, cols: number): Int8Rows | null {
+  checkShape(st, name, [rows, cols]);
+  if (st.info(name).dtype === "I8") return storedInt8(st, name);
+  refuseStrayScale(st, name);
+  if (!planQuantizes(policyOf(st).plan, name)) return null;
+  try {
+    return quantizeInChunks(st, name, rows, cols);
+  } catch (e) {
+    // quantizeRows refuses NaN/±Inf: the same typed error as a float load gives.
+    if (e instanceof RangeError) throw new WeightsError(name, `${e.message} in ${st.label}; weights must be finite numbers (corrupt or diverged checkpoint)`);
+    throw e;
+  }
+}
+
+/** Float values per chunk when quantizing a big tensor (16 MB of float32). */
+const CHUNK_VALUES = 1 << 22;
+
+/**
+ * Quantize a float tensor a block of rows at a time: from a file opened with `openSafetensorsFile` only one
+ * block is ever in memory (the word-embedding table alone is ~390 MB of float32 in base). Per-row scales make
+ * the result identical to quantizing the whole tensor at once.
+ */
+export function quantizeInChunks(st: SafetensorsFile, name: string, rows: number, cols: number, chunkValues = CHUNK_VALUES): Int8Rows {
+  const step = Math.max(1, Math.floor(chunkValues / Math.max(1, cols)));
+  if (step >= rows) return quantizeRows(st.f32(name), rows, cols);
+  const q = new Int8Array(rows * cols);
+  const scales = new Float32Array(rows);
+  for (let r0 = 0; r0 < rows; r0 += step) {
+    const n = Math.min(step, rows - r0);
+    const part = quantizeRows(st.f32Range(name, r0 * cols, n * cols), n, cols);
+    q.set(part.q, r0 * cols);
+    scales.set(part.scales, r0);
+  }
+  return { rows, cols, q, scales };
+}
+
+/** A Linear from explicitly named tensors (`bias` null: none), int8 or packed float per the file and policy. */
+export function linearFrom(st: SafetensorsFile, weightName: string, biasName: string | null, outFeatures: number, inFeatures: number): PackedLinear {
+  const q = int8Weight(st, weightName, outFeatures, inFeatures);
+  const b = biasName === null ? null : weight(st, biasName, [outFeatures]);
+  if (q) return int8Linear(q, b);
+  return packLinear(weight(st, weightName, [outFeatures, inFeatures]), outFeatures, inFeatures, b);
+}
+
+/** Load `${name}.weight [out, in]` and `${name}.bias [out]` of a PyTorch Linear, ready for `linear()`. */
 export function linearLayer(st: SafetensorsFile, name: string, outFeatures: number, inFeatures: number, bias = true): PackedLinear {
-  const w = weight(st, `${name}.weight`, [outFeatures, inFeatures]);
-  const b = bias ? weight(st, `${name}.bias`, [outFeatures]) : null;
-  return packLinear(w, outFeatures, inFeatures, b);
+  return linearFrom(st, `${name}.weight`, bias ? `${name}.bias` : null, outFeatures, inFeatures);
+}
+
+/** An embedding table `[rows, dim]`: float, or int8 with per-row scales (see `embeddingRow`). */
+export function embeddingTable(st: SafetensorsFile, name: string, rows: number, dim: number): Float32Array | Int8Rows {
+  return int8Weight(st, name, rows, dim) ?? weight(st, name, [rows, dim]);
+}
+
+/** Copy row `r` of an embedding table (float or int8) into `dst` at `offset`. */
+export function embeddingRow(table: Float32Array | Int8Rows, r: number, dim: number, dst: Float32Array, offset: number): void {
+  if (table instanceof Float32Array) {
+    dst.set(table.subarray(r * dim, (r + 1) * dim), offset);
+    return;
+  }
+  const s = table.scales[r];
+  const q = table.q;
+  const o = r * dim;
+  for (let k = 0; k < dim; k++) dst[offset + k] = q[o + k] * s;
 }
 
 /** LayerNorm `{weight, bias}` of size `dim`. */
