@@ -247,8 +247,8 @@ describe("int8 checkpoints", () => {
   });
 
   it("loads as int8 without an option and gives exactly the outputs of quantizing at load", async () => {
-    const saved = await GLiNER2.fromPretrained(out);
-    const atLoad = await GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int8" });
+    const saved = await GLiNER2.fromPretrained(out, { offThread: false });
+    const atLoad = await GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int8", offThread: false });
     expect(isInt8(saved.model.encoder.layers[0].query)).toBe(true);
     expect(isInt8(saved.model.heads.countPred.layers[0])).toBe(true);
     expect(saved.model.encoder.wordEmbeddings instanceof Float32Array).toBe(false);
@@ -287,7 +287,7 @@ describe("int8 checkpoints", () => {
   });
 
   it("streaming quantize-at-load (local folder, tensors read one chunk at a time) equals the in-memory path", async () => {
-    const streamed = await GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int8" });
+    const streamed = await GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int8", offThread: false });
     const inMemory = GLiNER2.fromFiles(await readCheckpointDir(checkpointDir(ckpt)), { quantize: "int8" });
     const weightsOf = (m: GLiNER2) => typedArrays({ encoder: m.model.encoder, heads: m.model.heads }).map((a) => Array.from(a as Float32Array));
     expect(weightsOf(streamed)).toEqual(weightsOf(inMemory));
@@ -322,14 +322,14 @@ describe("int8 checkpoints", () => {
   });
 
   it("int8-embeddings: only the embedding table is int8, the rest float", async () => {
-    const m = await GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int8-embeddings" });
+    const m = await GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int8-embeddings", offThread: false });
     expect(m.model.encoder.wordEmbeddings instanceof Float32Array).toBe(false);
     expect(isInt8(m.model.encoder.layers[0].query)).toBe(false);
     expect(isInt8(m.model.heads.classifier.layers[0])).toBe(false);
   });
 
   it("rejects a bad quantize option before loading anything", async () => {
-    await expect(GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int4" as never })).rejects.toThrow(/quantize: must be "none", "int8"/);
+    await expect(GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int4" as never, offThread: false })).rejects.toThrow(/quantize: must be "none", "int8"/);
     await expect(GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: { encoder: 1 } as never })).rejects.toThrow(/plan.encoder must be a boolean/);
   });
 });
@@ -456,8 +456,8 @@ const TOL = {
 
 describe("int8 accuracy vs float32", () => {
   it("encoder output on the golden encoder runs: relative RMS error within the documented tolerance", async () => {
-    const f = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"));
-    const q = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { quantize: "int8" });
+    const f = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { offThread: false });
+    const q = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { quantize: "int8", offThread: false });
     const golden = parseSafetensors(readFileSync(`${FIXTURES_DIR}golden/encoder.safetensors`));
     const report: string[] = [];
     for (const run of ["L7", "L64", "L300"]) {
@@ -482,8 +482,8 @@ describe("int8 accuracy vs float32", () => {
   const results: CaseAccuracy[] = [];
   for (const ckpt of goldenCheckpoints()) {
     describe(ckpt, async () => {
-      const f32 = await GLiNER2.fromPretrained(checkpointDir(ckpt));
-      const int8 = await GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int8" });
+      const f32 = await GLiNER2.fromPretrained(checkpointDir(ckpt), { offThread: false });
+      const int8 = await GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int8", offThread: false });
       for (const ref of listGoldenCases(ckpt)) {
         it(ref.name, async () => {
           const r = await compareCase(f32, int8, ref);
