@@ -77,12 +77,22 @@ describe("long documents through the CLI", async () => {
     expect(JSON.parse(defaults.stdout)).toEqual(await model.extractLong(docs[2], schema));
   }, 300_000);
 
-  it("a malformed JSONL line fails with its line number after the documents before it were written", async () => {
-    const input = [JSON.stringify({ id: 1, text: docs[1] }), JSON.stringify({ id: 2, text: docs[2] }), '{"id": 3, "text": oops'].join("\n");
-    const res = await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--chunk-size", "32", "--chunk-overlap", "4"], { input });
+  it("a malformed JSONL line gets an error record in its place and the stream goes on (--fail-fast: stops there)", async () => {
+    const input = [JSON.stringify({ id: 1, text: docs[1] }), '{"id": 2, "text": oops', JSON.stringify({ id: 3, text: docs[2] })].join("\n");
+    const args = ["extract", "-m", MODEL, "-e", "person", "--jsonl", "--chunk-size", "32", "--chunk-overlap", "4"];
+    const res = await runCli(args, { input });
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/^gliner2: error: stdin line 3: not valid JSON/);
-    expect(res.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).id)).toEqual([1, 2]);
+    expect(res.stderr).toMatch(/^gliner2: error: 1 of 3 records failed .*line 2: stdin line 2: not valid JSON/);
+    const out = res.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(out.map((l) => l.id ?? l.line)).toEqual([1, 2, 3]);
+    expect(out[1].error.code).toBe("INPUT");
+    expect(out[1].error.message).toMatch(/stdin line 2: not valid JSON/);
+    expect(out[2].result).toEqual(await model.extractLong(docs[2], { entities: ["person"] }, { chunkSize: 32, chunkOverlap: 4 }));
+
+    const fast = await runCli([...args, "--fail-fast"], { input });
+    expect(fast.code).toBe(1);
+    expect(fast.stderr).toMatch(/^gliner2: error: stdin line 2: not valid JSON/);
+    expect(fast.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).id)).toEqual([1]);
   });
 
   it("bad long-mode flags are usage errors", async () => {
