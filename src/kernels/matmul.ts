@@ -11,6 +11,9 @@
  * output stays in 16 local accumulators (JS numbers, i.e. double precision, rounded to float32 on store).
  */
 
+import { activeVariant } from "./backend.js";
+import { packWasm, unpackWasm, wasmLinear, type WasmPacked } from "./wasm/linear.js";
+
 /** Output features per packed panel. */
 export const PANEL = 4;
 
@@ -24,6 +27,11 @@ export interface PackedLinear {
   readonly packed: Float32Array;
   /** Bias `[N]`, or null. */
   readonly bias: Float32Array | null;
+  /**
+   * The weights in WebAssembly memory when packed under a wasm backend (then `packed` above is derived from
+   * them on first use only, for the JS kernels).
+   */
+  readonly wasm?: WasmPacked;
 }
 
 let allocate: (n: number) => Float32Array = (n) => new Float32Array(n);
@@ -39,6 +47,11 @@ export function packLinear(weight: Float32Array, outFeatures: number, inFeatures
     throw new RangeError(`packLinear: weight has ${weight.length} values, expected ${outFeatures}×${inFeatures}`);
   }
   if (bias && bias.length !== outFeatures) throw new RangeError(`packLinear: bias has ${bias.length} values, expected ${outFeatures}`);
+  if (activeVariant()) return packLinearWasm(weight, outFeatures, inFeatures, bias);
+  return { outFeatures, inFeatures, packed: packPanels(weight, outFeatures, inFeatures), bias };
+}
+
+function packPanels(weight: Float32Array, outFeatures: number, inFeatures: number): Float32Array {
   const K = inFeatures;
   const panels = Math.ceil(outFeatures / PANEL);
   const packed = allocate(panels * K * PANEL);
@@ -46,7 +59,22 @@ export function packLinear(weight: Float32Array, outFeatures: number, inFeatures
     const base = Math.floor(n / PANEL) * K * PANEL + (n % PANEL);
     for (let k = 0; k < K; k++) packed[base + k * PANEL] = weight[n * K + k];
   }
-  return { outFeatures, inFeatures, packed, bias };
+  return packed;
+}
+
+/** Weights in WebAssembly memory only; the JS panel layout is rebuilt from them if a JS kernel ever asks. */
+function packLinearWasm(weight: Float32Array, outFeatures: number, inFeatures: number, bias: Float32Array | null): PackedLinear {
+  const wasm = packWasm(weight, outFeatures, inFeatures, bias);
+  let panels: Float32Array | null = null;
+  return {
+    outFeatures,
+    inFeatures,
+    bias: bias ? bias.slice() : null,
+    wasm,
+    get packed() {
+      return (panels ??= packPanels(unpackWasm(wasm, outFeatures, inFeatures), outFeatures, inFeatures));
+    },
+  };
 }
 
 /** Signature of a linear-layer implementation (the slot a faster backend plugs into). */
@@ -65,6 +93,10 @@ export function setLinearBackend(kernel: LinearKernel | null): void {
 /** y[M, N] = x[M, K] · Wᵀ + b. `out` may be passed to reuse a buffer of length M·N. */
 export function linear(x: Float32Array, rows: number, layer: PackedLinear, out?: Float32Array): Float32Array {
   if (backend) return backend(x, rows, layer, out);
+  if (layer.wasm) {
+    const v = activeVariant();
+    if (v) return wasmLinear(v, x, rows, layer, out);
+  }
   const K = layer.inFeatures;
   const N = layer.outFeatures;
   if (x.length < rows * K) throw new RangeError(`linear: input has ${x.length} values, expected ${rows}×${K}`);

@@ -1,0 +1,379 @@
+/**
+ * The kernel module, assembled at load by ./emit.ts. All pointers are byte addresses in the one imported memory;
+ * all strides ("ld…") are in floats.
+ *
+ * Weight layout (shared by every tile shape): panels of 16 output features, zero-padded at the end,
+ *   w[(p·K + k)·16 + j] = W[p·16 + j, k]
+ * so each step over k reads 64 contiguous bytes. A tile covers TW = 4·V output features (V v128 accumulators per
+ * row) and R rows: 2×16 (8 accumulators) for plain SIMD, 4×8 for relaxed FMA — the shapes that stay in V8's 16
+ * vector registers. Bias is the accumulators' starting value; partial tiles store lane by lane.
+ *
+ * Exports:
+ *   linear(x, ldx, rows, K, w, bias, y, ldy, N, t0, t1)   y[m, n] = Σk x[m, k]·W[n, k] + bias[n], tiles [t0, t1)
+ *   packRows(src, lds, rows, cols, dst)                    pack S[rows, cols] as W (N = rows, K = cols)
+ *   packCols(src, lds, rows, cols, dst)                    pack Sᵀ (N = cols, K = rows)
+ *   scoreRows(...)                                         disentangled bias + masked softmax of one head
+ *   attention(params, u0, u1, scratch)                     whole attention of (batch, head) units [u0, u1)
+ */
+import { Code, F32, F64, I32, L, ModuleBuilder, Op, Simd, V128 } from "./emit.js";
+
+export interface KernelShape {
+  /** Rows per tile. */
+  readonly rows: number;
+  /** v128 accumulators per row (tile width 4·V). */
+  readonly vecs: number;
+  /** Use f32x4.relaxed_madd. */
+  readonly fma: boolean;
+}
+
+export const PLAIN_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: false };
+export const RELAXED_SHAPE: KernelShape = { rows: 4, vecs: 2, fma: true };
+
+/** Panel width of the packed weights (floats). */
+export const WASM_PANEL = 16;
+
+/** Slots (i32, 4 bytes each) of the attention parameter block. */
+export const AttnParam = {
+  qkv: 0, ldqkv: 1, L: 2, d: 3, heads: 4, pkTable: 5, pqTable: 6, npos: 7, cBase: 8, ldc: 9, relIdx: 10,
+  mask: 11, invScale: 12, flags: 13, ctx: 14, ldctx: 15, relOut: 16, probsOut: 17,
+} as const;
+export const ATTN_PARAM_WORDS = 18;
+
+/** Scratch bytes one thread needs for attention at length L, head size d, `ldc` relative columns. */
+export function attentionScratchBytes(L: number, d: number, ldc: number): number {
+  const Lp = Math.ceil(L / 16) * 16;
+  const dp = Math.ceil(d / 16) * 16;
+  return 4 * (Lp * d + dp * L + L * Lp + 2 * L * ldc) + 256;
+}
+
+export function buildKernelModule(shape: KernelShape, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
+  const mb = new ModuleBuilder();
+  mb.importMemory(memory.min, memory.max, memory.shared);
+  const exp = mb.importFunc("env", "exp", [F64], [F64]);
+  const linear = linearKernel(shape);
+  const linearIdx = mb.func(linear, "linear");
+  const packRows = packRowsKernel();
+  const packRowsIdx = mb.func(packRows, "packRows");
+  const packColsIdx = mb.func(packColsKernel(), "packCols");
+  const scoreIdx = mb.func(scoreRowsKernel(exp), "scoreRows");
+  const headIdx = mb.func(attnHeadKernel(shape, { linear: linearIdx, packRows: packRowsIdx, packCols: packColsIdx, scoreRows: scoreIdx }));
+  mb.func(attentionKernel(headIdx), "attention");
+  return mb.toBytes();
+}
+
+function linearKernel({ rows: R, vecs: V, fma }: KernelShape): Code {
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [x, ldx, rows, K, w, bias, y, ldy, N, t0, t1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const TW = 4 * V;
+  const t = c.local(I32), n0 = c.local(I32), wt = c.local(I32), m = c.local(I32), k = c.local(I32);
+  const wp = c.local(I32), rem = c.local(I32), yp = c.local(I32);
+  const xp = Array.from({ length: R }, () => c.local(I32));
+  const acc = Array.from({ length: R * V }, () => c.local(V128));
+  const wv = Array.from({ length: V }, () => c.local(V128));
+  const xs = c.local(V128);
+  const bv = Array.from({ length: V }, () => c.local(V128));
+
+  // Strides to bytes.
+  c.get(ldx).i32(2).op(Op.i32Shl).set(ldx);
+  c.get(ldy).i32(2).op(Op.i32Shl).set(ldy);
+
+  const tile = (RR: number) => {
+    for (let r = 0; r < RR; r++) c.get(m).i32(r).op(Op.i32Add).get(ldx).op(Op.i32Mul).get(x).op(Op.i32Add).set(xp[r]);
+    for (let r = 0; r < RR; r++) for (let v = 0; v < V; v++) c.get(bv[v]).set(acc[r * V + v]);
+    c.get(wt).set(wp).get(K).set(k);
+    c.get(k).i32(0).op(Op.i32GtS).ifElse(() => {
+      c.op(Op.loop, 0x40);
+      for (let v = 0; v < V; v++) c.get(wp).simdMem(Simd.v128Load, 4, 16 * v).set(wv[v]);
+      for (let r = 0; r < RR; r++) {
+        c.get(xp[r]).simdMem(Simd.v128Load32Splat, 2).set(xs);
+        for (let v = 0; v < V; v++) {
+          const a = acc[r * V + v];
+          if (fma) c.get(xs).get(wv[v]).get(a).simd(Simd.f32x4RelaxedMadd).set(a);
+          else c.get(a).get(xs).get(wv[v]).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(a);
+        }
+      }
+      for (let r = 0; r < RR; r++) c.inc(xp[r], 4);
+      c.inc(wp, 64);
+      c.get(k).i32(1).op(Op.i32Sub).tee(k).op(Op.brIf).u(0);
+      c.op(Op.end);
+    });
+    for (let r = 0; r < RR; r++) {
+      c.get(m).i32(r).op(Op.i32Add).get(ldy).op(Op.i32Mul).get(y).op(Op.i32Add).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(yp);
+      c.get(rem).i32(TW).op(Op.i32GeS).ifElse(
+        () => {
+          for (let v = 0; v < V; v++) c.get(yp).get(acc[r * V + v]).simdMem(Simd.v128Store, 4, 16 * v);
+        },
+        () => {
+          for (let q = 1; q < TW; q++) {
+            // Lane q is stored when q < rem; lane 0 always is (rem ≥ 1).
+            c.i32(q).get(rem).op(Op.i32LtS);
+            c.ifElse(() => c.get(yp).get(acc[r * V + (q >> 2)]).simd(Simd.f32x4ExtractLane).op(q & 3).mem(Op.f32Store, 2, 4 * q));
+          }
+          c.get(yp).get(acc[r * V]).simd(Simd.f32x4ExtractLane).op(0).mem(Op.f32Store, 2, 0);
+        },
+      );
+    }
+  };
+
+  c.for(t, L(t0), L(t1), 1, () => {
+    c.get(t).i32(TW).op(Op.i32Mul).set(n0);
+    // wt = w + (n0 >> 4)·K·64 + (n0 & 15)·4
+    c.get(w).get(n0).i32(4).op(Op.i32ShrS).get(K).op(Op.i32Mul).i32(6).op(Op.i32Shl).op(Op.i32Add);
+    c.get(n0).i32(15).op(Op.i32And).i32(2).op(Op.i32Shl).op(Op.i32Add).set(wt);
+    c.get(N).get(n0).op(Op.i32Sub).set(rem);
+    c.get(bias).op(Op.i32Eqz).ifElse(
+      () => {
+        for (let v = 0; v < V; v++) c.simd(Simd.v128Const).op(...new Array(16).fill(0)).set(bv[v]);
+      },
+      () => {
+        for (let v = 0; v < V; v++) c.get(bias).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2, 16 * v).set(bv[v]);
+      },
+    );
+    c.for(m, 0, () => c.get(rows).i32(R - 1).op(Op.i32Sub), R, () => tile(R));
+    if (R > 1) c.for(m, null, L(rows), 1, () => tile(1));
+  });
+  return c;
+}
+
+/** dst[(p·cols + k)·16 + j] = S[p·16 + j, k] (0 past the last row). */
+function packRowsKernel(): Code {
+  const c = new Code([I32, I32, I32, I32, I32]);
+  const [src, lds, rows, cols, dst] = [0, 1, 2, 3, 4];
+  const p = c.local(I32), k = c.local(I32), j = c.local(I32), n = c.local(I32), o = c.local(I32);
+  c.get(dst).set(o);
+  c.for(p, 0, () => c.get(rows).i32(15).op(Op.i32Add).i32(4).op(Op.i32ShrS), 1, () => {
+    c.for(k, 0, L(cols), 1, () => {
+      c.for(j, 0, 16, 1, () => {
+        c.get(p).i32(4).op(Op.i32Shl).get(j).op(Op.i32Add).set(n);
+        c.get(o);
+        c.get(n).get(rows).op(Op.i32LtS).op(Op.if, F32);
+        c.get(n).get(lds).op(Op.i32Mul).get(k).op(Op.i32Add).i32(2).op(Op.i32Shl).get(src).op(Op.i32Add).mem(Op.f32Load, 2);
+        c.op(Op.else).f32(0).op(Op.end);
+        c.mem(Op.f32Store, 2);
+        c.inc(o, 4);
+      });
+    });
+  });
+  return c;
+}
+
+/** dst[(p·rows + k)·16 + j] = S[k, p·16 + j] (0 past the last column): W = Sᵀ. */
+function packColsKernel(): Code {
+  const c = new Code([I32, I32, I32, I32, I32]);
+  const [src, lds, rows, cols, dst] = [0, 1, 2, 3, 4];
+  const p = c.local(I32), k = c.local(I32), j = c.local(I32), n = c.local(I32), o = c.local(I32);
+  c.get(dst).set(o);
+  c.for(p, 0, () => c.get(cols).i32(15).op(Op.i32Add).i32(4).op(Op.i32ShrS), 1, () => {
+    c.for(k, 0, L(rows), 1, () => {
+      c.for(j, 0, 16, 1, () => {
+        c.get(p).i32(4).op(Op.i32Shl).get(j).op(Op.i32Add).set(n);
+        c.get(o);
+        c.get(n).get(cols).op(Op.i32LtS).op(Op.if, F32);
+        c.get(k).get(lds).op(Op.i32Mul).get(n).op(Op.i32Add).i32(2).op(Op.i32Shl).get(src).op(Op.i32Add).mem(Op.f32Load, 2);
+        c.op(Op.else).f32(0).op(Op.end);
+        c.mem(Op.f32Store, 2);
+        c.inc(o, 4);
+      });
+    });
+  });
+  return c;
+}
+
+/**
+ * One head's scores (row stride lds) → probabilities, in place:
+ *   s[i, j] = s[i, j]·invScale + (c2p[i, c] + p2c[j, c])·invScale,  c = relIdx[i − j + L − 1]
+ * then softmax over the columns j with mask[j] ≠ 0; rows with mask[i] = 0 (or no real column) become uniform.
+ * Arithmetic in f64 like the JS reference. relOut (0 = none) receives the bias term, row stride L.
+ * Params: scores, lds, L, c2p, p2c, ldc, relIdx, invScale (f32), flags (1 = c2p, 2 = p2c), relOut, mask.
+ */
+function scoreRowsKernel(exp: number): Code {
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32, F32, I32, I32, I32]);
+  const [scores, lds, Ln, c2p, p2c, ldc, relIdx, invScaleF, flags, relOut, mask] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const i = c.local(I32), j = c.local(I32), row = c.local(I32), ci = c.local(I32), a = c.local(I32);
+  const rel = c.local(F64), inv = c.local(F64), mx = c.local(F64), sum = c.local(F64), e = c.local(F64), v = c.local(F64);
+  const uniform = c.local(F32);
+  const sh2 = () => c.i32(2).op(Op.i32Shl);
+  c.get(invScaleF).op(Op.f64PromoteF32).set(inv);
+  c.f64(1).get(Ln).op(Op.f64ConvertI32S).op(Op.f64Div).op(Op.f32DemoteF64).set(uniform);
+  const colAddr = () => c.get(row).get(j).i32(2).op(Op.i32Shl).op(Op.i32Add);
+  const fillUniform = () => c.for(j, 0, L(Ln), 1, () => {
+    colAddr();
+    c.get(uniform).mem(Op.f32Store, 2);
+  });
+  const maskAt = (idx: number) => c.get(mask).get(idx).op(Op.i32Add).mem(Op.i32Load8U, 0);
+  c.for(i, 0, L(Ln), 1, () => {
+    c.get(i).get(lds).op(Op.i32Mul);
+    sh2();
+    c.get(scores).op(Op.i32Add).set(row);
+    maskAt(i).op(Op.i32Eqz).ifElse(fillUniform, () => {
+      // 1) scores with the relative bias; max over real columns.
+      c.f64(-Infinity).set(mx);
+      c.for(j, 0, L(Ln), 1, () => {
+        c.get(i).get(j).op(Op.i32Sub).get(Ln).op(Op.i32Add).i32(1).op(Op.i32Sub);
+        sh2();
+        c.get(relIdx).op(Op.i32Add).mem(Op.i32Load, 2).set(ci);
+        c.f64(0).set(rel);
+        c.get(flags).i32(1).op(Op.i32And).ifElse(() => {
+          c.get(rel).get(i).get(ldc).op(Op.i32Mul).get(ci).op(Op.i32Add);
+          sh2();
+          c.get(c2p).op(Op.i32Add).mem(Op.f32Load, 2).op(Op.f64PromoteF32, Op.f64Add).set(rel);
+        });
+        c.get(flags).i32(2).op(Op.i32And).ifElse(() => {
+          c.get(rel).get(j).get(ldc).op(Op.i32Mul).get(ci).op(Op.i32Add);
+          sh2();
+          c.get(p2c).op(Op.i32Add).mem(Op.f32Load, 2).op(Op.f64PromoteF32, Op.f64Add).set(rel);
+        });
+        c.get(rel).get(inv).op(Op.f64Mul).set(rel);
+        c.get(relOut).ifElse(() => {
+          c.get(i).get(Ln).op(Op.i32Mul).get(j).op(Op.i32Add);
+          sh2();
+          c.get(relOut).op(Op.i32Add).get(rel).op(Op.f32DemoteF64).mem(Op.f32Store, 2);
+        });
+        colAddr();
+        c.set(a);
+        // v = f32(s·inv + rel), stored back
+        c.get(a).mem(Op.f32Load, 2).op(Op.f64PromoteF32).get(inv).op(Op.f64Mul).get(rel).op(Op.f64Add).op(Op.f32DemoteF64).op(Op.f64PromoteF32).set(v);
+        c.get(a).get(v).op(Op.f32DemoteF64).mem(Op.f32Store, 2);
+        maskAt(j).ifElse(() => {
+          c.get(v).get(mx).op(Op.f64Gt).ifElse(() => c.get(v).set(mx));
+        });
+      });
+      c.get(mx).f64(-Infinity).op(0x61 /* f64.eq */).ifElse(fillUniform, () => {
+        // 2) exponentials and their sum; 3) normalise.
+        c.f64(0).set(sum);
+        c.for(j, 0, L(Ln), 1, () => {
+          colAddr();
+          c.set(a);
+          maskAt(j).op(Op.if, F64);
+          c.get(a).mem(Op.f32Load, 2).op(Op.f64PromoteF32).get(mx).op(Op.f64Sub).op(Op.call).u(exp);
+          c.op(Op.else).f64(0).op(Op.end);
+          c.set(e);
+          c.get(a).get(e).op(Op.f32DemoteF64).mem(Op.f32Store, 2);
+          c.get(sum).get(e).op(Op.f64Add).set(sum);
+        });
+        c.f64(1).get(sum).op(Op.f64Div).set(sum);
+        c.for(j, 0, L(Ln), 1, () => {
+          colAddr();
+          c.tee(a).get(a).mem(Op.f32Load, 2).op(Op.f64PromoteF32).get(sum).op(Op.f64Mul).op(Op.f32DemoteF64).mem(Op.f32Store, 2);
+        });
+      });
+    });
+  });
+  return c;
+}
+
+/**
+ * One (batch, head) unit of attention, everything in memory:
+ * params: q, k, v (head's first element, row stride ldqkv), ldqkv, L, d, pk, pq (posKey/posQuery of the head
+ * packed over all npos relative rows), npos, cBase (first relative row used, a multiple of 16), ldc (columns
+ * kept), relIdx (i32 relIdx[i − j + L − 1] − cBase), mask (u8 per token), invScale,
+ * flags, scratch, ctx (head's first output element, row stride ldctx), ldctx, relOut, probsOut.
+ */
+function attnHeadKernel(shape: KernelShape, f: { linear: number; packRows: number; packCols: number; scoreRows: number }): Code {
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, I32, I32, I32, I32, I32, I32]);
+  const [q, k, v, ldqkv, Ln, d, pk, pq, npos, cBase, ldc, relIdx, mask, invScale, flags, scratch, ctx, ldctx, relOut, probsOut] =
+    Array.from({ length: 20 }, (_, i) => i);
+  const TW = 4 * shape.vecs;
+  const Lp = c.local(I32), kPack = c.local(I32), vPack = c.local(I32), sc = c.local(I32), c2p = c.local(I32), p2c = c.local(I32);
+  const ta = c.local(I32), tb = c.local(I32), i = c.local(I32);
+  const roundUp16 = (e: number) => c.get(e).i32(15).op(Op.i32Add).i32(-16).op(Op.i32And);
+  roundUp16(Ln).set(Lp);
+  // scratch: kPack [Lp·d] | vPack [dp·L] | scores [L·Lp] | c2p [L·ldc] | p2c [L·ldc]
+  c.get(scratch).set(kPack);
+  c.get(kPack).get(Lp).get(d).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).set(vPack);
+  c.get(vPack);
+  roundUp16(d);
+  c.get(Ln).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).set(sc);
+  c.get(sc).get(Ln).get(Lp).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).set(c2p);
+  c.get(c2p).get(Ln).get(ldc).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).set(p2c);
+  const tiles = (n: () => void) => {
+    n();
+    c.i32(TW - 1).op(Op.i32Add).i32(TW).op(0x6d /* i32.div_s */);
+  };
+  // scores = Q·Kᵀ
+  c.get(k).get(ldqkv).get(Ln).get(d).get(kPack).op(Op.call).u(f.packRows);
+  c.get(q).get(ldqkv).get(Ln).get(d).get(kPack).i32(0).get(sc).get(Lp).get(Ln).i32(0);
+  tiles(() => c.get(Ln));
+  c.op(Op.call).u(f.linear);
+  // relative tile range [ta, tb): columns cBase … cBase + ldc of npos
+  c.get(cBase).i32(TW).op(0x6d).set(ta);
+  tiles(() => c.get(cBase).get(ldc).op(Op.i32Add));
+  c.set(tb);
+  tiles(() => c.get(npos));
+  c.set(i);
+  c.get(i).get(tb).get(i).get(tb).op(Op.i32LtS).op(Op.select).set(tb);
+  const relProduct = (x: number, w: number, out: number) => {
+    c.get(x).get(ldqkv).get(Ln).get(d).get(w).i32(0);
+    c.get(out).get(cBase).i32(2).op(Op.i32Shl).op(Op.i32Sub);
+    c.get(ldc).get(npos).get(ta).get(tb).op(Op.call).u(f.linear);
+  };
+  c.get(flags).i32(1).op(Op.i32And).ifElse(() => relProduct(q, pk, c2p));
+  c.get(flags).i32(2).op(Op.i32And).ifElse(() => relProduct(k, pq, p2c));
+  c.get(sc).get(Lp).get(Ln).get(c2p).get(p2c).get(ldc).get(relIdx).get(invScale).get(flags).get(relOut).get(mask).op(Op.call).u(f.scoreRows);
+  c.get(probsOut).ifElse(() => {
+    c.for(i, 0, L(Ln), 1, () => {
+      // copy row i (L floats) of the probabilities
+      c.for(ta, 0, L(Ln), 1, () => {
+        c.get(i).get(Ln).op(Op.i32Mul).get(ta).op(Op.i32Add).i32(2).op(Op.i32Shl).get(probsOut).op(Op.i32Add);
+        c.get(i).get(Lp).op(Op.i32Mul).get(ta).op(Op.i32Add).i32(2).op(Op.i32Shl).get(sc).op(Op.i32Add).mem(Op.f32Load, 2);
+        c.mem(Op.f32Store, 2);
+      });
+    });
+  });
+  // ctx = P·V
+  c.get(v).get(ldqkv).get(Ln).get(d).get(vPack).op(Op.call).u(f.packCols);
+  c.get(sc).get(Lp).get(Ln).get(Ln).get(vPack).i32(0).get(ctx).get(ldctx).get(d).i32(0);
+  tiles(() => c.get(d));
+  c.op(Op.call).u(f.linear);
+  return c;
+}
+
+/** attention(params, u0, u1, scratch): units u = b·heads + h in [u0, u1), parameters read from the block. */
+function attentionKernel(head: number): Code {
+  const c = new Code([I32, I32, I32, I32]);
+  const [params, u0, u1, scratch] = [0, 1, 2, 3];
+  const u = c.local(I32), b = c.local(I32), h = c.local(I32), q = c.local(I32), H = c.local(I32), ld = c.local(I32), Ln = c.local(I32), d = c.local(I32);
+  const P = (slot: number) => c.get(params).mem(Op.i32Load, 2, slot * 4);
+  P(AttnParam.L).set(Ln);
+  P(AttnParam.d).set(d);
+  P(AttnParam.ldqkv).set(ld);
+  P(AttnParam.heads).get(d).op(Op.i32Mul).set(H);
+  c.for(u, L(u0), L(u1), 1, () => {
+    c.get(u);
+    P(AttnParam.heads);
+    c.op(0x6d /* div_s */).set(b);
+    c.get(u);
+    P(AttnParam.heads);
+    c.op(0x6f /* rem_s */).set(h);
+    // q = qkv + (b·L·ld + h·d)·4
+    P(AttnParam.qkv).get(b).get(Ln).op(Op.i32Mul).get(ld).op(Op.i32Mul).get(h).get(d).op(Op.i32Mul).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add).set(q);
+    c.get(q);
+    c.get(q).get(H).i32(2).op(Op.i32Shl).op(Op.i32Add);
+    c.get(q).get(H).i32(3).op(Op.i32Shl).op(Op.i32Add);
+    c.get(ld).get(Ln).get(d);
+    P(AttnParam.pkTable).get(h).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2);
+    P(AttnParam.pqTable).get(h).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2);
+    P(AttnParam.npos);
+    P(AttnParam.cBase);
+    P(AttnParam.ldc);
+    P(AttnParam.relIdx);
+    P(AttnParam.mask).get(b).get(Ln).op(Op.i32Mul).op(Op.i32Add);
+    c.get(params).mem(Op.f32Load, 2, AttnParam.invScale * 4);
+    P(AttnParam.flags);
+    c.get(scratch);
+    // ctx + (b·L·ldctx + h·d)·4
+    P(AttnParam.ctx).get(b).get(Ln).op(Op.i32Mul);
+    P(AttnParam.ldctx);
+    c.op(Op.i32Mul).get(h).get(d).op(Op.i32Mul).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add);
+    P(AttnParam.ldctx);
+    // relOut / probsOut: + u·L·L·4 when set
+    for (const slot of [AttnParam.relOut, AttnParam.probsOut]) {
+      P(slot);
+      P(slot).op(Op.if, I32);
+      c.get(u).get(Ln).op(Op.i32Mul).get(Ln).op(Op.i32Mul).i32(2).op(Op.i32Shl);
+      c.op(Op.else).i32(0).op(Op.end).op(Op.i32Add);
+    }
+    c.op(Op.call).u(head);
+  });
+  return c;
+}

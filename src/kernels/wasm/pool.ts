@@ -1,0 +1,187 @@
+/**
+ * Worker threads over the shared WebAssembly memory: each worker instantiates the same kernel modules on the same
+ * memory and waits on a control block; a task (a linear layer's output tiles, or attention's (batch, head) units)
+ * is split evenly, the calling thread taking share 0 and blocking until the others finish. Every output element
+ * is computed by the same code whatever the split, so results do not depend on the thread count.
+ *
+ * Node, Deno and Bun use worker_threads; browsers use Web Workers, and only when cross-origin isolated (shared
+ * memory); a browser main thread may not block, so it spins while it waits.
+ */
+import { wasmRuntime, type KernelVariant } from "./runtime.js";
+
+const GEN = 0;
+const PENDING = 1;
+const STOP = 2;
+const OP = 3;
+const FAILED = 4;
+const ARGS = 8;
+const WORDS = 32;
+
+const OP_LINEAR = 1;
+const OP_ATTENTION = 2;
+const TASK_TIMEOUT_MS = 120_000;
+
+interface Pool {
+  threads: number;
+  control: Int32Array;
+  terminate: (() => void)[];
+  canBlock: boolean;
+  failure: string | null;
+}
+
+let pool: Pool | null = null;
+
+export function wasmPoolThreads(): number {
+  return pool?.threads ?? 1;
+}
+
+/** The worker program (plain JS; runs in a worker_thread or a Web Worker). */
+const WORKER_SOURCE = `
+function run(data, ready) {
+  const { control, memory, modules, index, threads } = data;
+  const ex = modules.map((m) => new WebAssembly.Instance(m, { env: { memory, exp: Math.exp } }).exports);
+  ready();
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(control, ${GEN}, seen);
+    seen = Atomics.load(control, ${GEN});
+    if (Atomics.load(control, ${STOP})) break;
+    const a = (i) => control[${ARGS} + i];
+    try {
+      const e = ex[a(0)];
+      const op = control[${OP}];
+      if (op === ${OP_LINEAR}) {
+        const T = a(10), t0 = Math.floor((T * index) / threads), t1 = Math.floor((T * (index + 1)) / threads);
+        if (t1 > t0) e.linear(a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), t0, t1);
+      } else if (op === ${OP_ATTENTION}) {
+        const U = a(2), u0 = Math.floor((U * index) / threads), u1 = Math.floor((U * (index + 1)) / threads);
+        if (u1 > u0) e.attention(a(1), u0, u1, a(3) + index * a(4));
+      }
+    } catch (err) {
+      Atomics.store(control, ${FAILED}, 1);
+    }
+    Atomics.sub(control, ${PENDING}, 1);
+    Atomics.notify(control, ${PENDING});
+  }
+}
+if (typeof require === "function") {
+  const { workerData, parentPort } = require("worker_threads");
+  run(workerData, () => parentPort.postMessage("ready"));
+} else {
+  self.onmessage = (e) => run(e.data, () => self.postMessage("ready"));
+}
+`;
+
+/** Start `threads − 1` workers over the shared memory. Throws where memory cannot be shared. */
+export async function startWasmPool(threads: number): Promise<void> {
+  stopWasmPool();
+  if (threads <= 1) return;
+  const rt = wasmRuntime();
+  if (!rt) throw new Error("threads on the wasm backend need WebAssembly SIMD");
+  if (!rt.shared) throw new Error("threads need shared memory (SharedArrayBuffer; in browsers, a cross-origin isolated page)");
+  const control = new Int32Array(new SharedArrayBuffer(WORDS * 4));
+  const modules = [rt.plain.module, ...(rt.relaxed ? [rt.relaxed.module] : [])];
+  const terminate: (() => void)[] = [];
+  const started: Promise<void>[] = [];
+  const isNodeLike = typeof process !== "undefined" && typeof process.versions === "object" && process.versions !== null && "node" in process.versions;
+  const p: Pool = { threads, control, terminate, canBlock: isNodeLike, failure: null };
+  if (isNodeLike) {
+    const wt = await import("node:worker_threads");
+    for (let index = 1; index < threads; index++) {
+      const worker = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { control, memory: rt.memory, modules, index, threads } });
+      started.push(
+        new Promise((resolve, reject) => {
+          worker.once("message", () => resolve());
+          worker.once("error", reject);
+        }),
+      );
+      worker.on("error", (e: Error) => (p.failure = e.message));
+      worker.unref();
+      terminate.push(() => void worker.terminate());
+    }
+  } else {
+    const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+    for (let index = 1; index < threads; index++) {
+      const worker = new Worker(url);
+      started.push(
+        new Promise((resolve, reject) => {
+          worker.onmessage = () => resolve();
+          worker.onerror = (e) => reject(new Error(e.message));
+        }),
+      );
+      worker.postMessage({ control, memory: rt.memory, modules, index, threads });
+      terminate.push(() => worker.terminate());
+    }
+  }
+  try {
+    await Promise.all(started);
+  } catch (e) {
+    for (const t of terminate) t();
+    throw e;
+  }
+  pool = p;
+}
+
+export function stopWasmPool(): void {
+  if (!pool) return;
+  const p = pool;
+  pool = null;
+  Atomics.store(p.control, STOP, 1);
+  Atomics.add(p.control, GEN, 1);
+  Atomics.notify(p.control, GEN);
+  for (const t of p.terminate) t();
+}
+
+function variantIndex(v: KernelVariant): number {
+  return v === wasmRuntime()!.plain ? 0 : 1;
+}
+
+function dispatch(op: number, args: number[], own: () => void): void {
+  const p = pool!;
+  const c = p.control;
+  for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i];
+  Atomics.store(c, OP, op);
+  Atomics.store(c, PENDING, p.threads - 1);
+  Atomics.add(c, GEN, 1);
+  Atomics.notify(c, GEN);
+  own();
+  const deadline = Date.now() + TASK_TIMEOUT_MS;
+  for (let left = Atomics.load(c, PENDING); left !== 0; left = Atomics.load(c, PENDING)) {
+    if (p.failure || Date.now() > deadline) {
+      const why = p.failure ? `a worker thread failed (${p.failure})` : `${left} worker thread(s) did not finish within ${TASK_TIMEOUT_MS / 1000} s`;
+      stopWasmPool();
+      throw new Error(`wasm kernels: ${why}; threads stopped`);
+    }
+    if (p.canBlock) Atomics.wait(c, PENDING, left, 1000);
+  }
+  if (Atomics.load(c, FAILED)) {
+    stopWasmPool();
+    throw new Error("wasm kernels: a worker thread's kernel trapped; threads stopped");
+  }
+}
+
+/** Run linear tiles [0, tiles) over all threads (or alone where no pool runs). */
+export function runLinear(v: KernelVariant, x: number, ldx: number, rows: number, K: number, w: number, bias: number, y: number, ldy: number, N: number, tiles: number): void {
+  if (!pool || tiles < 2 || rows * K * tiles * v.tileWidth < 1 << 17) {
+    v.exports.linear(x, ldx, rows, K, w, bias, y, ldy, N, 0, tiles);
+    return;
+  }
+  const T = pool.threads;
+  dispatch(OP_LINEAR, [variantIndex(v), x, ldx, rows, K, w, bias, y, ldy, N, tiles], () => {
+    const t1 = Math.floor(tiles / T);
+    if (t1 > 0) v.exports.linear(x, ldx, rows, K, w, bias, y, ldy, N, 0, t1);
+  });
+}
+
+/** Run attention units [0, units) over all threads; thread i uses scratch + i·scratchStride. */
+export function runAttention(v: KernelVariant, params: number, units: number, scratch: number, scratchStride: number): void {
+  if (!pool || units < 2) {
+    v.exports.attention(params, 0, units, scratch);
+    return;
+  }
+  const T = pool.threads;
+  dispatch(OP_ATTENTION, [variantIndex(v), params, units, scratch, scratchStride], () => {
+    const u1 = Math.floor(units / T);
+    if (u1 > 0) v.exports.attention(params, 0, u1, scratch);
+  });
+}
