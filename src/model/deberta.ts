@@ -16,7 +16,9 @@ import {
   softmaxRowsMasked,
   type PackedLinear,
 } from "../kernels/index.js";
+import { activeVariant } from "../kernels/backend.js";
 import type { DebertaConfig } from "./config.js";
+import { encodeWasm, packPositionTables, type WasmPositionTables } from "./debertaWasm.js";
 import type { SafetensorsFile } from "./safetensors.js";
 import { layerNormParams, linearLayer, weight } from "./weights.js";
 
@@ -40,6 +42,8 @@ interface DebertaLayer {
    */
   posQuery: Float32Array[];
   posKey: Float32Array[];
+  /** The same, packed in WebAssembly memory for the attention kernel (when loaded on a wasm backend). */
+  posTables?: WasmPositionTables;
 }
 
 export interface DebertaEncoder {
@@ -74,10 +78,13 @@ export function loadDebertaEncoder(st: SafetensorsFile, config: DebertaConfig, p
   const relRaw = weight(st, `${prefix}encoder.rel_embeddings.weight`, [relRows, H]);
   const relEmbeddings = layerNorm(relRaw, relRows, H, relNorm.gamma, relNorm.beta, config.layerNormEps);
   const layers: DebertaLayer[] = [];
+  const wasm = activeVariant();
   for (let l = 0; l < config.numLayers; l++) {
     const p = `${prefix}encoder.layer.${l}.`;
     const query = linearLayer(st, `${p}attention.self.query_proj`, H, H);
     const key = linearLayer(st, `${p}attention.self.key_proj`, H, H);
+    const posQuery = splitHeads(linear(relEmbeddings, relRows, query), relRows, heads, d);
+    const posKey = splitHeads(linear(relEmbeddings, relRows, key), relRows, heads, d);
     layers.push({
       query,
       key,
@@ -87,8 +94,9 @@ export function loadDebertaEncoder(st: SafetensorsFile, config: DebertaConfig, p
       intermediate: linearLayer(st, `${p}intermediate.dense`, I, H),
       output: linearLayer(st, `${p}output.dense`, H, I),
       outputNorm: layerNormParams(st, `${p}output.LayerNorm`, H),
-      posQuery: splitHeads(linear(relEmbeddings, relRows, query), relRows, heads, d),
-      posKey: splitHeads(linear(relEmbeddings, relRows, key), relRows, heads, d),
+      posQuery,
+      posKey,
+      posTables: wasm ? packPositionTables(wasm, posKey, posQuery, relRows, d) : undefined,
     });
   }
   return { config, wordEmbeddings, embeddingNorm, relEmbeddings, layers };
@@ -173,20 +181,28 @@ export function encode(
   if (inputIds.length !== rows) throw new InputError("inputIds", `has ${inputIds.length} ids, expected batch×length = ${rows}`);
   if (attentionMask.length !== rows) throw new InputError("attentionMask", `has ${attentionMask.length} values, expected ${rows}`);
 
-  // Embeddings: look up, normalise, zero the padding rows.
-  let x: Float32Array = new Float32Array(rows * H);
   for (let t = 0; t < rows; t++) {
     const id = inputIds[t];
     if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) {
       throw new InputError("inputIds", `token id ${id} at row ${Math.floor(t / length)}, position ${t % length} is outside the vocabulary [0, ${cfg.vocabSize})`);
     }
-    x.set(enc.wordEmbeddings.subarray(id * H, (id + 1) * H), t * H);
   }
-  layerNorm(x, rows, H, enc.embeddingNorm.gamma, enc.embeddingNorm.beta, cfg.layerNormEps, x);
-  for (let t = 0; t < rows; t++) if (!attentionMask[t]) x.fill(0, t * H, (t + 1) * H);
+  // Embeddings: look up, normalise, zero the padding rows.
+  const embed = (x: Float32Array): void => {
+    for (let t = 0; t < rows; t++) x.set(enc.wordEmbeddings.subarray(inputIds[t] * H, (inputIds[t] + 1) * H), t * H);
+    layerNorm(x, rows, H, enc.embeddingNorm.gamma, enc.embeddingNorm.beta, cfg.layerNormEps, x);
+    for (let t = 0; t < rows; t++) if (!attentionMask[t]) x.fill(0, t * H, (t + 1) * H);
+  };
+  const relIdx = relIndexByDelta(length, cfg);
+  // The WebAssembly forward, when the kernels are on and this encoder was packed for them.
+  if (activeVariant() && enc.layers.every((l) => l.posTables && l.query.wasm)) {
+    return encodeWasm(enc, inputIds, attentionMask, batch, length, relIdx, embed, trace);
+  }
+
+  let x: Float32Array = new Float32Array(rows * H);
+  embed(x);
   trace?.hiddenStates.push(x.slice());
 
-  const relIdx = relIndexByDelta(length, cfg);
   let cMin = Infinity;
   let cMax = -Infinity;
   for (const c of relIdx) {
