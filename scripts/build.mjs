@@ -168,7 +168,8 @@ async function buildBench(out) {
     outdir: join(out, "bench"),
     platform: "node",
     target: "node20",
-    external: [...externalDeps],
+    // onnxruntime-web (the bench's peer, a dev dependency) loads its .wasm from its own folder: keep it external.
+    external: [...externalDeps, "onnxruntime-web"],
   });
   return entries.map((e) => join(out, "bench", e.slice(dir.length + 1).replace(/\.ts$/, ".js")));
 }

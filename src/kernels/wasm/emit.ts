@@ -51,7 +51,7 @@ export const Op = {
 /** SIMD opcodes (after the 0xFD prefix, LEB128-encoded). */
 export const Simd = {
   v128Load: 0x00, v128Load32Splat: 0x09, v128Store: 0x0b, v128Const: 0x0c,
-  f32x4Splat: 0x13, f32x4ExtractLane: 0x1f,
+  f32x4Splat: 0x13, f32x4ExtractLane: 0x1f, f32x4ReplaceLane: 0x20,
   i32x4DotI16x8S: 0xba,
   f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Max: 0xe9,
   /** Relaxed SIMD: a·b + c, fused or not at the engine's choice. */

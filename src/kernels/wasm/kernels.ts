@@ -24,10 +24,16 @@ export interface KernelShape {
   readonly vecs: number;
   /** Use f32x4.relaxed_madd. */
   readonly fma: boolean;
+  /**
+   * Depth of one pass over k (cache blocking): x's [rows, kc] slice stays in L2 while every tile uses it and a
+   * tile's [kc, 16] weights stay in L1 across rows; later passes resume from the partial sums in y. The sums
+   * are the same float32 operations in the same order as one pass over all of K.
+   */
+  readonly kc: number;
 }
 
-export const PLAIN_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: false };
-export const RELAXED_SHAPE: KernelShape = { rows: 4, vecs: 2, fma: true };
+export const PLAIN_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: false, kc: 256 };
+export const RELAXED_SHAPE: KernelShape = { rows: 4, vecs: 2, fma: true, kc: 256 };
 
 /** Panel width of the packed weights (floats). */
 export const WASM_PANEL = 16;
@@ -61,7 +67,7 @@ export function buildKernelModule(shape: KernelShape, memory: { min: number; max
   return mb.toBytes();
 }
 
-function linearKernel({ rows: R, vecs: V, fma }: KernelShape): Code {
+function linearKernel({ rows: R, vecs: V, fma, kc: KC }: KernelShape): Code {
   const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [x, ldx, rows, K, w, bias, y, ldy, N, t0, t1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const TW = 4 * V;
@@ -72,15 +78,44 @@ function linearKernel({ rows: R, vecs: V, fma }: KernelShape): Code {
   const wv = Array.from({ length: V }, () => c.local(V128));
   const xs = c.local(V128);
   const bv = Array.from({ length: V }, () => c.local(V128));
+  const c0 = c.local(I32), kc = c.local(I32);
 
   // Strides to bytes.
   c.get(ldx).i32(2).op(Op.i32Shl).set(ldx);
   c.get(ldy).i32(2).op(Op.i32Shl).set(ldy);
 
+  const rowPtr = (r: number) => c.get(m).i32(r).op(Op.i32Add).get(ldy).op(Op.i32Mul).get(y).op(Op.i32Add).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(yp);
   const tile = (RR: number) => {
-    for (let r = 0; r < RR; r++) c.get(m).i32(r).op(Op.i32Add).get(ldx).op(Op.i32Mul).get(x).op(Op.i32Add).set(xp[r]);
-    for (let r = 0; r < RR; r++) for (let v = 0; v < V; v++) c.get(bv[v]).set(acc[r * V + v]);
-    c.get(wt).set(wp).get(K).set(k);
+    const c0Bytes = () => c.get(c0).i32(2).op(Op.i32Shl);
+    for (let r = 0; r < RR; r++) {
+      c.get(m).i32(r).op(Op.i32Add).get(ldx).op(Op.i32Mul).get(x).op(Op.i32Add);
+      c0Bytes();
+      c.op(Op.i32Add).set(xp[r]);
+    }
+    // First pass: start from the bias; later passes: from the partial sums in y.
+    c.get(c0).op(Op.i32Eqz).ifElse(
+      () => {
+        for (let r = 0; r < RR; r++) for (let v = 0; v < V; v++) c.get(bv[v]).set(acc[r * V + v]);
+      },
+      () => {
+        for (let r = 0; r < RR; r++) {
+          rowPtr(r);
+          c.get(rem).i32(TW).op(Op.i32GeS).ifElse(
+            () => {
+              for (let v = 0; v < V; v++) c.get(yp).simdMem(Simd.v128Load, 2, 16 * v).set(acc[r * V + v]);
+            },
+            () => {
+              for (let q = 0; q < TW; q++) {
+                const a = acc[r * V + (q >> 2)];
+                c.i32(q).get(rem).op(Op.i32LtS);
+                c.ifElse(() => c.get(a).get(yp).mem(Op.f32Load, 2, 4 * q).simd(Simd.f32x4ReplaceLane).op(q & 3).set(a));
+              }
+            },
+          );
+        }
+      },
+    );
+    c.get(wt).get(c0).i32(6).op(Op.i32Shl).op(Op.i32Add).set(wp).get(kc).set(k);
     c.get(k).i32(0).op(Op.i32GtS).ifElse(() => {
       c.op(Op.loop, 0x40);
       for (let v = 0; v < V; v++) c.get(wp).simdMem(Simd.v128Load, 4, 16 * v).set(wv[v]);
@@ -98,7 +133,7 @@ function linearKernel({ rows: R, vecs: V, fma }: KernelShape): Code {
       c.op(Op.end);
     });
     for (let r = 0; r < RR; r++) {
-      c.get(m).i32(r).op(Op.i32Add).get(ldy).op(Op.i32Mul).get(y).op(Op.i32Add).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(yp);
+      rowPtr(r);
       c.get(rem).i32(TW).op(Op.i32GeS).ifElse(
         () => {
           for (let v = 0; v < V; v++) c.get(yp).get(acc[r * V + v]).simdMem(Simd.v128Store, 4, 16 * v);
@@ -115,6 +150,11 @@ function linearKernel({ rows: R, vecs: V, fma }: KernelShape): Code {
     }
   };
 
+  // for (c0 = 0; ; c0 += KC) { kc = min(KC, K − c0); tiles…; if (c0 + KC ≥ K) break }
+  c.i32(0).set(c0);
+  c.op(Op.block, 0x40, Op.loop, 0x40);
+  c.get(K).get(c0).op(Op.i32Sub).set(kc);
+  c.i32(KC).get(kc).get(kc).i32(KC).op(Op.i32GtS).op(Op.select).set(kc);
   c.for(t, L(t0), L(t1), 1, () => {
     c.get(t).i32(TW).op(Op.i32Mul).set(n0);
     // wt = w + (n0 >> 4)·K·64 + (n0 & 15)·4
@@ -132,6 +172,9 @@ function linearKernel({ rows: R, vecs: V, fma }: KernelShape): Code {
     c.for(m, 0, () => c.get(rows).i32(R - 1).op(Op.i32Sub), R, () => tile(R));
     if (R > 1) c.for(m, null, L(rows), 1, () => tile(1));
   });
+  c.inc(c0, KC);
+  c.get(c0).get(K).op(Op.i32LtS).op(Op.brIf).u(0);
+  c.op(Op.end, Op.end);
   return c;
 }
 
