@@ -7,7 +7,7 @@ import { CHECKPOINT_FILES, loadModel, readCheckpointDir, type CheckpointFiles } 
 import { decode, classProbs, type SchemaInput, type SpanSelection } from "./decode.js";
 import { runBatch, type Gliner2Model } from "./engine.js";
 import { InputError } from "./errors.js";
-import { startThreads, threadCount } from "./kernels/index.js";
+import { backendInfo, BACKENDS, setBackend, startThreads, stopThreads, threadCount, type Backend } from "./kernels/index.js";
 import { formatResults, type ExtractionOutput, type RawOutput } from "./format.js";
 import { resolveCheckpoint, type ResolveOptions } from "./hub/index.js";
 import { buildPrompt } from "./prompt.js";
@@ -51,10 +51,30 @@ export interface LoadOptions extends ResolveOptions {
   /** Longest prompt + text, in subword tokens, a single text may have (default 4096). */
   readonly maxTokens?: number;
   /**
-   * Threads for the linear layers (Node, Deno, Bun; default 1). The pool is process-wide and must start before
-   * the weights are packed, so it is started here, before loading; `stopThreads()` ends it.
+   * Threads (default 1; process-wide, started here before loading; `stopThreads()` ends it). On the wasm backend
+   * workers share the WebAssembly memory and split linear layers and attention heads (Node, Deno, Bun, and
+   * browsers when cross-origin isolated — otherwise one thread); on "js", worker threads split linear layers.
    */
   readonly threads?: number;
+  /**
+   * Kernels (process-wide, like threads; default "auto" = WebAssembly SIMD where the runtime has it, else the
+   * plain-TypeScript reference). "wasm-relaxed" adds relaxed SIMD's fused multiply-add where available: faster,
+   * but the last bits may then differ between engines. Set before the weights are packed, so it is applied here.
+   */
+  readonly backend?: Backend;
+}
+
+/** Apply the process-wide `backend` option (stopping a thread pool started for other kernels). */
+function applyBackend(backend: Backend | undefined): void {
+  if (backend === undefined) return;
+  if (!BACKENDS.includes(backend)) throw new InputError("backend", `must be one of ${BACKENDS.map((b) => `"${b}"`).join(", ")}, got ${JSON.stringify(backend)}`);
+  if (backendInfo().requested === backend) return;
+  stopThreads();
+  try {
+    setBackend(backend);
+  } catch (e) {
+    throw new InputError("backend", (e as Error).message);
+  }
 }
 
 export class GLiNER2 {
@@ -72,6 +92,7 @@ export class GLiNER2 {
    */
   static async fromPretrained(source: string, opts: LoadOptions = {}): Promise<GLiNER2> {
     if (typeof source !== "string" || source.length === 0) throw new InputError("source", "must be a folder path, URL or hub repo id");
+    applyBackend(opts.backend);
     if (opts.threads !== undefined) {
       if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError("threads", `must be a positive integer, got ${JSON.stringify(opts.threads)}`);
       if (opts.threads !== threadCount()) await startThreads(opts.threads);
@@ -81,12 +102,14 @@ export class GLiNER2 {
   }
 
   /** Load from files already in memory (browsers, edge workers). */
-  static fromFiles(files: CheckpointFiles, opts: { maxTokens?: number } = {}): GLiNER2 {
+  static fromFiles(files: CheckpointFiles, opts: { maxTokens?: number; backend?: Backend } = {}): GLiNER2 {
+    applyBackend(opts.backend);
     return new GLiNER2(loadModel(files), opts);
   }
 
   /** Load a checkpoint folder from disk (Node, Deno, Bun). */
-  static async fromDirectory(dir: string, opts: { maxTokens?: number } = {}): Promise<GLiNER2> {
+  static async fromDirectory(dir: string, opts: { maxTokens?: number; backend?: Backend } = {}): Promise<GLiNER2> {
+    applyBackend(opts.backend);
     return new GLiNER2(loadModel(await readCheckpointDir(dir)), opts);
   }
 

@@ -29,3 +29,4 @@ export { parseSafetensors, readSafetensorsFile, readSafetensorsResponse, type Sa
 export { encode, loadDebertaEncoder, type DebertaEncoder } from "./model/deberta.js";
 export { runBatch, type Gliner2Model } from "./engine.js";
 export { startThreads, stopThreads, threadCount, setLinearBackend, type LinearKernel, type PackedLinear } from "./kernels/index.js";
+export { setBackend, activeBackend, backendInfo, type Backend, type ActiveBackend } from "./kernels/index.js";

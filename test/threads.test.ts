@@ -45,3 +45,28 @@ describe("threaded linear", () => {
   });
   }
 });
+
+describe("backend option", () => {
+  afterAll(() => {
+    stopThreads();
+    setBackend("auto");
+  });
+
+  it("fromPretrained({ backend }) selects the kernels, rejects unknown names, and wasm threads give the same extraction", async () => {
+    const text = "Maria moved from Lisbon to Berlin in 2019 to join Siemens as a senior engineer in the energy unit.";
+    const schema = { entities: ["person", "city", "company"], classifications: { topic: { labels: ["work", "travel"] } } };
+    const js = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "js" });
+    expect(js.model.encoder.layers[0].query.wasm).toBeUndefined();
+    const wasm = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "wasm" });
+    expect(wasm.model.encoder.layers[0].query.wasm).toBeDefined();
+    const one = await wasm.extract(text, schema, { includeConfidence: true });
+    const wasm2 = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "wasm", threads: 2 });
+    expect(threadCount()).toBe(2);
+    expect(await wasm2.extract(text, schema, { includeConfidence: true })).toEqual(one);
+    // same decisions as the reference kernels
+    setBackend("js");
+    stopThreads();
+    expect(JSON.stringify(await js.extract(text, schema))).toBe(JSON.stringify(await (setBackend("wasm"), wasm.extract(text, schema))));
+    await expect(GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "gpu" as never })).rejects.toThrow(/backend/);
+  });
+});

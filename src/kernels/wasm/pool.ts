@@ -78,7 +78,8 @@ export async function startWasmPool(threads: number): Promise<void> {
   if (threads <= 1) return;
   const rt = wasmRuntime();
   if (!rt) throw new Error("threads on the wasm backend need WebAssembly SIMD");
-  if (!rt.shared) throw new Error("threads need shared memory (SharedArrayBuffer; in browsers, a cross-origin isolated page)");
+  // Without shared memory (a browser page that is not cross-origin isolated) the kernels run on one thread.
+  if (!rt.shared) return;
   const control = new Int32Array(new SharedArrayBuffer(WORDS * 4));
   const modules = [rt.plain.module, ...(rt.relaxed ? [rt.relaxed.module] : [])];
   const terminate: (() => void)[] = [];
