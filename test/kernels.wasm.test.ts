@@ -255,3 +255,68 @@ describe("attention kernel", () => {
     }
   }
 });
+
+describe("element-wise kernels match the TypeScript reference bit for bit", () => {
+  it("GELU (erf in all three ranges, both signs) on a column range", async () => {
+    const { geluErf } = await import("../src/kernels/index.js");
+    const v = wasmRuntime()!.plain;
+    const rows = 3, cols = 700;
+    const r = rng(11);
+    const data = Float32Array.from({ length: rows * cols }, (_, i) => (i % 7 === 0 ? r() * 12 : i % 3 === 0 ? r() * 0.6 : r() * 5));
+    const p = wasmAlloc(data.length * 4);
+    f32View(p, data.length).set(data);
+    v.exports.gelu(p, cols, rows, 5, 650);
+    const got = f32View(p, data.length).slice();
+    const want = data.slice();
+    for (let m = 0; m < rows; m++) geluErf(want.subarray(m * cols + 5, m * cols + 650));
+    expect(got).toEqual(want);
+  });
+
+  it("residual add + layer norm, with and without the residual, on a row range", async () => {
+    const { addInPlace, layerNorm } = await import("../src/kernels/index.js");
+    const v = wasmRuntime()!.plain;
+    const rows = 6, dim = 37;
+    const r = rng(12);
+    const a = rand(rows * dim, r), b = rand(rows * dim, r), gamma = rand(dim, r), beta = rand(dim, r);
+    const take = (x: Float32Array) => {
+      const p = wasmAlloc(x.length * 4);
+      f32View(p, x.length).set(x);
+      return p;
+    };
+    const pa = take(a), pb = take(b), pg = take(gamma), pbeta = take(beta);
+    v.exports.addNorm(pa, pb, rows, dim, pg, pbeta, 1e-7, 1, 5);
+    const want = a.slice();
+    addInPlace(want.subarray(dim, 5 * dim), b.subarray(dim, 5 * dim));
+    layerNorm(want.subarray(dim, 5 * dim), 4, dim, gamma, beta, 1e-7, want.subarray(dim, 5 * dim));
+    expect(f32View(pa, a.length).slice()).toEqual(want);
+    v.exports.addNorm(pa, 0, rows, dim, pg, pbeta, 1e-5, 0, rows);
+    layerNorm(want, rows, dim, gamma, beta, 1e-5, want);
+    expect(f32View(pa, a.length).slice()).toEqual(want);
+  });
+});
+
+describe("the encoder on the wasm backend with threads", () => {
+  it("gives bit-identical hidden states with 1, 2 and 3 threads (padded batch, golden inputs)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { parseEncoderConfig } = await import("../src/model/config.js");
+    const { encode, loadDebertaEncoder } = await import("../src/model/deberta.js");
+    const { readSafetensorsFile } = await import("../src/model/safetensors.js");
+    const fix = new URL("./fixtures/", import.meta.url).pathname;
+    setBackend("wasm");
+    const config = parseEncoderConfig(readFileSync(`${fix}tiny-count_lstm_v2/encoder_config/config.json`, "utf8"));
+    const enc = loadDebertaEncoder(await readSafetensorsFile(`${fix}tiny-count_lstm_v2/model.safetensors`), config);
+    const golden = await readSafetensorsFile(`${fix}golden/encoder.safetensors`);
+    const meta = JSON.parse(readFileSync(`${fix}golden/encoder.json`, "utf8")) as { runs: { name: string; batch: number; length: number }[] };
+    for (const run of meta.runs) {
+      const ids = golden.ints(`${run.name}.input_ids`, [run.batch, run.length]);
+      const mask = golden.ints(`${run.name}.attention_mask`, [run.batch, run.length]);
+      stopWasmPool();
+      const one = encode(enc, ids, mask, run.batch, run.length);
+      for (const threads of [2, 3]) {
+        await startWasmPool(threads);
+        expect(encode(enc, ids, mask, run.batch, run.length)).toEqual(one);
+      }
+    }
+    stopWasmPool();
+  });
+});

@@ -18,7 +18,7 @@ import {
 } from "../kernels/index.js";
 import { activeVariant } from "../kernels/backend.js";
 import type { DebertaConfig } from "./config.js";
-import { encodeWasm, packPositionTables, type WasmPositionTables } from "./debertaWasm.js";
+import { encodeWasm, packPositionTables, wasmFloats, type WasmPositionTables } from "./debertaWasm.js";
 import type { SafetensorsFile } from "./safetensors.js";
 import { layerNormParams, linearLayer, weight } from "./weights.js";
 
@@ -85,18 +85,25 @@ export function loadDebertaEncoder(st: SafetensorsFile, config: DebertaConfig, p
     const key = linearLayer(st, `${p}attention.self.key_proj`, H, H);
     const posQuery = splitHeads(linear(relEmbeddings, relRows, query), relRows, heads, d);
     const posKey = splitHeads(linear(relEmbeddings, relRows, key), relRows, heads, d);
+    const attnNorm = layerNormParams(st, `${p}attention.output.LayerNorm`, H);
+    const outputNorm = layerNormParams(st, `${p}output.LayerNorm`, H);
     layers.push({
       query,
       key,
       value: linearLayer(st, `${p}attention.self.value_proj`, H, H),
       attnOut: linearLayer(st, `${p}attention.output.dense`, H, H),
-      attnNorm: layerNormParams(st, `${p}attention.output.LayerNorm`, H),
+      attnNorm,
       intermediate: linearLayer(st, `${p}intermediate.dense`, I, H),
       output: linearLayer(st, `${p}output.dense`, H, I),
-      outputNorm: layerNormParams(st, `${p}output.LayerNorm`, H),
+      outputNorm,
       posQuery,
       posKey,
-      posTables: wasm ? packPositionTables(wasm, posKey, posQuery, relRows, d) : undefined,
+      posTables: wasm
+        ? {
+            ...packPositionTables(wasm, posKey, posQuery, relRows, d),
+            norms: { attnGamma: wasmFloats(attnNorm.gamma), attnBeta: wasmFloats(attnNorm.beta), outGamma: wasmFloats(outputNorm.gamma), outBeta: wasmFloats(outputNorm.beta) },
+          }
+        : undefined,
     });
   }
   return { config, wordEmbeddings, embeddingNorm, relEmbeddings, layers };

@@ -2,22 +2,32 @@
  * The DeBERTa-v3 forward on the WebAssembly kernels: activations live in WebAssembly memory for the whole pass
  * (one arena, reused between calls), linear layers write straight into their destinations (Q, K and V side by
  * side in one `[rows, 3H]` buffer), and attention — Q·Kᵀ, both relative-position products, bias, masked softmax,
- * P·V — runs per (batch, head) unit in one kernel call, split over threads when a pool runs. Layer norm, GELU and
- * residual adds stay in TypeScript on views of the same memory. Same arithmetic as ./deberta.ts up to float32
- * accumulation order (the linear kernels sum in float32).
+ * P·V — runs per (batch, head) unit in one kernel call, split over threads when a pool runs; GELU runs on each
+ * thread's own output columns right after the intermediate layer, residual add + layer norm by rows. Same
+ * arithmetic as ./deberta.ts except that the products sum in float32 (the element-wise kernels match bit for bit).
  */
 import { activeVariant } from "../kernels/backend.js";
-import { addInPlace, geluErf, layerNorm } from "../kernels/index.js";
 import { AttnParam, ATTN_PARAM_WORDS, attentionScratchBytes } from "../kernels/wasm/kernels.js";
 import { linearAt } from "../kernels/wasm/linear.js";
-import { runAttention, wasmPoolThreads } from "../kernels/wasm/pool.js";
+import { runAddNorm, runAttention, wasmPoolThreads } from "../kernels/wasm/pool.js";
 import { f32View, i32View, Region, u8View, wasmAlloc, type KernelVariant } from "../kernels/wasm/runtime.js";
 import type { DebertaEncoder, EncoderTrace } from "./deberta.js";
 
-/** Per layer: addresses of the tables of per-head packed position projections (posKey, posQuery). */
+/**
+ * Per layer, in WebAssembly memory: tables of per-head packed position projections (posKey, posQuery) and the
+ * two layer norms' parameters.
+ */
 export interface WasmPositionTables {
   readonly pk: number;
   readonly pq: number;
+  readonly norms?: { attnGamma: number; attnBeta: number; outGamma: number; outBeta: number };
+}
+
+/** Copy float parameters into WebAssembly memory. */
+export function wasmFloats(values: Float32Array): number {
+  const p = wasmAlloc(values.length * 4);
+  f32View(p, values.length).set(values);
+  return p;
 }
 
 const staging = new Region();
@@ -124,10 +134,7 @@ export function encodeWasm(
   P[AttnParam.ctx] = at.ctx;
   P[AttnParam.ldctx] = H;
 
-  const attn = view(at.attn, rows * H);
-  const inter = view(at.inter, rows * I);
   enc.layers.forEach((layer, l) => {
-    const x = view(xP, rows * H);
     linearAt(v, xP, H, rows, layer.query, at.qkv, 3 * H);
     linearAt(v, xP, H, rows, layer.key, at.qkv + 4 * H, 3 * H);
     linearAt(v, xP, H, rows, layer.value, at.qkv + 8 * H, 3 * H);
@@ -142,15 +149,13 @@ export function encodeWasm(
       trace.layer0RelAtt = view(at.relOut, units * L * L).slice();
       trace.layer0Probs = view(at.probs, units * L * L).slice();
     }
+    const norms = tables.norms!;
     linearAt(v, at.ctx, H, rows, layer.attnOut, at.attn, H);
-    addInPlace(attn, x);
-    layerNorm(attn, rows, H, layer.attnNorm.gamma, layer.attnNorm.beta, cfg.layerNormEps, attn);
-    linearAt(v, at.attn, H, rows, layer.intermediate, at.inter, I);
-    geluErf(inter);
+    runAddNorm(v, at.attn, xP, rows, H, norms.attnGamma, norms.attnBeta, cfg.layerNormEps);
+    linearAt(v, at.attn, H, rows, layer.intermediate, at.inter, I, true);
     linearAt(v, at.inter, I, rows, layer.output, outP, H);
+    runAddNorm(v, outP, at.attn, rows, H, norms.outGamma, norms.outBeta, cfg.layerNormEps);
     const out = view(outP, rows * H);
-    addInPlace(out, attn);
-    layerNorm(out, rows, H, layer.outputNorm.gamma, layer.outputNorm.beta, cfg.layerNormEps, out);
     [xP, outP] = [outP, xP];
     trace?.hiddenStates.push(out.slice());
   });

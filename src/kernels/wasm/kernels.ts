@@ -14,8 +14,10 @@
  *   packCols(src, lds, rows, cols, dst)                    pack Sᵀ (N = cols, K = rows)
  *   scoreRows(...)                                         disentangled bias + masked softmax of one head
  *   attention(params, u0, u1, scratch)                     whole attention of (batch, head) units [u0, u1)
+ *   gelu, addNorm                                          element-wise work, see ./elementwise.ts
  */
 import { Code, F32, F64, I32, L, ModuleBuilder, Op, Simd, V128 } from "./emit.js";
+import { addNormKernel, erfKernel, geluKernel } from "./elementwise.js";
 
 export interface KernelShape {
   /** Rows per tile. */
@@ -64,6 +66,9 @@ export function buildKernelModule(shape: KernelShape, memory: { min: number; max
   const scoreIdx = mb.func(scoreRowsKernel(exp), "scoreRows");
   const headIdx = mb.func(attnHeadKernel(shape, { linear: linearIdx, packRows: packRowsIdx, packCols: packColsIdx, scoreRows: scoreIdx }));
   mb.func(attentionKernel(headIdx), "attention");
+  const erf = mb.func(erfKernel(exp));
+  mb.func(geluKernel(erf), "gelu");
+  mb.func(addNormKernel(), "addNorm");
   return mb.toBytes();
 }
 

@@ -42,10 +42,10 @@ export function unpackWasm(p: WasmPacked, N: number, K: number): Float32Array {
 }
 
 /** y (row stride ldy) = x (row stride ldx) · Wᵀ + b, pointers into WebAssembly memory; threads when a pool runs. */
-export function linearAt(v: KernelVariant, x: number, ldx: number, rows: number, layer: PackedLinear, y: number, ldy: number): void {
+export function linearAt(v: KernelVariant, x: number, ldx: number, rows: number, layer: PackedLinear, y: number, ldy: number, gelu = false): void {
   const p = layer.wasm!;
   const N = layer.outFeatures;
-  runLinear(v, x, ldx, rows, layer.inFeatures, p.w, p.bias, y, ldy, N, Math.ceil(N / v.tileWidth));
+  runLinear(v, x, ldx, rows, layer.inFeatures, p.w, p.bias, y, ldy, N, Math.ceil(N / v.tileWidth), gelu);
 }
 
 const io = new Region();

@@ -15,10 +15,13 @@ const STOP = 2;
 const OP = 3;
 const FAILED = 4;
 const ARGS = 8;
+/** One float64 argument, after the 16 integer ones. */
+const F64_SLOT = ARGS + 16;
 const WORDS = 32;
 
 const OP_LINEAR = 1;
 const OP_ATTENTION = 2;
+const OP_ADDNORM = 3;
 const TASK_TIMEOUT_MS = 120_000;
 
 interface Pool {
@@ -40,6 +43,7 @@ const WORKER_SOURCE = `
 function run(data, ready) {
   const { control, memory, modules, index, threads } = data;
   const ex = modules.map((m) => new WebAssembly.Instance(m, { env: { memory, exp: Math.exp } }).exports);
+  const f64 = new Float64Array(control.buffer, ${F64_SLOT * 4}, 1);
   ready();
   let seen = 0;
   for (;;) {
@@ -52,10 +56,16 @@ function run(data, ready) {
       const op = control[${OP}];
       if (op === ${OP_LINEAR}) {
         const T = a(10), t0 = Math.floor((T * index) / threads), t1 = Math.floor((T * (index + 1)) / threads);
-        if (t1 > t0) e.linear(a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), t0, t1);
+        if (t1 > t0) {
+          e.linear(a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), t0, t1);
+          if (a(11)) e.gelu(a(7), a(8), a(3), t0 * a(12), Math.min(t1 * a(12), a(9)));
+        }
       } else if (op === ${OP_ATTENTION}) {
         const U = a(2), u0 = Math.floor((U * index) / threads), u1 = Math.floor((U * (index + 1)) / threads);
         if (u1 > u0) e.attention(a(1), u0, u1, a(3) + index * a(4));
+      } else if (op === ${OP_ADDNORM}) {
+        const R = a(3), r0 = Math.floor((R * index) / threads), r1 = Math.floor((R * (index + 1)) / threads);
+        if (r1 > r0) e.addNorm(a(1), a(2), R, a(4), a(5), a(6), f64[0], r0, r1);
       }
     } catch (err) {
       Atomics.store(control, ${FAILED}, 1);
@@ -161,16 +171,38 @@ function dispatch(op: number, args: number[], own: () => void): void {
   }
 }
 
-/** Run linear tiles [0, tiles) over all threads (or alone where no pool runs). */
-export function runLinear(v: KernelVariant, x: number, ldx: number, rows: number, K: number, w: number, bias: number, y: number, ldy: number, N: number, tiles: number): void {
-  if (!pool || tiles < 2 || rows * K * tiles * v.tileWidth < 1 << 17) {
+/**
+ * Run linear tiles [0, tiles) over all threads (or alone where no pool runs); with `gelu`, each thread then
+ * applies GELU to the output columns it wrote.
+ */
+export function runLinear(v: KernelVariant, x: number, ldx: number, rows: number, K: number, w: number, bias: number, y: number, ldy: number, N: number, tiles: number, gelu = false): void {
+  const TW = v.tileWidth;
+  if (!pool || tiles < 2 || rows * K * tiles * TW < 1 << 17) {
     v.exports.linear(x, ldx, rows, K, w, bias, y, ldy, N, 0, tiles);
+    if (gelu) v.exports.gelu(y, ldy, rows, 0, N);
     return;
   }
   const T = pool.threads;
-  dispatch(OP_LINEAR, [variantIndex(v), x, ldx, rows, K, w, bias, y, ldy, N, tiles], () => {
+  dispatch(OP_LINEAR, [variantIndex(v), x, ldx, rows, K, w, bias, y, ldy, N, tiles, gelu ? 1 : 0, TW], () => {
     const t1 = Math.floor(tiles / T);
-    if (t1 > 0) v.exports.linear(x, ldx, rows, K, w, bias, y, ldy, N, 0, t1);
+    if (t1 > 0) {
+      v.exports.linear(x, ldx, rows, K, w, bias, y, ldy, N, 0, t1);
+      if (gelu) v.exports.gelu(y, ldy, rows, 0, Math.min(t1 * TW, N));
+    }
+  });
+}
+
+/** a = LayerNorm(a + b) over `rows` rows of `dim` (b = 0: no residual), rows split over threads. */
+export function runAddNorm(v: KernelVariant, a: number, b: number, rows: number, dim: number, gamma: number, beta: number, eps: number): void {
+  if (!pool || rows < 2 * pool.threads) {
+    v.exports.addNorm(a, b, rows, dim, gamma, beta, eps, 0, rows);
+    return;
+  }
+  const T = pool.threads;
+  new Float64Array(pool.control.buffer, F64_SLOT * 4, 1)[0] = eps;
+  dispatch(OP_ADDNORM, [variantIndex(v), a, b, rows, dim, gamma, beta], () => {
+    const r1 = Math.floor(rows / T);
+    if (r1 > 0) v.exports.addNorm(a, b, rows, dim, gamma, beta, eps, 0, r1);
   });
 }
 

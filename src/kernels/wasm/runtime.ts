@@ -15,6 +15,8 @@ export interface KernelExports {
   packCols(src: number, lds: number, rows: number, cols: number, dst: number): void;
   scoreRows(scores: number, lds: number, L: number, c2p: number, p2c: number, ldc: number, relIdx: number, invScale: number, flags: number, relOut: number, mask: number): void;
   attention(params: number, u0: number, u1: number, scratch: number): void;
+  gelu(y: number, ldy: number, rows: number, n0: number, n1: number): void;
+  addNorm(a: number, b: number, rows: number, dim: number, gamma: number, beta: number, eps: number, r0: number, r1: number): void;
 }
 
 export interface KernelVariant {
