@@ -320,3 +320,19 @@ describe("the encoder on the wasm backend with threads", () => {
     stopWasmPool();
   });
 });
+
+describe("pool start in a plain Node process", () => {
+  it("keeps the process alive until the workers are ready (top-level await startThreads(2) finishes)", async () => {
+    const { build } = await import("esbuild");
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { spawnSync } = await import("node:child_process");
+    const dir = mkdtempSync(join(tmpdir(), "gliner2-pool-"));
+    await build({ entryPoints: [new URL("../src/kernels/index.ts", import.meta.url).pathname], bundle: true, format: "esm", platform: "node", outfile: join(dir, "kernels.mjs"), logLevel: "silent" });
+    writeFileSync(join(dir, "main.mjs"), `import { setBackend, startThreads, threadCount, stopThreads } from "./kernels.mjs";\nsetBackend("wasm");\nawait startThreads(2);\nconsole.log("threads=" + threadCount());\nstopThreads();\n`);
+    const r = spawnSync(process.execPath, [join(dir, "main.mjs")], { encoding: "utf8", timeout: 60_000 });
+    expect(r.stdout.trim()).toBe("threads=2");
+    expect(r.status).toBe(0);
+  });
+});

@@ -32,10 +32,12 @@ export interface KernelShape {
    * are the same float32 operations in the same order as one pass over all of K.
    */
   readonly kc: number;
+  /** Rows per block (the outermost loop), so the [rows, kc] slice of x stays small whatever M and K. */
+  readonly mb: number;
 }
 
-export const PLAIN_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: false, kc: 256 };
-export const RELAXED_SHAPE: KernelShape = { rows: 4, vecs: 2, fma: true, kc: 256 };
+export const PLAIN_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: false, kc: 256, mb: 64 };
+export const RELAXED_SHAPE: KernelShape = { rows: 4, vecs: 2, fma: true, kc: 256, mb: 64 };
 
 /** Panel width of the packed weights (floats). */
 export const WASM_PANEL = 16;
@@ -72,7 +74,7 @@ export function buildKernelModule(shape: KernelShape, memory: { min: number; max
   return mb.toBytes();
 }
 
-function linearKernel({ rows: R, vecs: V, fma, kc: KC }: KernelShape): Code {
+function linearKernel({ rows: R, vecs: V, fma, kc: KC, mb: MB }: KernelShape): Code {
   const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [x, ldx, rows, K, w, bias, y, ldy, N, t0, t1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const TW = 4 * V;
@@ -83,7 +85,7 @@ function linearKernel({ rows: R, vecs: V, fma, kc: KC }: KernelShape): Code {
   const wv = Array.from({ length: V }, () => c.local(V128));
   const xs = c.local(V128);
   const bv = Array.from({ length: V }, () => c.local(V128));
-  const c0 = c.local(I32), kc = c.local(I32);
+  const c0 = c.local(I32), kc = c.local(I32), mb0 = c.local(I32), mb1 = c.local(I32);
 
   // Strides to bytes.
   c.get(ldx).i32(2).op(Op.i32Shl).set(ldx);
@@ -155,7 +157,10 @@ function linearKernel({ rows: R, vecs: V, fma, kc: KC }: KernelShape): Code {
     }
   };
 
-  // for (c0 = 0; ; c0 += KC) { kc = min(KC, K − c0); tiles…; if (c0 + KC ≥ K) break }
+  // for (mb0 = 0; mb0 < rows; mb0 += MB) for (c0 = 0; ; c0 += KC) { kc = min(KC, K − c0); tiles…; if (c0 + KC ≥ K) break }
+  c.for(mb0, 0, L(rows), MB, () => {
+  c.get(mb0).i32(MB).op(Op.i32Add).set(mb1);
+  c.get(mb1).get(rows).get(mb1).get(rows).op(Op.i32LtS).op(Op.select).set(mb1);
   c.i32(0).set(c0);
   c.op(Op.block, 0x40, Op.loop, 0x40);
   c.get(K).get(c0).op(Op.i32Sub).set(kc);
@@ -174,12 +179,13 @@ function linearKernel({ rows: R, vecs: V, fma, kc: KC }: KernelShape): Code {
         for (let v = 0; v < V; v++) c.get(bias).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2, 16 * v).set(bv[v]);
       },
     );
-    c.for(m, 0, () => c.get(rows).i32(R - 1).op(Op.i32Sub), R, () => tile(R));
-    if (R > 1) c.for(m, null, L(rows), 1, () => tile(1));
+    c.for(m, L(mb0), () => c.get(mb1).i32(R - 1).op(Op.i32Sub), R, () => tile(R));
+    if (R > 1) c.for(m, null, L(mb1), 1, () => tile(1));
   });
   c.inc(c0, KC);
   c.get(c0).get(K).op(Op.i32LtS).op(Op.brIf).u(0);
   c.op(Op.end, Op.end);
+  });
   return c;
 }
 

@@ -102,12 +102,14 @@ export async function startWasmPool(threads: number): Promise<void> {
       const worker = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { control, memory: rt.memory, modules, index, threads } });
       started.push(
         new Promise((resolve, reject) => {
-          worker.once("message", () => resolve());
+          worker.once("message", () => {
+            worker.unref(); // ready: an idle pool never keeps the process alive (but the start must)
+            resolve();
+          });
           worker.once("error", reject);
         }),
       );
       worker.on("error", (e: Error) => (p.failure = e.message));
-      worker.unref();
       terminate.push(() => void worker.terminate());
     }
   } else {
