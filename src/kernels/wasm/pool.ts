@@ -1,8 +1,9 @@
 /**
  * Worker threads over the shared WebAssembly memory: each worker instantiates the same kernel modules on the same
- * memory and waits on a control block; a task (a linear layer's output tiles, or attention's (batch, head) units)
- * is split evenly, the calling thread taking share 0 and blocking until the others finish. Every output element
- * is computed by the same code whatever the split, so results do not depend on the thread count.
+ * memory and waits on a control block; a task (a linear layer's output tiles, attention's (batch, head) units,
+ * layer-norm rows) is handed out in chunks through an atomic counter, so a thread that runs slower (a busy core,
+ * a browser's main thread) simply takes fewer; the calling thread works too and returns when all are done.
+ * Every output element is computed by the same code whatever the split, so results do not depend on it.
  *
  * Node, Deno and Bun use worker_threads; browsers use Web Workers, and only when cross-origin isolated (shared
  * memory); a browser main thread may not block, so it spins while it waits.
@@ -14,6 +15,8 @@ const PENDING = 1;
 const STOP = 2;
 const OP = 3;
 const FAILED = 4;
+/** Next unit of work to hand out (tiles, (text, head) units, rows): threads take chunks as they get free. */
+const NEXT = 5;
 const ARGS = 8;
 /** One float64 argument, after the 16 integer ones. */
 const F64_SLOT = ARGS + 16;
@@ -54,18 +57,20 @@ function run(data, ready) {
     try {
       const e = ex[a(0)];
       const op = control[${OP}];
+      const CH = a(15);
       if (op === ${OP_LINEAR}) {
-        const T = a(10), t0 = Math.floor((T * index) / threads), t1 = Math.floor((T * (index + 1)) / threads);
-        if (t1 > t0) {
+        const T = a(10);
+        for (let t0 = Atomics.add(control, ${NEXT}, CH); t0 < T; t0 = Atomics.add(control, ${NEXT}, CH)) {
+          const t1 = Math.min(t0 + CH, T);
           e.linear(a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), t0, t1);
           if (a(11)) e.gelu(a(7), a(8), a(3), t0 * a(12), Math.min(t1 * a(12), a(9)));
         }
       } else if (op === ${OP_ATTENTION}) {
-        const U = a(2), u0 = Math.floor((U * index) / threads), u1 = Math.floor((U * (index + 1)) / threads);
-        if (u1 > u0) e.attention(a(1), u0, u1, a(3) + index * a(4));
+        const U = a(2);
+        for (let u = Atomics.add(control, ${NEXT}, 1); u < U; u = Atomics.add(control, ${NEXT}, 1)) e.attention(a(1), u, u + 1, a(3) + index * a(4));
       } else if (op === ${OP_ADDNORM}) {
-        const R = a(3), r0 = Math.floor((R * index) / threads), r1 = Math.floor((R * (index + 1)) / threads);
-        if (r1 > r0) e.addNorm(a(1), a(2), R, a(4), a(5), a(6), f64[0], r0, r1);
+        const R = a(3);
+        for (let r0 = Atomics.add(control, ${NEXT}, CH); r0 < R; r0 = Atomics.add(control, ${NEXT}, CH)) e.addNorm(a(1), a(2), R, a(4), a(5), a(6), f64[0], r0, Math.min(r0 + CH, R));
       }
     } catch (err) {
       Atomics.store(control, ${FAILED}, 1);
@@ -149,15 +154,18 @@ function variantIndex(v: KernelVariant): number {
   return v === wasmRuntime()!.plain ? 0 : 1;
 }
 
-function dispatch(op: number, args: number[], own: () => void): void {
+/** Start `op` on the workers with `args` (chunk size in slot 15), run `own` here, wait for the workers. */
+function dispatch(op: number, args: number[], chunk: number, own: (grab: (n: number) => number) => void): void {
   const p = pool!;
   const c = p.control;
   for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i];
+  c[ARGS + 15] = chunk;
+  Atomics.store(c, NEXT, 0);
   Atomics.store(c, OP, op);
   Atomics.store(c, PENDING, p.threads - 1);
   Atomics.add(c, GEN, 1);
   Atomics.notify(c, GEN);
-  own();
+  own((n) => Atomics.add(c, NEXT, n));
   const deadline = Date.now() + TASK_TIMEOUT_MS;
   for (let left = Atomics.load(c, PENDING); left !== 0; left = Atomics.load(c, PENDING)) {
     if (p.failure || Date.now() > deadline) {
@@ -184,12 +192,13 @@ export function runLinear(v: KernelVariant, x: number, ldx: number, rows: number
     if (gelu) v.exports.gelu(y, ldy, rows, 0, N);
     return;
   }
-  const T = pool.threads;
-  dispatch(OP_LINEAR, [variantIndex(v), x, ldx, rows, K, w, bias, y, ldy, N, tiles, gelu ? 1 : 0, TW], () => {
-    const t1 = Math.floor(tiles / T);
-    if (t1 > 0) {
-      v.exports.linear(x, ldx, rows, K, w, bias, y, ldy, N, 0, t1);
-      if (gelu) v.exports.gelu(y, ldy, rows, 0, Math.min(t1 * TW, N));
+  // About 4 chunks per thread: enough to even out, few enough that each call still reuses x across tiles.
+  const chunk = Math.max(1, Math.ceil(tiles / (4 * pool.threads)));
+  dispatch(OP_LINEAR, [variantIndex(v), x, ldx, rows, K, w, bias, y, ldy, N, tiles, gelu ? 1 : 0, TW], chunk, (grab) => {
+    for (let t0 = grab(chunk); t0 < tiles; t0 = grab(chunk)) {
+      const t1 = Math.min(t0 + chunk, tiles);
+      v.exports.linear(x, ldx, rows, K, w, bias, y, ldy, N, t0, t1);
+      if (gelu) v.exports.gelu(y, ldy, rows, t0 * TW, Math.min(t1 * TW, N));
     }
   });
 }
@@ -200,11 +209,10 @@ export function runAddNorm(v: KernelVariant, a: number, b: number, rows: number,
     v.exports.addNorm(a, b, rows, dim, gamma, beta, eps, 0, rows);
     return;
   }
-  const T = pool.threads;
   new Float64Array(pool.control.buffer, F64_SLOT * 4, 1)[0] = eps;
-  dispatch(OP_ADDNORM, [variantIndex(v), a, b, rows, dim, gamma, beta], () => {
-    const r1 = Math.floor(rows / T);
-    if (r1 > 0) v.exports.addNorm(a, b, rows, dim, gamma, beta, eps, 0, r1);
+  const chunk = Math.max(1, Math.ceil(rows / (4 * pool.threads)));
+  dispatch(OP_ADDNORM, [variantIndex(v), a, b, rows, dim, gamma, beta], chunk, (grab) => {
+    for (let r0 = grab(chunk); r0 < rows; r0 = grab(chunk)) v.exports.addNorm(a, b, rows, dim, gamma, beta, eps, r0, Math.min(r0 + chunk, rows));
   });
 }
 
@@ -214,9 +222,7 @@ export function runAttention(v: KernelVariant, params: number, units: number, sc
     v.exports.attention(params, 0, units, scratch);
     return;
   }
-  const T = pool.threads;
-  dispatch(OP_ATTENTION, [variantIndex(v), params, units, scratch, scratchStride], () => {
-    const u1 = Math.floor(units / T);
-    if (u1 > 0) v.exports.attention(params, 0, u1, scratch);
+  dispatch(OP_ATTENTION, [variantIndex(v), params, units, scratch, scratchStride], 1, (grab) => {
+    for (let u = grab(1); u < units; u = grab(1)) v.exports.attention(params, u, u + 1, scratch);
   });
 }
