@@ -40,8 +40,8 @@ interface DebertaLayer {
    * query_proj / key_proj applied to the normalised relative embeddings, split per head: `[heads][2k, headDim]`.
    * They do not depend on the input, so they are computed once at load.
    */
-  posQuery: Float32Array[];
-  posKey: Float32Array[];
+  readonly posQuery: Float32Array[];
+  readonly posKey: Float32Array[];
   /** The same, packed in WebAssembly memory for the attention kernel (when loaded on a wasm backend). */
   posTables?: WasmPositionTables;
 }
@@ -83,8 +83,11 @@ export function loadDebertaEncoder(st: SafetensorsFile, config: DebertaConfig, p
     const p = `${prefix}encoder.layer.${l}.`;
     const query = linearLayer(st, `${p}attention.self.query_proj`, H, H);
     const key = linearLayer(st, `${p}attention.self.key_proj`, H, H);
-    const posQuery = splitHeads(linear(relEmbeddings, relRows, query), relRows, heads, d);
-    const posKey = splitHeads(linear(relEmbeddings, relRows, key), relRows, heads, d);
+    const project = (layer: PackedLinear) => () => splitHeads(linear(relEmbeddings, relRows, layer), relRows, heads, d);
+    // On the wasm backend the projections live packed in WebAssembly memory; the JS copies (only the js forward
+    // reads them) are then made on first use instead of being kept twice.
+    const posQuery = lazy(project(query), !wasm);
+    const posKey = lazy(project(key), !wasm);
     const attnNorm = layerNormParams(st, `${p}attention.output.LayerNorm`, H);
     const outputNorm = layerNormParams(st, `${p}output.LayerNorm`, H);
     layers.push({
@@ -96,17 +99,27 @@ export function loadDebertaEncoder(st: SafetensorsFile, config: DebertaConfig, p
       intermediate: linearLayer(st, `${p}intermediate.dense`, I, H),
       output: linearLayer(st, `${p}output.dense`, H, I),
       outputNorm,
-      posQuery,
-      posKey,
+      get posQuery() {
+        return posQuery();
+      },
+      get posKey() {
+        return posKey();
+      },
       posTables: wasm
         ? {
-            ...packPositionTables(wasm, posKey, posQuery, relRows, d),
+            ...packPositionTables(wasm, project(key)(), project(query)(), relRows, d),
             norms: { attnGamma: wasmFloats(attnNorm.gamma), attnBeta: wasmFloats(attnNorm.beta), outGamma: wasmFloats(outputNorm.gamma), outBeta: wasmFloats(outputNorm.beta) },
           }
         : undefined,
     });
   }
   return { config, wordEmbeddings, embeddingNorm, relEmbeddings, layers };
+}
+
+/** A value computed once: now (`eager`) or on first call. */
+function lazy<T>(make: () => T, eager: boolean): () => T {
+  let value: T | undefined = eager ? make() : undefined;
+  return () => (value ??= make());
 }
 
 /** `[rows, heads·d]` → one contiguous `[rows, d]` array per head. */
