@@ -47,6 +47,15 @@ const RESERVED = 1024;
 
 let runtime: WasmRuntime | null | undefined;
 let top = RESERVED;
+/**
+ * `memory.buffer`, fetched once per size: on a shared memory every read of the getter makes a new
+ * SharedArrayBuffer object, and making one per kernel call grew the process's resident memory steadily.
+ */
+let buffer: ArrayBufferLike | null = null;
+
+function currentBuffer(): ArrayBufferLike {
+  return (buffer ??= wasmRuntime()!.memory.buffer);
+}
 
 /** A tiny module using f32x4 ops: validates only where WebAssembly SIMD exists. */
 function simdProbe(): Uint8Array<ArrayBuffer> {
@@ -132,22 +141,25 @@ export function wasmAlloc(bytes: number): number {
   const end = at + Math.max(bytes, 0);
   if (end > MAX_PAGES * PAGE) throw new RangeError(`WebAssembly memory would exceed 4 GiB (asked for ${bytes} bytes more)`);
   const have = rt.memory.buffer.byteLength;
-  if (end > have) rt.memory.grow(Math.ceil((end - have) / PAGE));
+  if (end > have) {
+    rt.memory.grow(Math.ceil((end - have) / PAGE));
+    buffer = null;
+  }
   top = end;
   return at;
 }
 
 /** A Float32Array view of [ptr, ptr + 4n) — fetch again after any allocation (growth replaces the buffer). */
 export function f32View(ptr: number, n: number): Float32Array {
-  return new Float32Array(wasmRuntime()!.memory.buffer, ptr, n);
+  return new Float32Array(currentBuffer(), ptr, n);
 }
 
 export function i32View(ptr: number, n: number): Int32Array {
-  return new Int32Array(wasmRuntime()!.memory.buffer, ptr, n);
+  return new Int32Array(currentBuffer(), ptr, n);
 }
 
 export function u8View(ptr: number, n: number): Uint8Array {
-  return new Uint8Array(wasmRuntime()!.memory.buffer, ptr, n);
+  return new Uint8Array(currentBuffer(), ptr, n);
 }
 
 /** A reusable region that only grows: `get(bytes)` returns its address (valid until the next larger request). */
