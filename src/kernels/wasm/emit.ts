@@ -51,9 +51,10 @@ export const Op = {
 /** SIMD opcodes (after the 0xFD prefix, LEB128-encoded). */
 export const Simd = {
   v128Load: 0x00, v128Load32Splat: 0x09, v128Store: 0x0b, v128Const: 0x0c,
-  f32x4Splat: 0x13, f32x4ExtractLane: 0x1f, f32x4ReplaceLane: 0x20,
+  i32x4Splat: 0x11, f32x4Splat: 0x13, f32x4ExtractLane: 0x1f, f32x4ReplaceLane: 0x20,
+  f32x4Ge: 0x46, v128And: 0x4e, f32x4Nearest: 0x6a, i32x4Shl: 0xab, i32x4Add: 0xae, i32x4TruncSatF32x4S: 0xf8,
   i32x4DotI16x8S: 0xba,
-  f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Max: 0xe9,
+  f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Min: 0xe8, f32x4Max: 0xe9,
   /** Relaxed SIMD: a·b + c, fused or not at the engine's choice. */
   f32x4RelaxedMadd: 0x105,
 } as const;
@@ -114,6 +115,11 @@ export class Code {
   }
   simdMem(opcode: number, align: number, offset = 0): this {
     return this.simd(opcode).u(align).u(offset);
+  }
+  /** Emit whatever `f` emits (keeps chains readable). */
+  call(f: () => void): this {
+    f();
+    return this;
   }
   /** `local[i] += step` (i32). */
   inc(i: number, step: number | (() => void)): this {

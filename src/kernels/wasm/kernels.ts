@@ -237,15 +237,20 @@ function packColsKernel(): Code {
  * One head's scores (row stride lds) → probabilities, in place:
  *   s[i, j] = s[i, j]·invScale + (c2p[i, c] + p2c[j, c])·invScale,  c = relIdx[i − j + L − 1]
  * then softmax over the columns j with mask[j] ≠ 0; rows with mask[i] = 0 (or no real column) become uniform.
- * Arithmetic in f64 like the JS reference. relOut (0 = none) receives the bias term, row stride L.
+ * The scores are formed in f64 like the JS reference; the exponentials, their sum and the normalisation run on
+ * float32 SIMD lanes (probabilities within ~1e-7 of the reference's). relOut (0 = none) receives the bias term,
+ * row stride L.
  * Params: scores, lds, L, c2p, p2c, ldc, relIdx, invScale (f32), flags (1 = c2p, 2 = p2c), relOut, mask.
  */
-function scoreRowsKernel(exp: number): Code {
+function scoreRowsKernel(_exp: number): Code {
   const c = new Code([I32, I32, I32, I32, I32, I32, I32, F32, I32, I32, I32]);
   const [scores, lds, Ln, c2p, p2c, ldc, relIdx, invScaleF, flags, relOut, mask] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const i = c.local(I32), j = c.local(I32), row = c.local(I32), ci = c.local(I32), a = c.local(I32);
   const rel = c.local(F64), inv = c.local(F64), mx = c.local(F64), sum = c.local(F64), e = c.local(F64), v = c.local(F64);
   const uniform = c.local(F32);
+  const mxv = c.local(V128), sumv = c.local(V128), xv = c.local(V128), ev = c.local(V128), tv = c.local(V128), nv = c.local(V128);
+  const jb = c.local(I32), je = c.local(I32), rp = c.local(I32), c2pRow = c.local(I32), p2cp = c.local(I32), ldcBytes = c.local(I32);
+  void e;
   const sh2 = () => c.i32(2).op(Op.i32Shl);
   c.get(invScaleF).op(Op.f64PromoteF32).set(inv);
   c.f64(1).get(Ln).op(Op.f64ConvertI32S).op(Op.f64Div).op(Op.f32DemoteF64).set(uniform);
@@ -255,65 +260,153 @@ function scoreRowsKernel(exp: number): Code {
     c.get(uniform).mem(Op.f32Store, 2);
   });
   const maskAt = (idx: number) => c.get(mask).get(idx).op(Op.i32Add).mem(Op.i32Load8U, 0);
-  c.for(i, 0, L(Ln), 1, () => {
+  const setRow = () => {
     c.get(i).get(lds).op(Op.i32Mul);
     sh2();
     c.get(scores).op(Op.i32Add).set(row);
-    maskAt(i).op(Op.i32Eqz).ifElse(fillUniform, () => {
-      // 1) scores with the relative bias; max over real columns.
-      c.f64(-Infinity).set(mx);
-      c.for(j, 0, L(Ln), 1, () => {
-        c.get(i).get(j).op(Op.i32Sub).get(Ln).op(Op.i32Add).i32(1).op(Op.i32Sub);
-        sh2();
-        c.get(relIdx).op(Op.i32Add).mem(Op.i32Load, 2).set(ci);
-        c.f64(0).set(rel);
-        c.get(flags).i32(1).op(Op.i32And).ifElse(() => {
-          c.get(rel).get(i).get(ldc).op(Op.i32Mul).get(ci).op(Op.i32Add);
+  };
+  const generic = () => {
+        c.for(j, L(jb), L(je), 1, () => {
+          c.get(i).get(j).op(Op.i32Sub).get(Ln).op(Op.i32Add).i32(1).op(Op.i32Sub);
           sh2();
-          c.get(c2p).op(Op.i32Add).mem(Op.f32Load, 2).op(Op.f64PromoteF32, Op.f64Add).set(rel);
-        });
-        c.get(flags).i32(2).op(Op.i32And).ifElse(() => {
-          c.get(rel).get(j).get(ldc).op(Op.i32Mul).get(ci).op(Op.i32Add);
-          sh2();
-          c.get(p2c).op(Op.i32Add).mem(Op.f32Load, 2).op(Op.f64PromoteF32, Op.f64Add).set(rel);
-        });
-        c.get(rel).get(inv).op(Op.f64Mul).set(rel);
-        c.get(relOut).ifElse(() => {
-          c.get(i).get(Ln).op(Op.i32Mul).get(j).op(Op.i32Add);
-          sh2();
-          c.get(relOut).op(Op.i32Add).get(rel).op(Op.f32DemoteF64).mem(Op.f32Store, 2);
-        });
-        colAddr();
-        c.set(a);
-        // v = f32(s·inv + rel), stored back
-        c.get(a).mem(Op.f32Load, 2).op(Op.f64PromoteF32).get(inv).op(Op.f64Mul).get(rel).op(Op.f64Add).op(Op.f32DemoteF64).op(Op.f64PromoteF32).set(v);
-        c.get(a).get(v).op(Op.f32DemoteF64).mem(Op.f32Store, 2);
-        maskAt(j).ifElse(() => {
-          c.get(v).get(mx).op(Op.f64Gt).ifElse(() => c.get(v).set(mx));
-        });
-      });
-      c.get(mx).f64(-Infinity).op(0x61 /* f64.eq */).ifElse(fillUniform, () => {
-        // 2) exponentials and their sum; 3) normalise.
-        c.f64(0).set(sum);
-        c.for(j, 0, L(Ln), 1, () => {
+          c.get(relIdx).op(Op.i32Add).mem(Op.i32Load, 2).set(ci);
+          c.f64(0).set(rel);
+          c.get(flags).i32(1).op(Op.i32And).ifElse(() => {
+            c.get(rel).get(i).get(ldc).op(Op.i32Mul).get(ci).op(Op.i32Add);
+            sh2();
+            c.get(c2p).op(Op.i32Add).mem(Op.f32Load, 2).op(Op.f64PromoteF32, Op.f64Add).set(rel);
+          });
+          c.get(flags).i32(2).op(Op.i32And).ifElse(() => {
+            c.get(rel).get(j).get(ldc).op(Op.i32Mul).get(ci).op(Op.i32Add);
+            sh2();
+            c.get(p2c).op(Op.i32Add).mem(Op.f32Load, 2).op(Op.f64PromoteF32, Op.f64Add).set(rel);
+          });
+          c.get(rel).get(inv).op(Op.f64Mul).set(rel);
+          c.get(relOut).ifElse(() => {
+            c.get(i).get(Ln).op(Op.i32Mul).get(j).op(Op.i32Add);
+            sh2();
+            c.get(relOut).op(Op.i32Add).get(rel).op(Op.f32DemoteF64).mem(Op.f32Store, 2);
+          });
           colAddr();
           c.set(a);
-          maskAt(j).op(Op.if, F64);
-          c.get(a).mem(Op.f32Load, 2).op(Op.f64PromoteF32).get(mx).op(Op.f64Sub).op(Op.call).u(exp);
-          c.op(Op.else).f64(0).op(Op.end);
-          c.set(e);
-          c.get(a).get(e).op(Op.f32DemoteF64).mem(Op.f32Store, 2);
-          c.get(sum).get(e).op(Op.f64Add).set(sum);
+          // f32(s·inv + rel), or −∞ where the column is left out
+          c.get(a);
+          maskAt(j).op(Op.if, F32);
+          c.get(a).mem(Op.f32Load, 2).op(Op.f64PromoteF32).get(inv).op(Op.f64Mul).get(rel).op(Op.f64Add).op(Op.f32DemoteF64);
+          c.op(Op.else).f32(-Infinity).op(Op.end);
+          c.mem(Op.f32Store, 2);
         });
-        c.f64(1).get(sum).op(Op.f64Div).set(sum);
-        c.for(j, 0, L(Ln), 1, () => {
+  };
+  // 1) scores with the relative bias, in blocks of 32 columns: p2c[j, c(i − j)] walks a diagonal, and within a
+  // block the rows it touches stay in L1 from one i to the next. Left-out columns (mask 0) become −∞.
+  c.for(jb, 0, L(Ln), 32, () => {
+    c.get(jb).i32(32).op(Op.i32Add).set(je);
+    c.get(je).get(Ln).get(je).get(Ln).op(Op.i32LtS).op(Op.select).set(je);
+    c.for(i, 0, L(Ln), 1, () => {
+      setRow();
+      maskAt(i).ifElse(() => {
+        // both relative terms (the usual case): pointers walk the operands, no per-element branches on flags
+        c.get(flags).i32(3).op(Op.i32Eq).ifElse(
+          () => {
+            c.get(i).get(jb).op(Op.i32Sub).get(Ln).op(Op.i32Add).i32(1).op(Op.i32Sub);
+            sh2();
+            c.get(relIdx).op(Op.i32Add).set(rp);
+            c.get(i).get(ldc).op(Op.i32Mul);
+            sh2();
+            c.get(c2p).op(Op.i32Add).set(c2pRow);
+            c.get(jb).get(ldc).op(Op.i32Mul);
+            sh2();
+            c.get(p2c).op(Op.i32Add).set(p2cp);
+            c.get(ldc).i32(2).op(Op.i32Shl).set(ldcBytes);
+            c.for(j, L(jb), L(je), 1, () => {
+              c.get(rp).mem(Op.i32Load, 2).i32(2).op(Op.i32Shl).set(ci);
+              c.get(c2pRow).get(ci).op(Op.i32Add).mem(Op.f32Load, 2).op(Op.f64PromoteF32);
+              c.get(p2cp).get(ci).op(Op.i32Add).mem(Op.f32Load, 2).op(Op.f64PromoteF32).op(Op.f64Add).get(inv).op(Op.f64Mul).set(rel);
+              c.get(relOut).ifElse(() => {
+                c.get(i).get(Ln).op(Op.i32Mul).get(j).op(Op.i32Add);
+                sh2();
+                c.get(relOut).op(Op.i32Add).get(rel).op(Op.f32DemoteF64).mem(Op.f32Store, 2);
+              });
+              colAddr();
+              c.tee(a);
+              maskAt(j).op(Op.if, F32);
+              c.get(a).mem(Op.f32Load, 2).op(Op.f64PromoteF32).get(inv).op(Op.f64Mul).get(rel).op(Op.f64Add).op(Op.f32DemoteF64);
+              c.op(Op.else).f32(-Infinity).op(Op.end);
+              c.mem(Op.f32Store, 2);
+              c.inc(rp, -4);
+              c.inc(p2cp, () => c.get(ldcBytes));
+            });
+          },
+          () => generic(),
+        );
+      });
+    });
+  });
+  c.for(i, 0, L(Ln), 1, () => {
+    setRow();
+    maskAt(i).op(Op.i32Eqz).ifElse(fillUniform, () => {
+      // Pad the row to whole quads with −∞ (the row stride is a multiple of 16), then its max.
+      c.for(j, L(Ln), () => c.get(Ln).i32(3).op(Op.i32Add).i32(-4).op(Op.i32And), 1, () => {
+        colAddr();
+        c.f32(-Infinity).mem(Op.f32Store, 2);
+      });
+      f32x4(c, -Infinity).set(mxv);
+      c.for(j, 0, L(Ln), 4, () => {
+        colAddr();
+        c.simdMem(Simd.v128Load, 2).get(mxv).simd(Simd.f32x4Max).set(mxv);
+      });
+      c.get(mxv).simd(Simd.f32x4ExtractLane).op(0).op(Op.f64PromoteF32).set(mx);
+      for (let lane = 1; lane < 4; lane++) {
+        c.get(mxv).simd(Simd.f32x4ExtractLane).op(lane).op(Op.f64PromoteF32).set(v);
+        c.get(v).get(mx).op(Op.f64Gt).ifElse(() => c.get(v).set(mx));
+      }
+      c.get(mx).f64(-Infinity).op(0x61 /* f64.eq */).ifElse(fillUniform, () => {
+        // 2) exponentials (float32 SIMD) and their sum; 3) normalise.
+        c.get(mx).op(Op.f32DemoteF64).simd(Simd.f32x4Splat).set(mxv);
+        c.simd(Simd.v128Const).op(...new Array(16).fill(0)).set(sumv);
+        c.for(j, 0, L(Ln), 4, () => {
           colAddr();
-          c.tee(a).get(a).mem(Op.f32Load, 2).op(Op.f64PromoteF32).get(sum).op(Op.f64Mul).op(Op.f32DemoteF64).mem(Op.f32Store, 2);
+          c.tee(a).simdMem(Simd.v128Load, 2).get(mxv).simd(Simd.f32x4Sub).set(xv);
+          expQuad(c, xv, ev, tv, nv);
+          c.get(a).get(ev).simdMem(Simd.v128Store, 2);
+          c.get(sumv).get(ev).simd(Simd.f32x4Add).set(sumv);
+        });
+        c.f64(0);
+        for (let lane = 0; lane < 4; lane++) c.get(sumv).simd(Simd.f32x4ExtractLane).op(lane).op(Op.f64PromoteF32).op(Op.f64Add);
+        c.set(sum);
+        c.f64(1).get(sum).op(Op.f64Div).op(Op.f32DemoteF64).simd(Simd.f32x4Splat).set(mxv);
+        c.for(j, 0, L(Ln), 4, () => {
+          colAddr();
+          c.tee(a).get(a).simdMem(Simd.v128Load, 2).get(mxv).simd(Simd.f32x4Mul).simdMem(Simd.v128Store, 2);
         });
       });
     });
   });
   return c;
+}
+
+const f32x4 = (c: Code, k: number) => c.simd(Simd.v128Const).op(...new Uint8Array(new Float32Array([k, k, k, k]).buffer));
+
+/**
+ * e = exp(x) on four float32 lanes (Cephes' expf: x = n·ln2 + r, degree-6 polynomial, 2ⁿ from exponent bits),
+ * within ~2 float32 ulps; lanes below −87 (including −∞) give exactly 0.
+ */
+function expQuad(c: Code, x: number, e: number, t: number, n: number): void {
+  // keep = x ≥ −87 (all ones), then clamp x into the polynomial's range
+  c.get(x).call(() => f32x4(c, -87)).simd(Simd.f32x4Ge).set(t);
+  c.get(x).call(() => f32x4(c, -87)).simd(Simd.f32x4Max).call(() => f32x4(c, 88)).simd(Simd.f32x4Min).set(x);
+  // n = round(x·log2e); r = x − n·C1 − n·C2
+  c.get(x).call(() => f32x4(c, Math.LOG2E)).simd(Simd.f32x4Mul).simd(Simd.f32x4Nearest).set(n);
+  c.get(x).get(n).call(() => f32x4(c, 0.693359375)).simd(Simd.f32x4Mul).simd(Simd.f32x4Sub);
+  c.get(n).call(() => f32x4(c, -2.12194440e-4)).simd(Simd.f32x4Mul).simd(Simd.f32x4Sub).set(x);
+  // p = (((((c0·r + c1)·r + c2)·r + c3)·r + c4)·r + c5)·r² + r + 1
+  const coef = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+  f32x4(c, coef[0]);
+  for (let i = 1; i < coef.length; i++) c.get(x).simd(Simd.f32x4Mul).call(() => f32x4(c, coef[i])).simd(Simd.f32x4Add);
+  c.get(x).get(x).simd(Simd.f32x4Mul).simd(Simd.f32x4Mul).get(x).simd(Simd.f32x4Add).call(() => f32x4(c, 1)).simd(Simd.f32x4Add);
+  // · 2ⁿ, bits ((n + 127) << 23); then zero the lanes below −87
+  c.get(n).simd(Simd.i32x4TruncSatF32x4S).i32(127).simd(Simd.i32x4Splat).simd(Simd.i32x4Add).i32(23).simd(Simd.i32x4Shl);
+  c.simd(Simd.f32x4Mul).get(t).simd(Simd.v128And).set(e);
 }
 
 /**
