@@ -12,6 +12,7 @@
  *   npm run bench                 # all lengths
  *   npm run bench -- 128          # chosen lengths
  *   npm run bench -- --kernels    # kernels only
+ *   npm run bench -- --no-js 512  # leave the (slow) plain-TS encoder out
  */
 import v8 from "node:v8";
 import { parseEncoderConfig } from "../src/model/config.js";
@@ -220,7 +221,8 @@ async function main(): Promise<void> {
   const st = parseSafetensors(bytes, "random-gliner2-base.safetensors");
   console.log(`random gliner2-base-shaped checkpoint (seed ${SEED}) built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const encoders = new Map<string, DebertaEncoder>();
-  for (const kind of ["js", ...(info.simd ? ["wasm"] : [])] as ("js" | "wasm")[]) {
+  const withJs = !args.includes("--no-js");
+  for (const kind of [...(withJs ? ["js"] : []), ...(info.simd ? ["wasm"] : [])] as ("js" | "wasm")[]) {
     setBackend(kind);
     const t1 = performance.now();
     encoders.set(kind, loadDebertaEncoder(st, config));
@@ -228,7 +230,7 @@ async function main(): Promise<void> {
   }
   console.log("");
   // wasm-relaxed runs the weights packed for wasm (same layout).
-  const configs: { name: string; backend: ActiveBackend; threads: number; enc: string }[] = [{ name: "js", backend: "js", threads: 1, enc: "js" }];
+  const configs: { name: string; backend: ActiveBackend; threads: number; enc: string }[] = withJs ? [{ name: "js", backend: "js", threads: 1, enc: "js" }] : [];
   if (info.simd) {
     for (const kind of ["wasm", ...(info.relaxedSimd ? ["wasm-relaxed"] : [])] as ActiveBackend[]) {
       configs.push({ name: kind, backend: kind, threads: 1, enc: "wasm" });
