@@ -216,7 +216,7 @@ export function encode(
   const relIdx = relIndexByDelta(length, cfg);
   // The WebAssembly forward, when the kernels are on and this encoder was packed for them.
   if (activeVariant() && enc.layers.every((l) => l.posTables && l.query.wasm)) {
-    return encodeWasm(enc, inputIds, attentionMask, batch, length, relIdx, embed, trace);
+    return encodeWasm(enc, attentionMask, batch, length, relIdx, embed, trace);
   }
 
   let x: Float32Array = new Float32Array(rows * H);

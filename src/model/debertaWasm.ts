@@ -51,10 +51,12 @@ export function packPositionTables(v: KernelVariant, posKey: Float32Array[], pos
 
 const arena = new Region();
 
-/** Checked inputs (as ./deberta.ts `encode` checks them) → last hidden state `[batch·length, hidden]`. */
+/**
+ * Checked inputs (./deberta.ts `encode` checks them and passes `embed`, which writes the normalised token
+ * embeddings into the given rows) → last hidden state `[batch·length, hidden]`.
+ */
 export function encodeWasm(
   enc: DebertaEncoder,
-  inputIds: ArrayLike<number>,
   attentionMask: ArrayLike<number>,
   batch: number,
   length: number,

@@ -6,7 +6,7 @@
  *   gelu(y, ldy, rows, n0, n1)                               y[m, n] = GELU(y[m, n]) for n in [n0, n1)
  *   addNorm(a, b, rows, dim, gamma, beta, eps, r0, r1)       a = LayerNorm(a + b) on rows [r0, r1) (b may be 0)
  */
-import { Code, F32, F64, I32, L, Op } from "./emit.js";
+import { Code, F64, I32, L, Op } from "./emit.js";
 
 /** erf(x) in float64: W. J. Cody's rational approximations, the same operations as ../activations.ts. */
 export function erfKernel(exp: number): Code {
@@ -135,6 +135,5 @@ export function addNormKernel(): Code {
       c.mem(Op.f32Load, 2).op(Op.f64PromoteF32).op(Op.f64Add).op(Op.f32DemoteF64).mem(Op.f32Store, 2);
     });
   });
-  void F32;
   return c;
 }

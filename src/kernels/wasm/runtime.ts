@@ -7,7 +7,7 @@
  * suits the one-model-per-process use; loading many models in one process grows it.
  */
 import { buildKernelModule, PLAIN_SHAPE, RELAXED_SHAPE, type KernelShape } from "./kernels.js";
-import { Code, F32, I32, ModuleBuilder, Simd, V128 } from "./emit.js";
+import { Code, F32, ModuleBuilder, Simd, V128 } from "./emit.js";
 
 export interface KernelExports {
   linear(x: number, ldx: number, rows: number, K: number, w: number, bias: number, y: number, ldy: number, N: number, t0: number, t1: number): void;
@@ -74,7 +74,6 @@ function relaxedProbe(): Uint8Array<ArrayBuffer> {
   c.get(0).simd(Simd.f32x4Splat).get(1).simd(Simd.f32x4Splat).get(2).simd(Simd.f32x4Splat).simd(Simd.f32x4RelaxedMadd).set(v);
   c.get(v).simd(Simd.f32x4ExtractLane).op(0);
   mb.func(c, "madd");
-  void I32;
   return mb.toBytes();
 }
 
