@@ -1,18 +1,28 @@
 /**
  * Encoder benchmark (not a test): a full-size random checkpoint with gliner2-base shapes (hidden 768, 12 layers,
  * 12 heads, FFN 3072, vocab 128,011, 256 position buckets), generated in memory from a seed and never written
- * to disk, run at 64/128/256/512 tokens, batch 1, one thread.
+ * to disk, run at 64/128/256/512 tokens, batch 1.
  *
- * Peer in the same run: the same encoder with the plain reference linear kernel (transposed weights, one
- * multiply-add stream), so the table shows what the packed, register-blocked kernel buys on this machine.
+ * Two parts, each measured in this one run (the machine may be shared: compare ratios, not absolute figures):
+ *  1. kernels, one thread, 128×768·768×3072 and neighbours: the plain-TS kernel, the WebAssembly kernels (plain
+ *     SIMD, relaxed SIMD) and onnxruntime-web's MatMul (its WebAssembly SIMD build), interleaved best-of bursts;
+ *  2. the whole encoder: js vs wasm vs wasm-relaxed, 1 and 2 threads.
+ * Node 20 has relaxed SIMD behind a V8 flag: it is switched on here (on by default from Node 22).
  *
  *   npm run bench                 # all lengths
  *   npm run bench -- 128          # chosen lengths
+ *   npm run bench -- --kernels    # kernels only
+ *   npm run bench -- --no-js 512  # leave the (slow) plain-TS encoder out
  */
+import v8 from "node:v8";
 import { parseEncoderConfig } from "../src/model/config.js";
 import { encode, loadDebertaEncoder, type DebertaEncoder } from "../src/model/deberta.js";
 import { parseSafetensors } from "../src/model/safetensors.js";
-import { PANEL, setLinearBackend, startThreads, stopThreads, type PackedLinear } from "../src/kernels/index.js";
+import { backendInfo, linear, packLinear, PANEL, setBackend, setLinearBackend, startThreads, stopThreads, threadCount, type ActiveBackend, type PackedLinear } from "../src/kernels/index.js";
+import { ortMatmul } from "./ortMatmul.js";
+
+// Before the kernels are first compiled (they are, lazily, on first use).
+v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { writeSafetensors } from "./safetensorsWriter.js";
 
 const SHAPE = { hidden: 768, layers: 12, heads: 12, intermediate: 3072, vocab: 128_011, buckets: 256, maxRel: 512 };
@@ -92,22 +102,101 @@ function naiveLinearFactory() {
   };
 }
 
-function timeEncode(enc: DebertaEncoder, L: number, reps: number): number {
+/** CPU time of this process so far (ms): unlike wall time, not inflated when other processes share the cores. */
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** Best wall and best CPU time of `reps` encodes (after a warm-up). */
+function timeEncode(enc: DebertaEncoder, L: number, reps: number): { wall: number; cpu: number } {
   const ids = Int32Array.from({ length: L }, (_, i) => 5 + ((i * 7919) % (SHAPE.vocab - 5)));
   const mask = new Uint8Array(L).fill(1);
   encode(enc, ids, mask, 1, L); // warm-up (JIT)
-  const times: number[] = [];
+  let wall = Infinity;
+  let cpu = Infinity;
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
+    const c0 = cpuMs();
     encode(enc, ids, mask, 1, L);
-    times.push(performance.now() - t0);
+    cpu = Math.min(cpu, cpuMs() - c0);
+    wall = Math.min(wall, performance.now() - t0);
   }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  return { wall, cpu };
+}
+
+function table(rows: string[][]): void {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const r of rows) console.log(r.map((v, c) => v.padStart(widths[c])).join("  "));
+}
+
+/** Kernels, one thread: interleaved bursts, best time of each. */
+async function kernelComparison(): Promise<void> {
+  const info = backendInfo();
+  const wasmKinds: ActiveBackend[] = info.simd ? ["wasm", ...(info.relaxedSimd ? (["wasm-relaxed"] as const) : [])] : [];
+  const shapes = [[128, 768, 3072], [128, 768, 768], [128, 3072, 768], [512, 768, 3072]];
+  const rows: string[][] = [["M×K×N", "js", ...wasmKinds, "onnxruntime-web", ...wasmKinds.map((k) => `${k}/ort`), ...wasmKinds.map((k) => `${k}/js`)]];
+  let ortVersion = "";
+  for (const [M, K, N] of shapes) {
+    const rand = filler(M + K + N);
+    const x = rand(M * K, 0.5);
+    const w = rand(N * K, 1 / Math.sqrt(K));
+    const wT = new Float32Array(K * N); // ONNX MatMul takes W as [K, N]
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) wT[k * N + n] = w[n * K + k];
+    const runs: { name: string; run: () => unknown | Promise<unknown> }[] = [];
+    const out = new Float32Array(M * N);
+    setBackend("js");
+    const jsLayer = packLinear(w, N, K);
+    runs.push({ name: "js", run: () => (setBackend("js"), linear(x, M, jsLayer, out)) });
+    for (const kind of wasmKinds) {
+      setBackend(kind);
+      const layer = packLinear(w, N, K);
+      runs.push({ name: kind, run: () => (setBackend(kind), linear(x, M, layer, out)) });
+    }
+    const ort = await ortMatmul(M, K, N, wT, x, 1);
+    if (ort) {
+      ortVersion = ort.version;
+      runs.push({ name: "onnxruntime-web", run: () => ort.run() });
+    }
+    const best = new Map<string, number>();
+    for (let round = 0; round < 6; round++) {
+      for (const r of runs) {
+        const budget = r.name === "js" ? 1 : 6;
+        for (let i = 0; i < budget; i++) {
+          const c0 = cpuMs();
+          await r.run();
+          const ms = cpuMs() - c0;
+          best.set(r.name, Math.min(best.get(r.name) ?? Infinity, ms));
+        }
+      }
+    }
+    await ort?.release();
+    const gf = (name: string) => (best.has(name) ? (2 * M * K * N) / best.get(name)! / 1e6 : NaN);
+    const f = (v: number) => (Number.isNaN(v) ? "-" : v.toFixed(1));
+    rows.push([
+      `${M}×${K}×${N}`,
+      f(gf("js")),
+      ...wasmKinds.map((k) => f(gf(k))),
+      f(gf("onnxruntime-web")),
+      ...wasmKinds.map((k) => `${f(gf(k) / gf("onnxruntime-web"))}×`),
+      ...wasmKinds.map((k) => `${f(gf(k) / gf("js"))}×`),
+    ]);
+  }
+  setBackend("auto");
+  console.log(`Kernels, one thread, GFLOP/s by CPU time (best of interleaved bursts)${ortVersion ? `; onnxruntime-web ${ortVersion} MatMul, 1 thread` : "; onnxruntime-web not installed"}`);
+  table(rows);
+  console.log("");
 }
 
 async function main(): Promise<void> {
-  const lengths = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const args = process.argv.slice(2);
+  const lengths = args.map(Number).filter((n) => n > 0);
   const Ls = lengths.length > 0 ? lengths : [64, 128, 256, 512];
+  const info = backendInfo();
+  console.log(`node ${process.version}; WebAssembly SIMD ${info.simd ? "yes" : "no"}, relaxed SIMD ${info.relaxedSimd ? `yes (${info.fusedMultiplyAdd ? "fused" : "unfused"})` : "no"}, shared memory ${info.sharedMemory ? "yes" : "no"}; kernels compiled in ${info.compileMs.toFixed(1)} ms\n`);
+  await kernelComparison();
+  if (args.includes("--kernels")) return;
+
   const t0 = performance.now();
   const bytes = randomCheckpoint();
   const config = parseEncoderConfig({
@@ -130,44 +219,59 @@ async function main(): Promise<void> {
     type_vocab_size: 0,
   });
   const st = parseSafetensors(bytes, "random-gliner2-base.safetensors");
-  const enc = loadDebertaEncoder(st, config);
-  console.log(`random gliner2-base-shaped encoder (seed ${SEED}) built and packed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  // A second copy packed in shared memory for the 2-thread runs (the pool must exist before packing).
-  await startThreads(2);
-  const shared = loadDebertaEncoder(st, config);
-  stopThreads();
-  console.log(`node ${process.version}; "ms" is one thread, "2 threads" uses the worker pool\n`);
-
-  const rows: string[][] = [["tokens", "ms", "tokens/s", "GFLOP/s", "naive ms", "vs naive", "2 threads ms", "vs 1 thread", "peak RSS MiB"]];
+  console.log(`random gliner2-base-shaped checkpoint (seed ${SEED}) built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const encoders = new Map<string, DebertaEncoder>();
+  const withJs = !args.includes("--no-js");
+  for (const kind of [...(withJs ? ["js"] : []), ...(info.simd ? ["wasm"] : [])] as ("js" | "wasm")[]) {
+    setBackend(kind);
+    const t1 = performance.now();
+    encoders.set(kind, loadDebertaEncoder(st, config));
+    console.log(`packed for ${kind} in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  }
+  console.log("");
+  // wasm-relaxed runs the weights packed for wasm (same layout).
+  const configs: { name: string; backend: ActiveBackend; threads: number; enc: string }[] = withJs ? [{ name: "js", backend: "js", threads: 1, enc: "js" }] : [];
+  if (info.simd) {
+    for (const kind of ["wasm", ...(info.relaxedSimd ? ["wasm-relaxed"] : [])] as ActiveBackend[]) {
+      configs.push({ name: kind, backend: kind, threads: 1, enc: "wasm" });
+      if (info.sharedMemory) configs.push({ name: `${kind} 2T`, backend: kind, threads: 2, enc: "wasm" });
+    }
+  }
+  const single = configs.filter((c) => c.threads === 1);
+  const rows: string[][] = [["tokens", ...configs.map((c) => `${c.name} ms`), ...single.map((c) => `${c.name} cpu ms`), "GFLOP/s (best, wall)", ...single.filter((c) => c.name !== "js").map((c) => `${c.name} vs js (cpu)`), ...configs.filter((c) => c.threads === 2).map((c) => `${c.backend} 2T/1T (wall)`), "peak RSS MiB"]];
   for (const L of Ls) {
-    const reps = L <= 128 ? 5 : 3;
-    const ms = timeEncode(enc, L, reps);
     const relRows = Math.min(2 * SHAPE.buckets, 2 * L - 1);
-    // The peer: same encoder, naive linear kernel (only where it finishes in reasonable time).
-    let naiveMs = NaN;
-    if (L <= 128) naiveMs = await withNaiveKernel(() => timeEncode(enc, L, 1));
-    await startThreads(2);
-    const threadedMs = timeEncode(shared, L, reps);
-    stopThreads();
+    const ms = new Map<string, number>();
+    const cpu = new Map<string, number>();
+    for (const c of configs) {
+      if (c.backend === "js" && L > 128) continue; // seconds per pass: measured where it finishes in reasonable time
+      setBackend(c.backend);
+      if (c.threads !== threadCount()) await startThreads(c.threads);
+      const t = timeEncode(encoders.get(c.enc)!, L, c.backend === "js" ? 1 : L <= 128 ? 5 : 3);
+      ms.set(c.name, t.wall);
+      cpu.set(c.name, t.cpu);
+      stopThreads();
+    }
+    const best = Math.min(...ms.values());
+    const f = (name: string) => (ms.has(name) ? ms.get(name)!.toFixed(0) : "-");
+    const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}×` : "-");
     rows.push([
       String(L),
-      ms.toFixed(0),
-      ((L / ms) * 1000).toFixed(1),
-      (flops(L, relRows) / ms / 1e6).toFixed(2),
-      Number.isNaN(naiveMs) ? "-" : naiveMs.toFixed(0),
-      Number.isNaN(naiveMs) ? "-" : `${(naiveMs / ms).toFixed(2)}×`,
-      threadedMs.toFixed(0),
-      `${(ms / threadedMs).toFixed(2)}×`,
+      ...configs.map((c) => f(c.name)),
+      ...single.map((c) => (cpu.has(c.name) ? cpu.get(c.name)!.toFixed(0) : "-")),
+      (flops(L, relRows) / best / 1e6).toFixed(1),
+      ...single.filter((c) => c.name !== "js").map((c) => ratio(cpu.get("js"), cpu.get(c.name))),
+      ...configs.filter((c) => c.threads === 2).map((c) => ratio(ms.get(c.backend), ms.get(c.name))),
       (process.resourceUsage().maxRSS / 1024).toFixed(0),
     ]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const r of rows) console.log(r.map((v, c) => v.padStart(widths[c])).join("  "));
-  console.log("\nReference points on this class of machine (from the project brief, 2 threads): onnxruntime-node 110 ms, onnxruntime-web (WASM SIMD) 473 ms at 128 tokens.");
+  setBackend("auto");
+  console.log("Whole encoder, batch 1, best of the repetitions: wall ms, and CPU ms for one-thread runs (2T = two threads)");
+  table(rows);
 }
 
-/** Run `fn` with linear() routed to the naive reference kernel. */
-async function withNaiveKernel<T>(fn: () => T): Promise<T> {
+/** Run `fn` with linear() routed to the naive reference kernel (js backend only). */
+export async function withNaiveKernel<T>(fn: () => T): Promise<T> {
   const naive = naiveLinearFactory();
   const unpack = (l: PackedLinear) => {
     // Recover W from the panel layout, as [in, out] for the naive stream.

@@ -24,7 +24,7 @@ import {
 } from "./adapters/index.js";
 import { parseSafetensors, readSafetensorsFile } from "./model/safetensors.js";
 import { checkOptionKeys, describeValue } from "./quote.js";
-import { startThreads, threadCount } from "./kernels/index.js";
+import { backendInfo, BACKENDS, setBackend, startThreads, stopThreads, threadCount, type Backend } from "./kernels/index.js";
 import {
   formatResults,
   type ClassificationsOutput,
@@ -98,7 +98,7 @@ export const MAX_CHARS_PER_TOKEN = 32;
 const CALL_OPTION_KEYS = ["threshold", "includeConfidence", "includeSpans", "formatResults", "spanSelection", "adapter", "maxLen", "overlapPolicy"] as const;
 const BATCH_OPTION_KEYS = [...CALL_OPTION_KEYS, "batchSize"] as const;
 const MODEL_OPTION_KEYS = ["maxTokens"] as const;
-const FILES_OPTION_KEYS = [...MODEL_OPTION_KEYS, "quantize"] as const;
+const FILES_OPTION_KEYS = [...MODEL_OPTION_KEYS, "quantize", "backend"] as const;
 const LOAD_OPTION_KEYS = [
   ...FILES_OPTION_KEYS,
   "threads",
@@ -121,8 +121,9 @@ export interface LoadOptions extends ResolveOptions {
   /** Longest prompt + text, in subword tokens, a single text may have (default 4096). */
   readonly maxTokens?: number;
   /**
-   * Threads for the linear layers (Node, Deno, Bun; default 1). The pool is process-wide and must start before
-   * the weights are packed, so it is started here, before loading; `stopThreads()` ends it.
+   * Threads (default 1; process-wide, started here before loading; `stopThreads()` ends it). On the wasm backend
+   * workers share the WebAssembly memory and split linear layers and attention heads (Node, Deno, Bun, and
+   * browsers when cross-origin isolated — otherwise one thread); on "js", worker threads split linear layers.
    */
   readonly threads?: number;
   /**
@@ -145,6 +146,25 @@ export interface LoadOptions extends ResolveOptions {
    * int8 without this option.
    */
   readonly quantize?: QuantizeOption;
+  /**
+   * Kernels (process-wide, like threads; default "auto" = WebAssembly SIMD where the runtime has it, else the
+   * plain-TypeScript reference). "wasm-relaxed" adds relaxed SIMD's fused multiply-add where available: faster,
+   * but the last bits may then differ between engines. Set before the weights are packed, so it is applied here.
+   */
+  readonly backend?: Backend;
+}
+
+/** Apply the process-wide `backend` option (stopping a thread pool started for other kernels). */
+function applyBackend(backend: Backend | undefined): void {
+  if (backend === undefined) return;
+  if (!BACKENDS.includes(backend)) throw new InputError("backend", `must be one of ${BACKENDS.map((b) => `"${b}"`).join(", ")}, got ${JSON.stringify(backend)}`);
+  if (backendInfo().requested === backend) return;
+  stopThreads();
+  try {
+    setBackend(backend);
+  } catch (e) {
+    throw new InputError("backend", (e as Error).message);
+  }
 }
 
 export class GLiNER2 {
@@ -189,11 +209,12 @@ export class GLiNER2 {
       const hosted = await loadOffThread(GLiNER2.prototype, source, { ...opts }, { mode: offThread, transferWeights: opts.transferWeights });
       if (hosted) return hosted;
     }
+    applyBackend(opts.backend);
     if (opts.threads !== undefined) {
       if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError("threads", `must be a positive integer, got ${JSON.stringify(opts.threads)}`);
       if (opts.threads !== threadCount()) await startThreads(opts.threads);
     }
-    if (inMemory) return GLiNER2.fromFiles(source, { maxTokens: opts.maxTokens, quantize: opts.quantize });
+    if (inMemory) return GLiNER2.fromFiles(source, { maxTokens: opts.maxTokens, quantize: opts.quantize, backend: opts.backend });
     let model: GLiNER2;
     let dir: string | undefined;
     // A bad quantize value fails before any download.
@@ -211,15 +232,17 @@ export class GLiNER2 {
   }
 
   /** Load from files already in memory (browsers, edge workers). */
-  static fromFiles(files: CheckpointFiles, opts: { maxTokens?: number; quantize?: QuantizeOption } = {}): GLiNER2 {
+  static fromFiles(files: CheckpointFiles, opts: { maxTokens?: number; quantize?: QuantizeOption; backend?: Backend } = {}): GLiNER2 {
     checkOptionKeys(opts, FILES_OPTION_KEYS, "options");
+    applyBackend(opts.backend);
     return new GLiNER2(loadModel(files, opts), { maxTokens: opts.maxTokens });
   }
 
   /** Load a checkpoint folder from disk (Node, Deno, Bun). */
-  static async fromDirectory(dir: string, opts: { maxTokens?: number; quantize?: QuantizeOption } = {}): Promise<GLiNER2> {
+  static async fromDirectory(dir: string, opts: { maxTokens?: number; quantize?: QuantizeOption; backend?: Backend } = {}): Promise<GLiNER2> {
     if (typeof dir !== "string" || dir === "") throw new InputError("dir", `must be a folder path, got ${describeValue(dir)}`);
     checkOptionKeys(opts, FILES_OPTION_KEYS, "options");
+    applyBackend(opts.backend);
     const model = new GLiNER2(loadModel(await readCheckpointDir(dir), opts), { maxTokens: opts.maxTokens });
     model.baseWeightsPath = `${dir.replace(/[\\/]+$/, "")}/${CHECKPOINT_FILES.weights}`;
     return model;

@@ -55,3 +55,4 @@ export { startThreads, stopThreads, threadCount, setLinearBackend, type LinearKe
 export { quantizeCheckpoint, quantizeCheckpointFiles, quantizeSafetensors, type QuantizeStats } from "./int8/checkpoint.js";
 export { DEFAULT_INT8_PLAN, EMBEDDINGS_INT8_PLAN, type Int8Plan, type QuantizeOption } from "./int8/plan.js";
 export { setInt8Backend, linearInt8Reference, quantizeRows, dequantizeRows, type Int8Linear, type Int8LinearKernel, type Int8Rows } from "./kernels/index.js";
+export { setBackend, activeBackend, backendInfo, type Backend, type ActiveBackend } from "./kernels/index.js";

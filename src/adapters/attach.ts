@@ -14,7 +14,7 @@
  *   officially (fixtures README §9.1, quirk 3: an adapter saved with ≥ 20 target modules loses most of them).
  */
 import { AdapterError } from "../errors.js";
-import { packLinear, type LowRankDelta, type PackedLinear } from "../kernels/index.js";
+import { packLinear, withDeltas, type LowRankDelta, type PackedLinear } from "../kernels/index.js";
 import type { Gliner2Model } from "../engine.js";
 import { linearSlots, moduleShapes, rebuildLinears, resolveTargets, type Columns } from "./modules.js";
 import type { LoraPair, ParsedAdapter } from "./parse.js";
@@ -100,7 +100,7 @@ export function attachAdapter(base: Gliner2Model, pairs: readonly LoraPair[]): G
     const pair = byModule.get(module);
     if (pair === undefined) return layer;
     const delta: LowRankDelta = { rank: pair.rank, a: columnsOf(pair, cols), b: pair.b, scale: pair.scale };
-    return { ...layer, deltas: [...(layer.deltas ?? []), delta] };
+    return withDeltas(layer, [...(layer.deltas ?? []), delta]);
   });
 }
 

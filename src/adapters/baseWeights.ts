@@ -6,7 +6,7 @@
  *   a layer without bias; with a bias, up to the float32 rounding of `w + b` (~6e-8 relative). Slower (a K×K·N
  *   product per layer), so the file is preferred.
  */
-import { linear, type PackedLinear } from "../kernels/index.js";
+import { linear, withDeltas, type PackedLinear } from "../kernels/index.js";
 import type { SafetensorsFile } from "../model/safetensors.js";
 import { AdapterError } from "../errors.js";
 import type { BaseWeightSource } from "./attach.js";
@@ -37,7 +37,7 @@ export function weightsByProbe(): BaseWeightSource {
   return (_module: string, layer: PackedLinear) => {
     const K = layer.inFeatures;
     const N = layer.outFeatures;
-    const bare: PackedLinear = { ...layer, deltas: undefined };
+    const bare = withDeltas(layer, undefined);
     const zero = linear(new Float32Array(K), 1, bare);
     const w = new Float32Array(N * K);
     const block = 64;

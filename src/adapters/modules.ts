@@ -13,7 +13,7 @@ import { linear, type PackedLinear } from "../kernels/index.js";
 import type { Gliner2Model } from "../engine.js";
 import type { CountEmbedWeights, Heads } from "../heads/index.js";
 import type { Mlp } from "../heads/mlp.js";
-import { splitHeads, type DebertaEncoder } from "../model/deberta.js";
+import { positionProjections, withProjections, type DebertaEncoder } from "../model/deberta.js";
 
 /** Input columns `[from, to)` of the official module's weight that a packed layer holds; null = all of them. */
 export type Columns = readonly [number, number] | null;
@@ -66,18 +66,20 @@ function rebuildEncoder(enc: DebertaEncoder, visit: LinearVisitor): DebertaEncod
     const p = `encoder.encoder.layer.${l}.`;
     const query = visit(`${p}attention.self.query_proj`, layer.query, null);
     const key = visit(`${p}attention.self.key_proj`, layer.key, null);
-    return {
-      ...layer,
+    const linears = {
       query,
       key,
       value: visit(`${p}attention.self.value_proj`, layer.value, null),
       attnOut: visit(`${p}attention.output.dense`, layer.attnOut, null),
+      attnNorm: layer.attnNorm,
       intermediate: visit(`${p}intermediate.dense`, layer.intermediate, null),
       output: visit(`${p}output.dense`, layer.output, null),
-      // Attention applies query_proj / key_proj to the relative embeddings too (shared keys), adapter included.
-      posQuery: query === layer.query ? layer.posQuery : splitHeads(linear(enc.relEmbeddings, relRows, query), relRows, heads, H / heads),
-      posKey: key === layer.key ? layer.posKey : splitHeads(linear(enc.relEmbeddings, relRows, key), relRows, heads, H / heads),
+      outputNorm: layer.outputNorm,
     };
+    // Attention applies query_proj / key_proj to the relative embeddings too (shared keys), adapter included:
+    // a changed query or key gets its own projections (and WebAssembly tables), the others keep the base's.
+    const pos = query === layer.query && key === layer.key ? layer : positionProjections(enc.relEmbeddings, enc.config, query, key, layer.attnNorm, layer.outputNorm);
+    return withProjections(linears, pos);
   });
   return { ...enc, layers };
 }

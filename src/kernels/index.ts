@@ -14,3 +14,4 @@ export {
   type Int8LinearKernel,
   type Int8Rows,
 } from "./int8.js";
+export { setBackend, activeBackend, backendInfo, BACKENDS, type Backend, type ActiveBackend } from "./backend.js";

@@ -12,6 +12,8 @@
  */
 
 import { isInt8, linearInt8 } from "./int8.js";
+import { activeVariant } from "./backend.js";
+import { packWasm, unpackWasm, wasmLinear, type WasmPacked } from "./wasm/linear.js";
 
 /** Output features per packed panel. */
 export const PANEL = 4;
@@ -31,6 +33,22 @@ export interface PackedLinear {
    * with deltas is a shallow copy of the base layer sharing its packed weights, so the base stays untouched.
    */
   readonly deltas?: readonly LowRankDelta[];
+  /**
+   * The weights in WebAssembly memory when packed under a wasm backend (then `packed` above is derived from
+   * them on first use only, for the JS kernels).
+   */
+  readonly wasm?: WasmPacked;
+}
+
+/**
+ * The same layer (sharing its weights) with other run-time deltas. Copied by property descriptor: a wasm-packed
+ * layer's `packed` is a getter that builds the JS panels, which a spread would evaluate.
+ */
+export function withDeltas(layer: PackedLinear, deltas: readonly LowRankDelta[] | undefined): PackedLinear {
+  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(layer)) as { deltas?: readonly LowRankDelta[] };
+  if (deltas === undefined) delete out.deltas;
+  else Object.defineProperty(out, "deltas", { value: deltas, enumerable: true, configurable: true });
+  return out as PackedLinear;
 }
 
 /** `s·B·A` as two thin matrices: A `[rank, in]`, B `[out, rank]` (row-major, PyTorch Linear layout). */
@@ -54,6 +72,11 @@ export function packLinear(weight: Float32Array, outFeatures: number, inFeatures
     throw new RangeError(`packLinear: weight has ${weight.length} values, expected ${outFeatures}×${inFeatures}`);
   }
   if (bias && bias.length !== outFeatures) throw new RangeError(`packLinear: bias has ${bias.length} values, expected ${outFeatures}`);
+  if (activeVariant()) return packLinearWasm(weight, outFeatures, inFeatures, bias);
+  return { outFeatures, inFeatures, packed: packPanels(weight, outFeatures, inFeatures), bias };
+}
+
+function packPanels(weight: Float32Array, outFeatures: number, inFeatures: number): Float32Array {
   const K = inFeatures;
   const panels = Math.ceil(outFeatures / PANEL);
   const packed = allocate(panels * K * PANEL);
@@ -61,7 +84,22 @@ export function packLinear(weight: Float32Array, outFeatures: number, inFeatures
     const base = Math.floor(n / PANEL) * K * PANEL + (n % PANEL);
     for (let k = 0; k < K; k++) packed[base + k * PANEL] = weight[n * K + k];
   }
-  return { outFeatures, inFeatures, packed, bias };
+  return packed;
+}
+
+/** Weights in WebAssembly memory only; the JS panel layout is rebuilt from them if a JS kernel ever asks. */
+function packLinearWasm(weight: Float32Array, outFeatures: number, inFeatures: number, bias: Float32Array | null): PackedLinear {
+  const wasm = packWasm(weight, outFeatures, inFeatures, bias);
+  let panels: Float32Array | null = null;
+  return {
+    outFeatures,
+    inFeatures,
+    bias: bias ? bias.slice() : null,
+    wasm,
+    get packed() {
+      return (panels ??= packPanels(unpackWasm(wasm, outFeatures, inFeatures), outFeatures, inFeatures));
+    },
+  };
 }
 
 /** Signature of a linear-layer implementation (the slot a faster backend plugs into). */
@@ -110,6 +148,10 @@ function linearBase(x: Float32Array, rows: number, layer: PackedLinear, out?: Fl
   // int8 layers (src/kernels/int8.ts) carry no float weights: they always take the int8 kernel.
   if (isInt8(layer)) return linearInt8(x, rows, layer, out);
   if (backend) return backend(x, rows, layer, out);
+  if (layer.wasm) {
+    const v = activeVariant();
+    if (v) return wasmLinear(v, x, rows, layer, out);
+  }
   const K = layer.inFeatures;
   const N = layer.outFeatures;
   if (x.length < rows * K) throw new RangeError(`linear: input has ${x.length} values, expected ${rows}×${K}`);

@@ -1,5 +1,7 @@
 /**
- * Multi-threaded `linear()` for Node-compatible runtimes: a pool of worker threads shares the packed weights
+ * Threads. On the WebAssembly backend, `startThreads` starts ./wasm/pool.ts (workers over the shared
+ * WebAssembly memory, for linear layers and attention). On the "js" backend, this file's pool:
+ * multi-threaded `linear()` for Node-compatible runtimes: a pool of worker threads shares the packed weights
  * (SharedArrayBuffer) and splits every linear layer's output panels with the calling thread. The calling
  * thread blocks on Atomics.wait until the workers are done, so the rest of the engine stays synchronous and
  * unchanged. Every output element is computed by the same `linearPanels` code as in one thread, so results are
@@ -8,7 +10,9 @@
  * Weights must be packed AFTER `startThreads()` (the allocator then puts them in shared memory); layers packed
  * before run single-threaded. Browsers' main threads may not block, so this backend is for Node, Deno and Bun.
  */
+import { activeVariant } from "./backend.js";
 import { linearPanels, PANEL, setLinearBackend, setPackedAllocator, type PackedLinear } from "./matmul.js";
+import { startWasmPool, stopWasmPool, wasmPoolThreads } from "./wasm/pool.js";
 
 // Control words in the shared Int32Array.
 const GEN = 0; // task generation, bumped by the caller for every task
@@ -34,9 +38,9 @@ interface Pool {
 
 let pool: Pool | null = null;
 
-/** Threads currently used by linear() (1 when no pool runs). */
+/** Threads currently used by the kernels (1 when no pool runs). */
 export function threadCount(): number {
-  return pool?.threads ?? 1;
+  return pool?.threads ?? wasmPoolThreads();
 }
 
 function sharedFloats(n: number): Float32Array {
@@ -84,6 +88,8 @@ export async function startThreads(threads: number): Promise<void> {
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
   stopThreads();
   if (threads === 1) return;
+  // On the WebAssembly backend the workers share the kernels' memory (linear layers and attention).
+  if (activeVariant()) return startWasmPool(threads);
   if (typeof SharedArrayBuffer === "undefined") throw new Error("threads need SharedArrayBuffer (in browsers: cross-origin isolation)");
   const wt = await import("node:worker_threads");
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
@@ -103,8 +109,9 @@ export async function startThreads(threads: number): Promise<void> {
   setLinearBackend(threadedLinear);
 }
 
-/** Stop the workers; linear() goes back to one thread. */
+/** Stop the workers; the kernels go back to one thread. */
 export function stopThreads(): void {
+  stopWasmPool();
   if (!pool) return;
   const p = pool;
   pool = null;

@@ -17,7 +17,9 @@ import {
   type Int8Rows,
   type PackedLinear,
 } from "../kernels/index.js";
+import { activeVariant } from "../kernels/backend.js";
 import type { DebertaConfig } from "./config.js";
+import { encodeWasm, packPositionTables, wasmFloats, type WasmPositionTables } from "./debertaWasm.js";
 import type { SafetensorsFile } from "./safetensors.js";
 import { embeddingRow, embeddingTable, layerNormParams, linearLayer, weight } from "./weights.js";
 
@@ -39,8 +41,10 @@ interface DebertaLayer {
    * query_proj / key_proj applied to the normalised relative embeddings, split per head: `[heads][2k, headDim]`.
    * They do not depend on the input, so they are computed once at load.
    */
-  posQuery: Float32Array[];
-  posKey: Float32Array[];
+  readonly posQuery: Float32Array[];
+  readonly posKey: Float32Array[];
+  /** The same, packed in WebAssembly memory for the attention kernel (when loaded on a wasm backend). */
+  posTables?: WasmPositionTables;
 }
 
 export interface DebertaEncoder {
@@ -80,20 +84,86 @@ export function loadDebertaEncoder(st: SafetensorsFile, config: DebertaConfig, p
     const p = `${prefix}encoder.layer.${l}.`;
     const query = linearLayer(st, `${p}attention.self.query_proj`, H, H);
     const key = linearLayer(st, `${p}attention.self.key_proj`, H, H);
-    layers.push({
+    const attnNorm = layerNormParams(st, `${p}attention.output.LayerNorm`, H);
+    const outputNorm = layerNormParams(st, `${p}output.LayerNorm`, H);
+    const linears = {
       query,
       key,
       value: linearLayer(st, `${p}attention.self.value_proj`, H, H),
       attnOut: linearLayer(st, `${p}attention.output.dense`, H, H),
-      attnNorm: layerNormParams(st, `${p}attention.output.LayerNorm`, H),
+      attnNorm,
       intermediate: linearLayer(st, `${p}intermediate.dense`, I, H),
       output: linearLayer(st, `${p}output.dense`, H, I),
-      outputNorm: layerNormParams(st, `${p}output.LayerNorm`, H),
-      posQuery: splitHeads(linear(relEmbeddings, relRows, query), relRows, heads, d),
-      posKey: splitHeads(linear(relEmbeddings, relRows, key), relRows, heads, d),
-    });
+      outputNorm,
+    };
+    layers.push(withProjections(linears, positionProjections(relEmbeddings, config, query, key, attnNorm, outputNorm)));
   }
   return { config, wordEmbeddings, embeddingNorm, relEmbeddings, layers };
+}
+
+/**
+ * query_proj / key_proj applied to the relative embeddings (they do not depend on the input: computed once per
+ * load, and again when an adapter changes query or key). On the wasm backend they live packed in WebAssembly
+ * memory, and the JS copies (only the js forward reads them) are made on first use instead of being kept twice.
+ * The result has getters: copy it with its property descriptors, not with a spread, to keep them lazy.
+ */
+export function positionProjections(
+  relEmbeddings: Float32Array,
+  config: DebertaConfig,
+  query: PackedLinear,
+  key: PackedLinear,
+  attnNorm: Norm,
+  outputNorm: Norm,
+): Pick<DebertaLayer, "posQuery" | "posKey" | "posTables"> {
+  const H = config.hiddenSize;
+  const heads = config.numHeads;
+  const d = H / heads;
+  const relRows = 2 * config.attSpan;
+  const wasm = activeVariant();
+  const project = (layer: PackedLinear) => () => splitHeads(linear(relEmbeddings, relRows, layer), relRows, heads, d);
+  const posQuery = lazy(project(query), !wasm);
+  const posKey = lazy(project(key), !wasm);
+  return {
+    get posQuery() {
+      return posQuery();
+    },
+    get posKey() {
+      return posKey();
+    },
+    // Tables only for layers the WebAssembly forward can run (no run-time deltas: see runsOnWasm).
+    posTables: wasm && query.wasm && key.wasm && !query.deltas && !key.deltas
+      ? {
+          ...packPositionTables(wasm, project(key)(), project(query)(), relRows, d),
+          norms: { attnGamma: wasmFloats(attnNorm.gamma), attnBeta: wasmFloats(attnNorm.beta), outGamma: wasmFloats(outputNorm.gamma), outBeta: wasmFloats(outputNorm.beta) },
+        }
+      : undefined,
+  };
+}
+
+/** `layer` with the (lazy) position projections set, copied by property descriptor so they stay lazy. */
+export function withProjections(layer: Omit<DebertaLayer, "posQuery" | "posKey" | "posTables">, pos: Pick<DebertaLayer, "posQuery" | "posKey" | "posTables">): DebertaLayer {
+  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(layer)) as Record<string, unknown>;
+  for (const name of ["posQuery", "posKey", "posTables"] as const) {
+    delete out[name];
+    Object.defineProperty(out, name, { ...Object.getOwnPropertyDescriptor(pos, name)!, configurable: true });
+  }
+  return out as unknown as DebertaLayer;
+}
+
+/**
+ * Can the WebAssembly forward run this layer? Every linear layer packed for it (int8 layers are not), no
+ * run-time LoRA deltas (the js forward adds them through linear()), and position tables made from its own
+ * query/key projections.
+ */
+function runsOnWasm(layer: DebertaLayer): boolean {
+  const linears = [layer.query, layer.key, layer.value, layer.attnOut, layer.intermediate, layer.output];
+  return layer.posTables !== undefined && linears.every((l) => l.wasm !== undefined && l.deltas === undefined);
+}
+
+/** A value computed once: now (`eager`) or on first call. */
+function lazy<T>(make: () => T, eager: boolean): () => T {
+  let value: T | undefined = eager ? make() : undefined;
+  return () => (value ??= make());
 }
 
 /** `[rows, heads·d]` → one contiguous `[rows, d]` array per head. */
@@ -175,20 +245,28 @@ export function encode(
   if (inputIds.length !== rows) throw new InputError("inputIds", `has ${inputIds.length} ids, expected batch×length = ${rows}`);
   if (attentionMask.length !== rows) throw new InputError("attentionMask", `has ${attentionMask.length} values, expected ${rows}`);
 
-  // Embeddings: look up, normalise, zero the padding rows.
-  let x: Float32Array = new Float32Array(rows * H);
   for (let t = 0; t < rows; t++) {
     const id = inputIds[t];
     if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) {
       throw new InputError("inputIds", `token id ${id} at row ${Math.floor(t / length)}, position ${t % length} is outside the vocabulary [0, ${cfg.vocabSize})`);
     }
-    embeddingRow(enc.wordEmbeddings, id, H, x, t * H);
   }
-  layerNorm(x, rows, H, enc.embeddingNorm.gamma, enc.embeddingNorm.beta, cfg.layerNormEps, x);
-  for (let t = 0; t < rows; t++) if (!attentionMask[t]) x.fill(0, t * H, (t + 1) * H);
+  // Embeddings: look up, normalise, zero the padding rows.
+  const embed = (x: Float32Array): void => {
+    for (let t = 0; t < rows; t++) embeddingRow(enc.wordEmbeddings, inputIds[t], H, x, t * H);
+    layerNorm(x, rows, H, enc.embeddingNorm.gamma, enc.embeddingNorm.beta, cfg.layerNormEps, x);
+    for (let t = 0; t < rows; t++) if (!attentionMask[t]) x.fill(0, t * H, (t + 1) * H);
+  };
+  const relIdx = relIndexByDelta(length, cfg);
+  // The WebAssembly forward, when the kernels are on and this encoder was packed for them.
+  if (activeVariant() && enc.layers.every(runsOnWasm)) {
+    return encodeWasm(enc, attentionMask, batch, length, relIdx, embed, trace);
+  }
+
+  let x: Float32Array = new Float32Array(rows * H);
+  embed(x);
   trace?.hiddenStates.push(x.slice());
 
-  const relIdx = relIndexByDelta(length, cfg);
   let cMin = Infinity;
   let cMax = -Infinity;
   for (const c of relIdx) {

@@ -1,0 +1,66 @@
+/**
+ * Linear layers on the WebAssembly kernels: weights packed straight into WebAssembly memory at load (panels of 16
+ * output features, see ./kernels.ts), and `linear()` on ordinary Float32Arrays by copying the activations in and
+ * out (O(rows·(K + N)) next to the O(rows·K·N) product). The encoder avoids even that copy by keeping its
+ * activations in WebAssembly memory and calling `linearAt`.
+ */
+import type { PackedLinear } from "../matmul.js";
+import { runLinear } from "./pool.js";
+import { f32View, Region, wasmAlloc, type KernelVariant } from "./runtime.js";
+import { WASM_PANEL } from "./kernels.js";
+
+/** Where a layer's weights live in WebAssembly memory (byte addresses; bias 0 = none). */
+export interface WasmPacked {
+  readonly w: number;
+  readonly bias: number;
+}
+
+/** Pack `weight [N, K]` (+ bias) into WebAssembly memory. */
+export function packWasm(weight: Float32Array, N: number, K: number, bias: Float32Array | null): WasmPacked {
+  const panels = Math.ceil(N / WASM_PANEL);
+  const w = wasmAlloc(panels * K * WASM_PANEL * 4);
+  const b = bias ? wasmAlloc(panels * WASM_PANEL * 4) : 0;
+  const dst = f32View(w, panels * K * WASM_PANEL);
+  for (let n = 0; n < N; n++) {
+    const base = Math.floor(n / WASM_PANEL) * K * WASM_PANEL + (n % WASM_PANEL);
+    const row = n * K;
+    for (let k = 0; k < K; k++) dst[base + k * WASM_PANEL] = weight[row + k];
+  }
+  if (bias) f32View(b, N).set(bias);
+  return { w, bias: b };
+}
+
+/** Unpack back to `[N, K]` (for the JS kernels when the backend changes after loading). */
+export function unpackWasm(p: WasmPacked, N: number, K: number): Float32Array {
+  const src = f32View(p.w, Math.ceil(N / WASM_PANEL) * K * WASM_PANEL);
+  const out = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) {
+    const base = Math.floor(n / WASM_PANEL) * K * WASM_PANEL + (n % WASM_PANEL);
+    for (let k = 0; k < K; k++) out[n * K + k] = src[base + k * WASM_PANEL];
+  }
+  return out;
+}
+
+/** y (row stride ldy) = x (row stride ldx) · Wᵀ + b, pointers into WebAssembly memory; threads when a pool runs. */
+export function linearAt(v: KernelVariant, x: number, ldx: number, rows: number, layer: PackedLinear, y: number, ldy: number, gelu = false): void {
+  const p = layer.wasm!;
+  const N = layer.outFeatures;
+  runLinear(v, x, ldx, rows, layer.inFeatures, p.w, p.bias, y, ldy, N, Math.ceil(N / v.tileWidth), gelu);
+}
+
+const io = new Region();
+
+/** linear() on Float32Arrays through WebAssembly memory. */
+export function wasmLinear(v: KernelVariant, x: Float32Array, rows: number, layer: PackedLinear, out?: Float32Array): Float32Array {
+  const K = layer.inFeatures;
+  const N = layer.outFeatures;
+  if (x.length < rows * K) throw new RangeError(`linear: input has ${x.length} values, expected ${rows}×${K}`);
+  const y = out ?? new Float32Array(rows * N);
+  if (rows === 0) return y;
+  const xBytes = ((rows * K * 4 + 63) >> 6) << 6;
+  const base = io.get(xBytes + rows * N * 4);
+  f32View(base, rows * K).set(x.subarray(0, rows * K));
+  linearAt(v, base, K, rows, layer, base + xBytes, N);
+  y.set(f32View(base + xBytes, rows * N));
+  return y;
+}

@@ -1,0 +1,338 @@
+/**
+ * The WebAssembly kernels held to the plain-TypeScript reference: linear layers on odd sizes (tails of rows,
+ * partial tiles, with and without bias) for every variant this runtime offers (plain SIMD always; relaxed SIMD
+ * when the engine has it — run `node --experimental-wasm-relaxed-simd` on Node 20), and the attention kernel
+ * against the encoder's JS attention arithmetic.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { backendInfo, linear, linearPanels, matmul, matmulTransB, packLinear, setBackend, softmaxRowsMasked, type ActiveBackend } from "../src/kernels/index.js";
+import { buildKernelModule, PLAIN_SHAPE } from "../src/kernels/wasm/kernels.js";
+import { f32View, i32View, u8View, wasmAlloc, wasmRuntime } from "../src/kernels/wasm/runtime.js";
+import { activeVariant } from "../src/kernels/backend.js";
+import { startWasmPool, stopWasmPool, wasmPoolThreads } from "../src/kernels/wasm/pool.js";
+import { AttnParam, ATTN_PARAM_WORDS, attentionScratchBytes } from "../src/kernels/wasm/kernels.js";
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+const rand = (n: number, r: () => number) => Float32Array.from({ length: n }, r);
+
+/** Largest |a − b| / (1 + |b|). */
+function relErr(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
+  return worst;
+}
+
+/** What plain SIMD must compute exactly: float32 sums in k order, starting from the bias. */
+function float32Sums(x: Float32Array, M: number, w: Float32Array, N: number, K: number, b: Float32Array | null): Float32Array {
+  const f = Math.fround;
+  const y = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let acc = b ? b[n] : 0;
+      for (let k = 0; k < K; k++) acc = f(acc + f(x[m * K + k] * w[n * K + k]));
+      y[m * N + n] = acc;
+    }
+  }
+  return y;
+}
+
+/** The JS reference kernel on the same weights. */
+function reference(x: Float32Array, M: number, w: Float32Array, N: number, K: number, b: Float32Array | null): Float32Array {
+  setBackend("js");
+  const layer = packLinear(w, N, K, b);
+  const y = new Float32Array(M * N);
+  linearPanels(x, M, K, N, layer.packed, layer.bias, y, 0, Math.ceil(N / 4));
+  return y;
+}
+
+const variants: ActiveBackend[] = ["wasm", ...(wasmRuntime()?.relaxed ? (["wasm-relaxed"] as const) : [])];
+const SIZES = [1, 3, 5, 7, 13, 17, 65, 100];
+
+afterAll(() => {
+  stopWasmPool();
+  setBackend("auto");
+});
+
+describe("WebAssembly runtime", () => {
+  it("has SIMD on this runtime, compiles in well under a second of work, and says what it found", () => {
+    const info = backendInfo();
+    expect(info.simd).toBe(true);
+    expect(info.sharedMemory).toBe(true);
+    // relaxed SIMD is optional; when present its probe decided fused or not
+    if (!info.relaxedSimd) expect(info.fusedMultiplyAdd).toBe(false);
+  });
+
+  it("emits a module that validates, for shared and unshared memory", () => {
+    expect(WebAssembly.validate(buildKernelModule(PLAIN_SHAPE, { min: 1, max: 10, shared: true }))).toBe(true);
+    expect(WebAssembly.validate(buildKernelModule(PLAIN_SHAPE, { min: 1, max: 10, shared: false }))).toBe(true);
+  });
+});
+
+for (const variant of variants) {
+  describe(`linear on ${variant}`, () => {
+    it("matches the JS kernel on odd sizes, with and without bias (and K past one cache block)", () => {
+      let worst = 0;
+      for (const M of SIZES) {
+        for (const K of [1, 3, 17, 100, 300, 520]) {
+          for (const N of SIZES) {
+            const r = rng(M * 10007 + K * 101 + N);
+            const x = rand(M * K, r);
+            const w = rand(N * K, r);
+            const b = rand(N, r);
+            for (const bias of [b, null]) {
+              const ref = reference(x, M, w, N, K, bias);
+              expect(setBackend(variant)).toBe(variant);
+              const layer = packLinear(w, N, K, bias);
+              expect(layer.wasm).toBeDefined();
+              const out = new Float32Array(M * N).fill(Number.NaN); // every value must be written
+              expect(linear(x, M, layer, out)).toBe(out);
+              // float32 accumulation: error grows like √K next to the float64-summing reference
+              worst = Math.max(worst, relErr(out, ref) / Math.sqrt(K));
+              if (variant === "wasm") expect(out).toEqual(float32Sums(x, M, w, N, K, bias));
+              // The lazily derived JS layout gives the reference back exactly.
+              const js = new Float32Array(M * N);
+              linearPanels(x, M, K, N, layer.packed, layer.bias, js, 0, Math.ceil(N / 4));
+              expect(js).toEqual(ref);
+            }
+          }
+        }
+      }
+      expect(worst).toBeLessThan(1e-6);
+    });
+
+    it("does not write past the output rows", () => {
+      setBackend(variant);
+      const M = 5, K = 9, N = 21;
+      const r = rng(7);
+      const layer = packLinear(rand(N * K, r), N, K, rand(N, r));
+      const big = new Float32Array(M * N + 8).fill(42);
+      linear(rand(M * K, r), M, layer, big.subarray(0, M * N));
+      expect(Array.from(big.subarray(M * N))).toEqual(new Array(8).fill(42));
+    });
+  });
+}
+
+describe("threads over shared WebAssembly memory", () => {
+  it("linear gives bit-identical results with 1 and 3 threads, on uneven splits", async () => {
+    setBackend("wasm");
+    for (const [M, K, N] of [[7, 64, 130], [128, 96, 257], [1, 3, 5], [33, 200, 1000]]) {
+      const r = rng(M + K + N);
+      const layer = packLinear(rand(N * K, r), N, K, rand(N, r));
+      const x = rand(M * K, r);
+      stopWasmPool();
+      const single = linear(x, M, layer);
+      await startWasmPool(3);
+      expect(wasmPoolThreads()).toBe(3);
+      expect(linear(x, M, layer)).toEqual(single);
+    }
+    stopWasmPool();
+  });
+});
+
+/**
+ * The encoder's attention for one batch of heads, written with the JS kernels exactly as src/model/deberta.ts
+ * does, against the WebAssembly `attention` export.
+ */
+describe("attention kernel", () => {
+  const cases = [
+    { L: 1, d: 8, heads: 1, batch: 1, npos: 16 },
+    { L: 5, d: 4, heads: 2, batch: 2, npos: 16 },
+    { L: 13, d: 16, heads: 3, batch: 1, npos: 24 },
+    { L: 37, d: 20, heads: 2, batch: 2, npos: 40 },
+    { L: 70, d: 64, heads: 2, batch: 1, npos: 512 },
+  ];
+  for (const { L, d, heads, batch, npos } of cases) {
+    for (const threads of [1, 2]) {
+      it(`L=${L} d=${d} heads=${heads} batch=${batch}, ${threads} thread(s)`, async () => {
+        setBackend("wasm");
+        if (threads > 1) await startWasmPool(threads);
+        else stopWasmPool();
+        const r = rng(L * 31 + d);
+        const H = heads * d;
+        const rows = batch * L;
+        const qkv = rand(rows * 3 * H, r);
+        const posKey = Array.from({ length: heads }, () => rand(npos * d, r));
+        const posQuery = Array.from({ length: heads }, () => rand(npos * d, r));
+        const mask = Uint8Array.from({ length: rows }, (_, i) => (i % L === L - 1 && L > 2 ? 0 : 1));
+        // relative index by δ = i − j, clamped into [0, npos): a made-up but monotone bucketing
+        const relIdx = Int32Array.from({ length: 2 * L - 1 }, (_, t) => Math.min(Math.max(Math.round((t - (L - 1)) / 2) + npos / 2, 0), npos - 1));
+        const cMin = Math.min(...relIdx), cMax = Math.max(...relIdx);
+        const invScale = 1 / Math.sqrt(3 * d);
+
+        // JS reference
+        const ref = new Float32Array(rows * H);
+        const refProbs = new Float32Array(batch * heads * L * L);
+        const nc = cMax - cMin + 1;
+        for (let b = 0; b < batch; b++) {
+          for (let h = 0; h < heads; h++) {
+            const take = (off: number) => {
+              const o = new Float32Array(L * d);
+              for (let i = 0; i < L; i++) for (let c = 0; c < d; c++) o[i * d + c] = qkv[(b * L + i) * 3 * H + off + h * d + c];
+              return o;
+            };
+            const qh = take(0), kh = take(H), vh = take(2 * H);
+            const scores = matmulTransB(qh, kh, L, d, L);
+            const c2p = matmulTransB(qh, posKey[h].subarray(cMin * d, (cMax + 1) * d), L, d, nc);
+            const p2c = matmulTransB(kh, posQuery[h].subarray(cMin * d, (cMax + 1) * d), L, d, nc);
+            for (let i = 0; i < L; i++) {
+              for (let j = 0; j < L; j++) {
+                const c = relIdx[i - j + L - 1] - cMin;
+                const rel = (c2p[i * nc + c] + p2c[j * nc + c]) * invScale;
+                scores[i * L + j] = scores[i * L + j] * invScale + rel;
+              }
+            }
+            softmaxRowsMasked(scores, L, L, mask, mask, b * L, b * L);
+            refProbs.set(scores, (b * heads + h) * L * L);
+            const ctx = matmul(scores, vh, L, L, d);
+            for (let i = 0; i < L; i++) for (let c = 0; c < d; c++) ref[(b * L + i) * H + h * d + c] = ctx[i * d + c];
+          }
+        }
+
+        // WebAssembly
+        const v = activeVariant()!;
+        const cBase = cMin & ~15;
+        const ldc = Math.min(Math.ceil((cMax + 1) / 16) * 16, Math.ceil(npos / 16) * 16) - cBase;
+        const scratchBytes = attentionScratchBytes(L, d, ldc);
+        const pkBytes = Math.ceil(npos / 16) * 16 * d * 4;
+        const base = wasmAlloc(rows * 3 * H * 4 + rows * H * 4 + 2 * heads * pkBytes + 4 * (2 * L - 1) + rows + 8 * heads + 4 * ATTN_PARAM_WORDS + 2 * batch * heads * L * L * 4 + threads * scratchBytes + heads * (2 * pkBytes + 2 * npos * d * 4) + 64 * 64);
+        let at = base;
+        const take = (bytes: number) => {
+          const p = at;
+          at += Math.ceil(bytes / 64) * 64;
+          return p;
+        };
+        const qkvP = take(rows * 3 * H * 4), ctxP = take(rows * H * 4), relP = take(4 * (2 * L - 1)), maskP = take(rows);
+        const pkT = take(4 * heads), pqT = take(4 * heads), params = take(4 * ATTN_PARAM_WORDS);
+        const probsP = take(batch * heads * L * L * 4), relOutP = take(batch * heads * L * L * 4);
+        const scratch = take(threads * scratchBytes);
+        f32View(qkvP, qkv.length).set(qkv);
+        i32View(relP, relIdx.length).set(relIdx.map((c) => c - cBase));
+        u8View(maskP, rows).set(mask);
+        for (let h = 0; h < heads; h++) {
+          const pk = take(pkBytes), pq = take(pkBytes);
+          const srcK = take(npos * d * 4), srcQ = take(npos * d * 4);
+          f32View(srcK, npos * d).set(posKey[h]);
+          f32View(srcQ, npos * d).set(posQuery[h]);
+          v.exports.packRows(srcK, d, npos, d, pk);
+          v.exports.packRows(srcQ, d, npos, d, pq);
+          i32View(pkT + 4 * h, 1)[0] = pk;
+          i32View(pqT + 4 * h, 1)[0] = pq;
+        }
+        const P = i32View(params, ATTN_PARAM_WORDS);
+        const PF = f32View(params, ATTN_PARAM_WORDS);
+        Object.assign(P, { [AttnParam.qkv]: qkvP, [AttnParam.ldqkv]: 3 * H, [AttnParam.L]: L, [AttnParam.d]: d, [AttnParam.heads]: heads });
+        P[AttnParam.pkTable] = pkT;
+        P[AttnParam.pqTable] = pqT;
+        P[AttnParam.npos] = npos;
+        P[AttnParam.cBase] = cBase;
+        P[AttnParam.ldc] = ldc;
+        P[AttnParam.relIdx] = relP;
+        P[AttnParam.mask] = maskP;
+        PF[AttnParam.invScale] = invScale;
+        P[AttnParam.flags] = 3;
+        P[AttnParam.ctx] = ctxP;
+        P[AttnParam.ldctx] = H;
+        P[AttnParam.relOut] = relOutP;
+        P[AttnParam.probsOut] = probsP;
+        const { runAttention } = await import("../src/kernels/wasm/pool.js");
+        runAttention(v, params, batch * heads, scratch, scratchBytes);
+        const ctx = f32View(ctxP, rows * H).slice();
+        // Padding rows (mask 0) are uniform over all columns in both.
+        expect(relErr(f32View(probsP, refProbs.length).slice(), refProbs)).toBeLessThan(1e-6);
+        expect(relErr(ctx, ref)).toBeLessThan(2e-6);
+        stopWasmPool();
+      });
+    }
+  }
+});
+
+describe("element-wise kernels match the TypeScript reference bit for bit", () => {
+  it("GELU (erf in all three ranges, both signs) on a column range", async () => {
+    const { geluErf } = await import("../src/kernels/index.js");
+    const v = wasmRuntime()!.plain;
+    const rows = 3, cols = 700;
+    const r = rng(11);
+    const data = Float32Array.from({ length: rows * cols }, (_, i) => (i % 7 === 0 ? r() * 12 : i % 3 === 0 ? r() * 0.6 : r() * 5));
+    const p = wasmAlloc(data.length * 4);
+    f32View(p, data.length).set(data);
+    v.exports.gelu(p, cols, rows, 5, 650);
+    const got = f32View(p, data.length).slice();
+    const want = data.slice();
+    for (let m = 0; m < rows; m++) geluErf(want.subarray(m * cols + 5, m * cols + 650));
+    expect(got).toEqual(want);
+  });
+
+  it("residual add + layer norm, with and without the residual, on a row range", async () => {
+    const { addInPlace, layerNorm } = await import("../src/kernels/index.js");
+    const v = wasmRuntime()!.plain;
+    const rows = 6, dim = 37;
+    const r = rng(12);
+    const a = rand(rows * dim, r), b = rand(rows * dim, r), gamma = rand(dim, r), beta = rand(dim, r);
+    const take = (x: Float32Array) => {
+      const p = wasmAlloc(x.length * 4);
+      f32View(p, x.length).set(x);
+      return p;
+    };
+    const pa = take(a), pb = take(b), pg = take(gamma), pbeta = take(beta);
+    v.exports.addNorm(pa, pb, rows, dim, pg, pbeta, 1e-7, 1, 5);
+    const want = a.slice();
+    addInPlace(want.subarray(dim, 5 * dim), b.subarray(dim, 5 * dim));
+    layerNorm(want.subarray(dim, 5 * dim), 4, dim, gamma, beta, 1e-7, want.subarray(dim, 5 * dim));
+    expect(f32View(pa, a.length).slice()).toEqual(want);
+    v.exports.addNorm(pa, 0, rows, dim, pg, pbeta, 1e-5, 0, rows);
+    layerNorm(want, rows, dim, gamma, beta, 1e-5, want);
+    expect(f32View(pa, a.length).slice()).toEqual(want);
+  });
+});
+
+describe("the encoder on the wasm backend with threads", () => {
+  it("gives bit-identical hidden states with 1, 2 and 3 threads (padded batch, golden inputs)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { parseEncoderConfig } = await import("../src/model/config.js");
+    const { encode, loadDebertaEncoder } = await import("../src/model/deberta.js");
+    const { readSafetensorsFile } = await import("../src/model/safetensors.js");
+    const fix = new URL("./fixtures/", import.meta.url).pathname;
+    setBackend("wasm");
+    const config = parseEncoderConfig(readFileSync(`${fix}tiny-count_lstm_v2/encoder_config/config.json`, "utf8"));
+    const enc = loadDebertaEncoder(await readSafetensorsFile(`${fix}tiny-count_lstm_v2/model.safetensors`), config);
+    const golden = await readSafetensorsFile(`${fix}golden/encoder.safetensors`);
+    const meta = JSON.parse(readFileSync(`${fix}golden/encoder.json`, "utf8")) as { runs: { name: string; batch: number; length: number }[] };
+    for (const run of meta.runs) {
+      const ids = golden.ints(`${run.name}.input_ids`, [run.batch, run.length]);
+      const mask = golden.ints(`${run.name}.attention_mask`, [run.batch, run.length]);
+      stopWasmPool();
+      const one = encode(enc, ids, mask, run.batch, run.length);
+      for (const threads of [2, 3]) {
+        await startWasmPool(threads);
+        expect(encode(enc, ids, mask, run.batch, run.length)).toEqual(one);
+      }
+    }
+    stopWasmPool();
+  });
+});
+
+describe("pool start in a plain Node process", () => {
+  it("keeps the process alive until the workers are ready (top-level await startThreads(2) finishes)", async () => {
+    const { build } = await import("esbuild");
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { spawnSync } = await import("node:child_process");
+    const dir = mkdtempSync(join(tmpdir(), "gliner2-pool-"));
+    await build({ entryPoints: [new URL("../src/kernels/index.ts", import.meta.url).pathname], bundle: true, format: "esm", platform: "node", outfile: join(dir, "kernels.mjs"), logLevel: "silent" });
+    writeFileSync(join(dir, "main.mjs"), `import { setBackend, startThreads, threadCount, stopThreads } from "./kernels.mjs";\nsetBackend("wasm");\nawait startThreads(2);\nconsole.log("threads=" + threadCount());\nstopThreads();\n`);
+    const r = spawnSync(process.execPath, [join(dir, "main.mjs")], { encoding: "utf8", timeout: 60_000 });
+    expect(r.stdout.trim()).toBe("threads=2");
+    expect(r.status).toBe(0);
+  });
+});
