@@ -15,8 +15,14 @@
  *       y[m, n] = acc · (sx[m] · scale[n]) + bias[n]     (double precision here, rounded to float32 on store).
  *
  * The same per-row rule quantizes embedding tables (`Int8Rows`): row r ≈ q[r, ·] · scale[r], dequantized on lookup.
+ *
+ * Under a WebAssembly backend ("auto"/"wasm"/"wasm-relaxed" when SIMD is there) `int8Linear` also packs the layer
+ * into WebAssembly memory and the default kernel runs it there (./wasm/int8.ts): same quantization, same exact
+ * sums, same double-precision rescale, so outputs are identical to `linearInt8Reference`.
  */
 import type { PackedLinear } from "./matmul.js";
+import { activeVariant } from "./backend.js";
+import { packWasmInt8, wasmLinearInt8, type WasmInt8Packed } from "./wasm/int8.js";
 
 /** A matrix `[rows, cols]` stored int8 with one scale per row (value ≈ q · scale[row]). */
 export interface Int8Rows {
@@ -83,6 +89,8 @@ export function dequantizeRow(m: Int8Rows, r: number, dst: Float32Array, offset:
 /** A Linear layer whose weights are int8; `linear()` dispatches on the `int8` field before anything else. */
 export interface Int8Linear extends PackedLinear {
   readonly int8: Int8Rows;
+  /** The same weights packed for the WebAssembly int8 kernel (set when packed under a wasm backend). */
+  readonly wasmInt8?: WasmInt8Packed;
 }
 
 const NO_PACKED = new Float32Array(0);
@@ -91,7 +99,8 @@ const NO_PACKED = new Float32Array(0);
 export function int8Linear(weights: Int8Rows, bias: Float32Array | null = null): Int8Linear {
   if (bias && bias.length !== weights.rows) throw new RangeError(`int8Linear: bias has ${bias.length} values, expected ${weights.rows}`);
   // `packed` stays empty: no float copy of the weights exists.
-  return { outFeatures: weights.rows, inFeatures: weights.cols, packed: NO_PACKED, bias, int8: weights };
+  const layer = { outFeatures: weights.rows, inFeatures: weights.cols, packed: NO_PACKED, bias, int8: weights };
+  return activeVariant() ? { ...layer, wasmInt8: packWasmInt8(weights, bias) } : layer;
 }
 
 /** Is `layer` an int8 layer? */
@@ -204,11 +213,20 @@ export function linearInt8Reference(x: Float32Array, rows: number, layer: Int8Li
 /** Signature of an int8 linear implementation (the slot a WebAssembly SIMD kernel plugs into). */
 export type Int8LinearKernel = (x: Float32Array, rows: number, layer: Int8Linear, out?: Float32Array) => Float32Array;
 
-let int8Backend: Int8LinearKernel = linearInt8Reference;
+/** The default: the WebAssembly kernel for layers packed for it while a wasm backend is active, else the reference. */
+export function linearInt8Auto(x: Float32Array, rows: number, layer: Int8Linear, out?: Float32Array): Float32Array {
+  const v = layer.wasmInt8 ? activeVariant() : null;
+  return v ? wasmLinearInt8(v, x, rows, layer, out) : linearInt8Reference(x, rows, layer, out);
+}
 
-/** Route int8 layers to another kernel; `null` restores the reference above. Layers keep the layout documented here. */
+let int8Backend: Int8LinearKernel = linearInt8Auto;
+
+/**
+ * Route int8 layers to another kernel; `null` restores the default (`linearInt8Auto`: WebAssembly where the layer
+ * was packed for it and a wasm backend is active, else the reference). Layers keep the layout documented here.
+ */
 export function setInt8Backend(kernel: Int8LinearKernel | null): void {
-  int8Backend = kernel ?? linearInt8Reference;
+  int8Backend = kernel ?? linearInt8Auto;
 }
 
 /** The int8 kernel in use (what `linear()` calls for an int8 layer). */

@@ -15,9 +15,11 @@
  *   scoreRows(...)                                         disentangled bias + masked softmax of one head
  *   attention(params, u0, u1, scratch)                     whole attention of (batch, head) units [u0, u1)
  *   gelu, addNorm                                          element-wise work, see ./elementwise.ts
+ *   quantRows, linearI8                                    int8 linear layers, see ./int8Kernels.ts
  */
 import { Code, F32, F64, I32, L, ModuleBuilder, Op, Simd, V128 } from "./emit.js";
 import { addNormKernel, erfKernel, geluKernel } from "./elementwise.js";
+import { linearI8Kernel, quantRowsKernel } from "./int8Kernels.js";
 
 export interface KernelShape {
   /** Rows per tile. */
@@ -71,6 +73,8 @@ export function buildKernelModule(shape: KernelShape, memory: { min: number; max
   const erf = mb.func(erfKernel(exp));
   mb.func(geluKernel(erf), "gelu");
   mb.func(addNormKernel(), "addNorm");
+  mb.func(quantRowsKernel(), "quantRows");
+  mb.func(linearI8Kernel(), "linearI8");
   return mb.toBytes();
 }
 

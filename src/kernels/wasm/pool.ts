@@ -25,6 +25,7 @@ const WORDS = 32;
 const OP_LINEAR = 1;
 const OP_ATTENTION = 2;
 const OP_ADDNORM = 3;
+const OP_LINEAR_I8 = 4;
 const TASK_TIMEOUT_MS = 120_000;
 
 interface Pool {
@@ -68,6 +69,11 @@ function run(data, ready) {
       } else if (op === ${OP_ATTENTION}) {
         const U = a(2);
         for (let u = Atomics.add(control, ${NEXT}, 1); u < U; u = Atomics.add(control, ${NEXT}, 1)) e.attention(a(1), u, u + 1, a(3) + index * a(4));
+      } else if (op === ${OP_LINEAR_I8}) {
+        const T = a(11);
+        for (let t0 = Atomics.add(control, ${NEXT}, CH); t0 < T; t0 = Atomics.add(control, ${NEXT}, CH)) {
+          e.linearI8(a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), t0, Math.min(t0 + CH, T));
+        }
       } else if (op === ${OP_ADDNORM}) {
         const R = a(3);
         for (let r0 = Atomics.add(control, ${NEXT}, CH); r0 < R; r0 = Atomics.add(control, ${NEXT}, CH)) e.addNorm(a(1), a(2), R, a(4), a(5), a(6), f64[0], r0, Math.min(r0 + CH, R));
@@ -200,6 +206,21 @@ export function runLinear(v: KernelVariant, x: number, ldx: number, rows: number
       v.exports.linear(x, ldx, rows, K, w, bias, y, ldy, N, t0, t1);
       if (gelu) v.exports.gelu(y, ldy, rows, t0 * TW, Math.min(t1 * TW, N));
     }
+  });
+}
+
+/**
+ * int8 linear panels [0, panels) over all threads (activations already quantized into q/sx by the caller). Same
+ * split rule as runLinear; every output is computed by the same code whatever the split.
+ */
+export function runLinearI8(v: KernelVariant, q: number, sx: number, rows: number, Kp: number, w: number, scales: number, bias: number, y: number, ldy: number, N: number, panels: number): void {
+  if (!pool || panels < 2 || rows * Kp * panels * 16 < 1 << 18) {
+    v.exports.linearI8(q, sx, rows, Kp, w, scales, bias, y, ldy, N, 0, panels);
+    return;
+  }
+  const chunk = Math.max(1, Math.ceil(panels / (4 * pool.threads)));
+  dispatch(OP_LINEAR_I8, [variantIndex(v), q, sx, rows, Kp, w, scales, bias, y, ldy, N, panels], chunk, (grab) => {
+    for (let t0 = grab(chunk); t0 < panels; t0 = grab(chunk)) v.exports.linearI8(q, sx, rows, Kp, w, scales, bias, y, ldy, N, t0, Math.min(t0 + chunk, panels));
   });
 }
 

@@ -17,6 +17,8 @@ export interface KernelExports {
   attention(params: number, u0: number, u1: number, scratch: number): void;
   gelu(y: number, ldy: number, rows: number, n0: number, n1: number): void;
   addNorm(a: number, b: number, rows: number, dim: number, gamma: number, beta: number, eps: number, r0: number, r1: number): void;
+  quantRows(x: number, ldx: number, rows: number, K: number, Kp: number, q: number, sx: number): void;
+  linearI8(q: number, sx: number, rows: number, Kp: number, w: number, scales: number, bias: number, y: number, ldy: number, N: number, t0: number, t1: number): void;
 }
 
 export interface KernelVariant {
@@ -155,6 +157,10 @@ export function f32View(ptr: number, n: number): Float32Array {
 
 export function i32View(ptr: number, n: number): Int32Array {
   return new Int32Array(currentBuffer(), ptr, n);
+}
+
+export function i8View(ptr: number, n: number): Int8Array {
+  return new Int8Array(currentBuffer(), ptr, n);
 }
 
 export function u8View(ptr: number, n: number): Uint8Array {

@@ -1,0 +1,73 @@
+/**
+ * int8 linear layers on the WebAssembly kernels (./int8Kernels.ts): weights packed into WebAssembly memory at load
+ * (int8 panels, half the bytes of an i16 layout), activations quantized per row in WebAssembly, exact i32 sums, the
+ * reference's double-precision rescale — outputs identical to `linearInt8Reference` (../int8.ts).
+ */
+import type { Int8Linear, Int8Rows } from "../int8.js";
+import { I8_PANEL } from "./int8Kernels.js";
+import { runLinearI8 } from "./pool.js";
+import { f32View, i8View, Region, wasmAlloc, type KernelVariant } from "./runtime.js";
+
+/** Where an int8 layer lives in WebAssembly memory (byte addresses); scales and bias padded to whole panels. */
+export interface WasmInt8Packed {
+  readonly w: number;
+  readonly scales: number;
+  /** Always set: zeros for a layer without bias (the reference adds 0 too). */
+  readonly bias: number;
+  /** K rounded up to even. */
+  readonly Kp: number;
+}
+
+/** Pack int8 weights `[N, K]` (+ bias) into WebAssembly memory (layout in ./int8Kernels.ts). */
+export function packWasmInt8(m: Int8Rows, bias: Float32Array | null): WasmInt8Packed {
+  const N = m.rows;
+  const K = m.cols;
+  const Kp = (K + 1) & ~1;
+  const panels = Math.ceil(N / I8_PANEL);
+  const w = wasmAlloc(panels * Kp * I8_PANEL);
+  const scales = wasmAlloc(panels * I8_PANEL * 4);
+  const b = wasmAlloc(panels * I8_PANEL * 4);
+  const dst = i8View(w, panels * Kp * I8_PANEL);
+  const src = m.q;
+  for (let n = 0; n < N; n++) {
+    const base = (n >> 4) * Kp * I8_PANEL + ((n & 15) >> 2) * 8 + (n & 3) * 2;
+    const row = n * K;
+    for (let k = 0; k < K; k++) dst[base + (k >> 1) * 32 + (k & 1)] = src[row + k];
+  }
+  f32View(scales, N).set(m.scales.subarray(0, N));
+  if (bias) f32View(b, N).set(bias);
+  return { w, scales, bias: b, Kp };
+}
+
+const scratch = new Region();
+
+/**
+ * y (row stride ldy) = int8 linear of x (row stride ldx), pointers into WebAssembly memory. The activations are
+ * quantized on this thread into a reused scratch region, the product is split over the pool's threads.
+ */
+export function linearInt8At(v: KernelVariant, x: number, ldx: number, rows: number, layer: Int8Linear, y: number, ldy: number): void {
+  const p = layer.wasmInt8!;
+  const K = layer.inFeatures;
+  const qBytes = ((rows * p.Kp * 2 + 63) >> 6) << 6;
+  const q = scratch.get(qBytes + rows * 4);
+  const sx = q + qBytes;
+  v.exports.quantRows(x, ldx, rows, K, p.Kp, q, sx);
+  runLinearI8(v, q, sx, rows, p.Kp, p.w, p.scales, p.bias, y, ldy, layer.outFeatures, Math.ceil(layer.outFeatures / I8_PANEL));
+}
+
+const io = new Region();
+
+/** The int8 linear on Float32Arrays through WebAssembly memory (copies in and out: O(rows·(K + N))). */
+export function wasmLinearInt8(v: KernelVariant, x: Float32Array, rows: number, layer: Int8Linear, out?: Float32Array): Float32Array {
+  const K = layer.inFeatures;
+  const N = layer.outFeatures;
+  if (x.length < rows * K) throw new RangeError(`linear: input has ${x.length} values, expected ${rows}×${K}`);
+  const y = out ?? new Float32Array(rows * N);
+  if (rows === 0) return y;
+  const xBytes = ((rows * K * 4 + 63) >> 6) << 6;
+  const base = io.get(xBytes + rows * N * 4);
+  f32View(base, rows * K).set(x.subarray(0, rows * K));
+  linearInt8At(v, base, K, rows, layer, base + xBytes, N);
+  y.set(f32View(base + xBytes, rows * N));
+  return y;
+}

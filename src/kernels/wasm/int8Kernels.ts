@@ -1,0 +1,142 @@
+/**
+ * The int8 kernels of the module (assembled by ./emit.ts; the layout and the arithmetic are those of
+ * ../int8.ts, which stays the reference — these reproduce it bit for bit).
+ *
+ * Weight panels (packed at load, ./int8.ts): 16 output features per panel, K padded to even (Kp), zero-padded
+ * past N. For each pair of inputs (k, k+1) a panel holds 32 bytes: four groups of 8, group v holding features
+ * 4v…4v+3 as (W[n, k], W[n, k+1]) pairs:
+ *   w[p·Kp·16 + (k>>1)·32 + (j>>2)·8 + (j&3)·2 + (k&1)] = W[16p + j, k]
+ * `v128.load8x8_s` widens one group to i16x8; the activations' pair (x_k, x_{k+1}) is broadcast with
+ * `v128.load32_splat` (they sit side by side as i16), and `i32x4.dot_i16x8_s` then yields four features' partial
+ * sums at once — no horizontal reduction. Sums are i32 (wrapping like the reference's `| 0`; exact for K < 133,000).
+ *
+ * Exports:
+ *   quantRows(x, ldx, rows, K, Kp, q, sx)       activations → i16 rows of stride Kp (zero past K) + per-row scales
+ *   linearI8(q, sx, rows, Kp, w, scales, bias, y, ldy, N, t0, t1)
+ *                                               y[m, n] = f32(f64(acc)·(f64(sx[m])·f64(scale[n])) + f64(bias[n])),
+ *                                               panels [t0, t1); scales and bias padded to whole panels
+ */
+import { Code, F32, F64, I32, L, Op, Simd, V128, type Expr } from "./emit.js";
+
+/** Output features per int8 panel. */
+export const I8_PANEL = 16;
+/** Rows per block of the outer loop (the block's activations stay in L2 while every panel runs over them). */
+const MB = 32;
+
+/**
+ * Per row: amax = max |x| (NaN/∞ propagate), s = f32(amax / 127) (f32 division equals the reference's
+ * fround(f64 division): double rounding is harmless for a quotient), q = clamp(nearest(f64(x) / f64(s))) with
+ * ties to even (`f64.nearest`), exactly the reference's roundHalfEven on the same double quotient. A non-finite
+ * row gets s = NaN and zeros; a zero (or underflowing) row gets s = its scale and zeros.
+ */
+export function quantRowsKernel(): Code {
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32]);
+  const [x, ldx, rows, K, Kp, q, sx] = [0, 1, 2, 3, 4, 5, 6];
+  const m = c.local(I32), k = c.local(I32), xp = c.local(I32), qp = c.local(I32);
+  const amax = c.local(F32), s = c.local(F32), sd = c.local(F64);
+  const qAddr = () => c.get(qp).get(k).i32(1).op(Op.i32Shl).op(Op.i32Add);
+  const xAt = () => c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2);
+  const zeros = (from: Expr, to: Expr) =>
+    c.for(k, from, to, 1, () => {
+      qAddr();
+      c.i32(0).mem(Op.i32Store16, 1);
+    });
+  c.for(m, 0, L(rows), 1, () => {
+    c.get(m).get(ldx).op(Op.i32Mul).i32(2).op(Op.i32Shl).get(x).op(Op.i32Add).set(xp);
+    c.get(m).get(Kp).op(Op.i32Mul).i32(1).op(Op.i32Shl).get(q).op(Op.i32Add).set(qp);
+    c.f32(0).set(amax);
+    c.for(k, 0, L(K), 1, () => {
+      c.get(amax);
+      xAt();
+      c.op(Op.f32Abs, Op.f32Max).set(amax);
+    });
+    // finite (amax − amax = 0) ? amax / 127 : NaN
+    c.get(amax).get(amax).op(Op.f32Sub).f32(0).op(Op.f32Eq).op(Op.if, F32);
+    c.get(amax).f32(127).op(Op.f32Div);
+    c.op(Op.else).f32(NaN).op(Op.end).set(s);
+    c.get(sx).get(m).i32(2).op(Op.i32Shl).op(Op.i32Add).get(s).mem(Op.f32Store, 2);
+    c.get(s).op(Op.f64PromoteF32).set(sd);
+    c.get(s).f32(0).op(Op.f32Gt).ifElse(
+      () =>
+        c.for(k, 0, L(K), 1, () => {
+          qAddr();
+          xAt();
+          c.op(Op.f64PromoteF32).get(sd).op(Op.f64Div).op(Op.f64Nearest).f64(127).op(Op.f64Min).f64(-127).op(Op.f64Max).op(Op.i32TruncF64S);
+          c.mem(Op.i32Store16, 1);
+        }),
+      () => zeros(0, L(K)),
+    );
+    zeros(L(K), L(Kp));
+  });
+  return c;
+}
+
+/** The product over panels [t0, t1), 2 rows × 16 features per tile (8 i32x4 accumulators), then the rescale. */
+export function linearI8Kernel(): Code {
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [q, sx, rows, Kp, w, scales, bias, y, ldy, N, t0, t1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const R = 2;
+  const V = 4;
+  const t = c.local(I32), n0 = c.local(I32), wt = c.local(I32), m = c.local(I32), k = c.local(I32), wp = c.local(I32);
+  const rem = c.local(I32), yp = c.local(I32), mb0 = c.local(I32), mb1 = c.local(I32), sp = c.local(I32), bp = c.local(I32);
+  const xp = Array.from({ length: R }, () => c.local(I32));
+  const acc = Array.from({ length: R * V }, () => c.local(V128));
+  const wv = Array.from({ length: V }, () => c.local(V128));
+  const xs = c.local(V128);
+  const sd = c.local(F64);
+  const ZERO = new Array(16).fill(0);
+
+  c.get(ldy).i32(2).op(Op.i32Shl).set(ldy);
+  const tile = (RR: number) => {
+    for (let r = 0; r < RR; r++) {
+      c.get(m).i32(r).op(Op.i32Add).get(Kp).op(Op.i32Mul).i32(1).op(Op.i32Shl).get(q).op(Op.i32Add).set(xp[r]);
+      for (let v = 0; v < V; v++) c.simd(Simd.v128Const).op(...ZERO).set(acc[r * V + v]);
+    }
+    c.get(wt).set(wp);
+    c.get(Kp).i32(1).op(Op.i32ShrS).tee(k).i32(0).op(Op.i32GtS).ifElse(() => {
+      c.op(Op.loop, 0x40);
+      for (let v = 0; v < V; v++) c.get(wp).simdMem(Simd.v128Load8x8S, 3, 8 * v).set(wv[v]);
+      for (let r = 0; r < RR; r++) {
+        c.get(xp[r]).simdMem(Simd.v128Load32Splat, 2).set(xs);
+        for (let v = 0; v < V; v++) {
+          const a = acc[r * V + v];
+          c.get(a).get(xs).get(wv[v]).simd(Simd.i32x4DotI16x8S).simd(Simd.i32x4Add).set(a);
+        }
+      }
+      for (let r = 0; r < RR; r++) c.inc(xp[r], 4);
+      c.inc(wp, 32);
+      c.get(k).i32(1).op(Op.i32Sub).tee(k).op(Op.brIf).u(0);
+      c.op(Op.end);
+    });
+    // y = f32(f64(acc) · (f64(sx) · f64(scale)) + f64(bias)), the reference's double-precision expression
+    for (let r = 0; r < RR; r++) {
+      c.get(sx).get(m).i32(r).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2).op(Op.f64PromoteF32).set(sd);
+      c.get(m).i32(r).op(Op.i32Add).get(ldy).op(Op.i32Mul).get(y).op(Op.i32Add).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(yp);
+      for (let j = 0; j < I8_PANEL; j++) {
+        c.i32(j).get(rem).op(Op.i32LtS).ifElse(() => {
+          c.get(yp);
+          c.get(acc[r * V + (j >> 2)]).simd(Simd.i32x4ExtractLane).op(j & 3).op(Op.f64ConvertI32S);
+          c.get(sd).get(sp).mem(Op.f32Load, 2, 4 * j).op(Op.f64PromoteF32).op(Op.f64Mul).op(Op.f64Mul);
+          c.get(bp).mem(Op.f32Load, 2, 4 * j).op(Op.f64PromoteF32).op(Op.f64Add);
+          c.op(Op.f32DemoteF64).mem(Op.f32Store, 2, 4 * j);
+        });
+      }
+    }
+  };
+
+  c.for(mb0, 0, L(rows), MB, () => {
+    c.get(mb0).i32(MB).op(Op.i32Add).set(mb1);
+    c.get(mb1).get(rows).get(mb1).get(rows).op(Op.i32LtS).op(Op.select).set(mb1);
+    c.for(t, L(t0), L(t1), 1, () => {
+      c.get(t).i32(4).op(Op.i32Shl).set(n0);
+      // wt = w + t·Kp·16
+      c.get(w).get(t).get(Kp).op(Op.i32Mul).i32(4).op(Op.i32Shl).op(Op.i32Add).set(wt);
+      c.get(scales).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(sp);
+      c.get(bias).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(bp);
+      c.get(N).get(n0).op(Op.i32Sub).set(rem);
+      c.for(m, L(mb0), () => c.get(mb1).i32(R - 1).op(Op.i32Sub), R, () => tile(R));
+      c.for(m, null, L(mb1), 1, () => tile(1));
+    });
+  });
+  return c;
+}
