@@ -4,9 +4,11 @@ export * from "./activations.js";
 export { startThreads, stopThreads, threadCount } from "./threads.js";
 export {
   dequantizeRows,
+  int8KernelIsDefault,
   int8Linear,
   isInt8,
   linearInt8,
+  linearInt8Auto,
   linearInt8Reference,
   quantizeRows,
   setInt8Backend,

@@ -229,6 +229,15 @@ export function setInt8Backend(kernel: Int8LinearKernel | null): void {
   int8Backend = kernel ?? linearInt8Auto;
 }
 
+/**
+ * Whether int8 layers run the default kernel. The WebAssembly encoder forward calls the WebAssembly int8 kernel
+ * directly (its activations never leave WebAssembly memory), so it only runs int8 layers while this holds: a
+ * kernel set with `setInt8Backend` is always honoured (the encoder then takes the js forward).
+ */
+export function int8KernelIsDefault(): boolean {
+  return int8Backend === linearInt8Auto;
+}
+
 /** The int8 kernel in use (what `linear()` calls for an int8 layer). */
 export function linearInt8(x: Float32Array, rows: number, layer: Int8Linear, out?: Float32Array): Float32Array {
   return int8Backend(x, rows, layer, out);

@@ -9,11 +9,13 @@ import { InputError } from "../errors.js";
 import {
   addInPlace,
   geluErf,
+  int8KernelIsDefault,
   layerNorm,
   linear,
   matmul,
   matmulTransB,
   softmaxRowsMasked,
+  type Int8Linear,
   type Int8Rows,
   type PackedLinear,
 } from "../kernels/index.js";
@@ -131,7 +133,7 @@ export function positionProjections(
       return posKey();
     },
     // Tables only for layers the WebAssembly forward can run (no run-time deltas: see runsOnWasm).
-    posTables: wasm && query.wasm && key.wasm && !query.deltas && !key.deltas
+    posTables: wasm && onWasm(query) && onWasm(key) && !query.deltas && !key.deltas
       ? {
           ...packPositionTables(wasm, project(key)(), project(query)(), relRows, d),
           norms: { attnGamma: wasmFloats(attnNorm.gamma), attnBeta: wasmFloats(attnNorm.beta), outGamma: wasmFloats(outputNorm.gamma), outBeta: wasmFloats(outputNorm.beta) },
@@ -151,13 +153,20 @@ export function withProjections(layer: Omit<DebertaLayer, "posQuery" | "posKey" 
 }
 
 /**
- * Can the WebAssembly forward run this layer? Every linear layer packed for it (int8 layers are not), no
- * run-time LoRA deltas (the js forward adds them through linear()), and position tables made from its own
- * query/key projections.
+ * Is this linear layer's weight in WebAssembly memory (float panels, or int8 panels while the default int8 kernel
+ * is in use: see int8KernelIsDefault)?
+ */
+function onWasm(l: PackedLinear): boolean {
+  return l.wasm !== undefined || ((l as Partial<Int8Linear>).wasmInt8 !== undefined && int8KernelIsDefault());
+}
+
+/**
+ * Can the WebAssembly forward run this layer? Every linear layer packed for it (float or int8), no run-time LoRA
+ * deltas (the js forward adds them through linear()), and position tables made from its own query/key projections.
  */
 function runsOnWasm(layer: DebertaLayer): boolean {
   const linears = [layer.query, layer.key, layer.value, layer.attnOut, layer.intermediate, layer.output];
-  return layer.posTables !== undefined && linears.every((l) => l.wasm !== undefined && l.deltas === undefined);
+  return layer.posTables !== undefined && linears.every((l) => onWasm(l) && l.deltas === undefined);
 }
 
 /** A value computed once: now (`eager`) or on first call. */

@@ -45,14 +45,14 @@ const scratch = new Region();
  * y (row stride ldy) = int8 linear of x (row stride ldx), pointers into WebAssembly memory. The activations are
  * quantized on this thread into a reused scratch region, the product is split over the pool's threads.
  */
-export function linearInt8At(v: KernelVariant, x: number, ldx: number, rows: number, layer: Int8Linear, y: number, ldy: number): void {
+export function linearInt8At(v: KernelVariant, x: number, ldx: number, rows: number, layer: Int8Linear, y: number, ldy: number, gelu = false): void {
   const p = layer.wasmInt8!;
   const K = layer.inFeatures;
   const qBytes = ((rows * p.Kp * 2 + 63) >> 6) << 6;
   const q = scratch.get(qBytes + rows * 4);
   const sx = q + qBytes;
   v.exports.quantRows(x, ldx, rows, K, p.Kp, q, sx);
-  runLinearI8(v, q, sx, rows, p.Kp, p.w, p.scales, p.bias, y, ldy, layer.outFeatures, Math.ceil(layer.outFeatures / I8_PANEL));
+  runLinearI8(v, q, sx, rows, p.Kp, p.w, p.scales, p.bias, y, ldy, layer.outFeatures, Math.ceil(layer.outFeatures / I8_PANEL), gelu);
 }
 
 const io = new Region();

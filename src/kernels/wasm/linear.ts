@@ -8,6 +8,8 @@ import type { PackedLinear } from "../matmul.js";
 import { runLinear } from "./pool.js";
 import { f32View, Region, wasmAlloc, type KernelVariant } from "./runtime.js";
 import { WASM_PANEL } from "./kernels.js";
+import { linearInt8At } from "./int8.js";
+import type { Int8Linear } from "../int8.js";
 
 /** Where a layer's weights live in WebAssembly memory (byte addresses; bias 0 = none). */
 export interface WasmPacked {
@@ -41,8 +43,13 @@ export function unpackWasm(p: WasmPacked, N: number, K: number): Float32Array {
   return out;
 }
 
-/** y (row stride ldy) = x (row stride ldx) · Wᵀ + b, pointers into WebAssembly memory; threads when a pool runs. */
+/**
+ * y (row stride ldy) = x (row stride ldx) · Wᵀ + b, pointers into WebAssembly memory; threads when a pool runs.
+ * int8 layers packed for WebAssembly (./int8.ts) run the int8 kernel.
+ */
 export function linearAt(v: KernelVariant, x: number, ldx: number, rows: number, layer: PackedLinear, y: number, ldy: number, gelu = false): void {
+  const i8 = layer as Int8Linear;
+  if (i8.wasmInt8) return linearInt8At(v, x, ldx, rows, i8, y, ldy, gelu);
   const p = layer.wasm!;
   const N = layer.outFeatures;
   runLinear(v, x, ldx, rows, layer.inFeatures, p.w, p.bias, y, ldy, N, Math.ceil(N / v.tileWidth), gelu);

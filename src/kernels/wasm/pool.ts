@@ -72,7 +72,9 @@ function run(data, ready) {
       } else if (op === ${OP_LINEAR_I8}) {
         const T = a(11);
         for (let t0 = Atomics.add(control, ${NEXT}, CH); t0 < T; t0 = Atomics.add(control, ${NEXT}, CH)) {
-          e.linearI8(a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), t0, Math.min(t0 + CH, T));
+          const t1 = Math.min(t0 + CH, T);
+          e.linearI8(a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), t0, t1);
+          if (a(12)) e.gelu(a(8), a(9), a(3), t0 * 16, Math.min(t1 * 16, a(10)));
         }
       } else if (op === ${OP_ADDNORM}) {
         const R = a(3);
@@ -210,17 +212,23 @@ export function runLinear(v: KernelVariant, x: number, ldx: number, rows: number
 }
 
 /**
- * int8 linear panels [0, panels) over all threads (activations already quantized into q/sx by the caller). Same
- * split rule as runLinear; every output is computed by the same code whatever the split.
+ * int8 linear panels [0, panels) of 16 features over all threads (activations already quantized into q/sx by the
+ * caller), GELU on each thread's own columns with `gelu`. Same split rule as runLinear; every output is computed
+ * by the same code whatever the split.
  */
-export function runLinearI8(v: KernelVariant, q: number, sx: number, rows: number, Kp: number, w: number, scales: number, bias: number, y: number, ldy: number, N: number, panels: number): void {
+export function runLinearI8(v: KernelVariant, q: number, sx: number, rows: number, Kp: number, w: number, scales: number, bias: number, y: number, ldy: number, N: number, panels: number, gelu = false): void {
   if (!pool || panels < 2 || rows * Kp * panels * 16 < 1 << 18) {
     v.exports.linearI8(q, sx, rows, Kp, w, scales, bias, y, ldy, N, 0, panels);
+    if (gelu) v.exports.gelu(y, ldy, rows, 0, N);
     return;
   }
   const chunk = Math.max(1, Math.ceil(panels / (4 * pool.threads)));
-  dispatch(OP_LINEAR_I8, [variantIndex(v), q, sx, rows, Kp, w, scales, bias, y, ldy, N, panels], chunk, (grab) => {
-    for (let t0 = grab(chunk); t0 < panels; t0 = grab(chunk)) v.exports.linearI8(q, sx, rows, Kp, w, scales, bias, y, ldy, N, t0, Math.min(t0 + chunk, panels));
+  dispatch(OP_LINEAR_I8, [variantIndex(v), q, sx, rows, Kp, w, scales, bias, y, ldy, N, panels, gelu ? 1 : 0], chunk, (grab) => {
+    for (let t0 = grab(chunk); t0 < panels; t0 = grab(chunk)) {
+      const t1 = Math.min(t0 + chunk, panels);
+      v.exports.linearI8(q, sx, rows, Kp, w, scales, bias, y, ldy, N, t0, t1);
+      if (gelu) v.exports.gelu(y, ldy, rows, t0 * 16, Math.min(t1 * 16, N));
+    }
   });
 }
 

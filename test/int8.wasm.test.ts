@@ -1,0 +1,206 @@
+/**
+ * The WebAssembly int8 kernel (src/kernels/wasm/int8*.ts) held to the plain-TS reference `linearInt8Reference`:
+ * bit-identical outputs on odd sizes (with and without bias, zero rows, ties, huge and tiny magnitudes,
+ * non-finite rows), with strides and on several threads; and a whole int8 model on every golden case giving the
+ * same numbers with the wasm int8 kernel as with the reference kernel.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { GLiNER2 } from "../src/gliner2.js";
+import { runBatch } from "../src/engine.js";
+import {
+  int8Linear,
+  int8KernelIsDefault,
+  linear,
+  linearInt8Auto,
+  linearInt8Reference,
+  quantizeRows,
+  setBackend,
+  setInt8Backend,
+  type Int8Linear,
+} from "../src/kernels/index.js";
+import { activeVariant } from "../src/kernels/backend.js";
+import { linearAt } from "../src/kernels/wasm/linear.js";
+import { startWasmPool, stopWasmPool } from "../src/kernels/wasm/pool.js";
+import { f32View, wasmAlloc, wasmRuntime } from "../src/kernels/wasm/runtime.js";
+import { buildPrompt } from "../src/prompt.js";
+import { prepareText, splitWords } from "../src/words.js";
+import { mapCall } from "./helpers/callDsl.js";
+import { checkpointDir, goldenCheckpoints, listGoldenCases, readGoldenCase } from "./helpers/golden.js";
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+const rand = (n: number, r: () => number, scale = 1) => Float32Array.from({ length: n }, () => r() * scale);
+
+/** Index of the first element where a and b differ (Object.is: NaN equals NaN, 0 differs from −0), or −1. */
+function firstDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
+}
+
+const SIZES = [1, 3, 5, 7, 13, 17, 65, 100];
+
+afterAll(() => {
+  stopWasmPool();
+  setInt8Backend(null);
+  setBackend("auto");
+});
+
+describe("WebAssembly int8 linear", () => {
+  it("runs on this runtime, packs int8 layers under the wasm backend only, and is the default int8 kernel", () => {
+    expect(wasmRuntime()).not.toBeNull();
+    setBackend("js");
+    const w = quantizeRows(rand(6 * 5, rng(1)), 6, 5);
+    expect((int8Linear(w) as Int8Linear).wasmInt8).toBeUndefined();
+    expect(setBackend("wasm")).toBe("wasm");
+    expect((int8Linear(w) as Int8Linear).wasmInt8).toBeDefined();
+    expect(int8KernelIsDefault()).toBe(true);
+  });
+
+  it("equals linearInt8Reference bit for bit on odd sizes, with and without bias, zero rows and extreme magnitudes", () => {
+    setBackend("wasm");
+    const r = rng(7);
+    let cases = 0;
+    let nonzero = 0;
+    for (const M of SIZES) {
+      for (const N of SIZES) {
+        for (const K of SIZES) {
+          const w = rand(N * K, r);
+          if (N > 2) w.fill(0, K, 2 * K); // an all-zero weight row (scale 1, q 0)
+          const layerW = quantizeRows(w, N, K);
+          const x = rand(M * K, r, 3);
+          if (M > 1) x.fill(0, 0, K); // an all-zero activation row
+          if (M > 2) for (let k = 0; k < K; k++) x[2 * K + k] *= 1e30; // huge
+          if (M > 3) for (let k = 0; k < K; k++) x[3 * K + k] *= 1e-30; // tiny (still normal after scaling)
+          if (M > 4) for (let k = 0; k < K; k++) x[4 * K + k] = ((k % 11) - 5) * 0.5 * (k === 0 ? 2 : 1); // exact ties x/s = n + ½
+          for (const bias of [null, rand(N, r)]) {
+            const layer = int8Linear(layerW, bias);
+            const got = linear(x, M, layer);
+            const want = linearInt8Reference(x, M, layer);
+            const at = firstDiff(got, want);
+            expect(at, `M=${M} N=${N} K=${K} bias=${bias !== null} at ${at}: ${got[at]} vs ${want[at]}`).toBe(-1);
+            cases++;
+            nonzero += want.some((v) => v !== 0) ? 1 : 0;
+          }
+        }
+      }
+    }
+    expect(cases).toBe(2 * SIZES.length ** 3);
+    expect(nonzero).toBeGreaterThan(cases * 0.9);
+  });
+
+  it("rounds ties to even like the reference (and the reference's rule is ties-to-even)", () => {
+    setBackend("wasm");
+    // amax 127 → scale exactly 1, so x/s is x: ties at ±0.5, ±1.5, ±2.5 …
+    const x = Float32Array.from([127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.5]);
+    const K = x.length;
+    const eye = new Float32Array(K * K);
+    for (let k = 0; k < K; k++) eye[k * K + k] = 1;
+    const layer = int8Linear(quantizeRows(eye, K, K));
+    const got = linear(x, 1, layer);
+    // identity weights (q = 127, scale 1/127): y = q(x) · 1 · (1/127 · 127) ≈ q(x)
+    expect(Array.from(got, Math.round)).toEqual([127, 0, 2, 2, 0, -2, -2, 4]);
+    expect(firstDiff(got, linearInt8Reference(x, 1, layer))).toBe(-1);
+  });
+
+  it("propagates a non-finite activation row as NaN, like the reference, and keeps subnormal rows", () => {
+    setBackend("wasm");
+    const layer = int8Linear(quantizeRows(Float32Array.from([1, 2, 3, 4, 5, 6]), 2, 3), Float32Array.from([0.5, -0.25]));
+    const x = Float32Array.from([1, Infinity, 1, 1, 2, 3, NaN, 1, 0, -Infinity, 0, 0, 1e-42, 0, -3e-43]);
+    const got = linear(x, 5, layer);
+    expect(firstDiff(got, linearInt8Reference(x, 5, layer))).toBe(-1);
+    expect(Number.isNaN(got[0]) && Number.isNaN(got[4]) && Number.isNaN(got[6])).toBe(true);
+    expect(got[2]).toBeCloseTo(14.5, 1);
+  });
+
+  it("reads and writes with row strides (the encoder's pointer path) and leaves other columns alone", () => {
+    const v = activeVariant() ?? (setBackend("wasm"), activeVariant())!;
+    const r = rng(3);
+    const [M, N, K, ldx, ldy] = [9, 21, 19, 23, 30];
+    const layer = int8Linear(quantizeRows(rand(N * K, r), N, K), rand(N, r)) as Int8Linear;
+    const x = rand(M * K, r, 2);
+    const xp = wasmAlloc(M * ldx * 4);
+    const yp = wasmAlloc(M * ldy * 4);
+    const xs = f32View(xp, M * ldx);
+    for (let m = 0; m < M; m++) xs.set(x.subarray(m * K, (m + 1) * K), m * ldx);
+    f32View(yp, M * ldy).fill(7);
+    linearAt(v, xp, ldx, M, layer, yp, ldy);
+    const want = linearInt8Reference(x, M, layer);
+    const ys = f32View(yp, M * ldy);
+    for (let m = 0; m < M; m++) {
+      expect(firstDiff(ys.slice(m * ldy, m * ldy + N), want.slice(m * N, (m + 1) * N))).toBe(-1);
+      expect(Array.from(ys.slice(m * ldy + N, (m + 1) * ldy)).every((y) => y === 7)).toBe(true);
+    }
+  });
+
+  it("gives the same bits on 1, 2 and 3 threads (uneven panel splits)", async () => {
+    setBackend("wasm");
+    const r = rng(9);
+    const [M, N, K] = [67, 333, 301];
+    const layer = int8Linear(quantizeRows(rand(N * K, r), N, K), rand(N, r));
+    const x = rand(M * K, r);
+    const want = linearInt8Reference(x, M, layer);
+    for (const threads of [1, 2, 3]) {
+      await startWasmPool(threads);
+      expect(firstDiff(linear(x, M, layer), want), `${threads} threads`).toBe(-1);
+    }
+    stopWasmPool();
+  });
+});
+
+describe("an int8 model on the golden cases: wasm int8 kernel vs the reference kernel", () => {
+  for (const ckpt of goldenCheckpoints()) {
+    it(ckpt, async () => {
+      const model = await GLiNER2.fromPretrained(checkpointDir(ckpt), { quantize: "int8", backend: "wasm", offThread: false });
+      expect((model.model.encoder.layers[0].query as Int8Linear).wasmInt8).toBeDefined();
+      // int8 layers no longer keep the encoder off the WebAssembly forward (its position tables were built).
+      expect(model.model.encoder.layers.every((l) => l.posTables !== undefined)).toBe(true);
+      // Both kernels through linear() (a kernel set by hand sends the encoder to the js forward, so the only
+      // difference between the two runs is the int8 kernel).
+      const run = (kernel: typeof linearInt8Reference, item: Parameters<typeof runBatch>[1][number]) => {
+        setInt8Backend(kernel);
+        try {
+          return runBatch(model.model, [item])[0];
+        } finally {
+          setInt8Backend(null);
+        }
+      };
+      let compared = 0;
+      let worstHidden = 0;
+      for (const ref of listGoldenCases(ckpt)) {
+        const c = readGoldenCase(ref);
+        const call = mapCall(c);
+        const item = { words: splitWords(prepareText(c.texts[0])).map((w) => w.text), prompt: buildPrompt(call.schemaFor(0)) };
+        const viaWasm = run((x, rows, layer, out) => linearInt8Auto(x, rows, layer, out), item);
+        const viaRef = run(linearInt8Reference, item);
+        expect(viaWasm.wordEmbeddings, ref.name).toEqual(viaRef.wordEmbeddings);
+        viaWasm.schemas.forEach((s, i) => {
+          expect(s.countLogits, ref.name).toEqual(viaRef.schemas[i].countLogits);
+          expect(s.spanScores, ref.name).toEqual(viaRef.schemas[i].spanScores);
+          expect(s.clsLogits, ref.name).toEqual(viaRef.schemas[i].clsLogits);
+        });
+        // The default path: the whole encoder forward in WebAssembly (float32 sums in attention, as for f32) with
+        // the int8 kernel — close to the js forward, not bit-identical (a float difference can move a value
+        // across a quantization step).
+        const wasmForward = runBatch(model.model, [item])[0];
+        const a = wasmForward.wordEmbeddings as Float32Array;
+        const b = viaRef.wordEmbeddings as Float32Array;
+        for (let i = 0; i < a.length; i++) worstHidden = Math.max(worstHidden, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
+        compared++;
+      }
+      expect(compared).toBe(listGoldenCases(ckpt).length);
+      // Measured 3.1e-2 / 3.5e-2 on the two tiny checkpoints, whose int8 error against float32 is an order larger
+      // (README "int8"); a wrong stride or a missing bias in the wasm forward would be off by O(1).
+      expect(worstHidden).toBeLessThan(1e-1);
+      console.log(`${ckpt}: wasm forward vs js forward (both int8), worst relative word-embedding difference ${worstHidden.toExponential(1)}`);
+    });
+  }
+});
