@@ -6,7 +6,9 @@
  * Two parts, each measured in this one run (the machine may be shared: compare ratios, not absolute figures):
  *  1. kernels, one thread, 128×768·768×3072 and neighbours: the plain-TS kernel, the WebAssembly kernels (plain
  *     SIMD, relaxed SIMD) and onnxruntime-web's MatMul (its WebAssembly SIMD build), interleaved best-of bursts;
- *  2. the whole encoder: js vs wasm vs wasm-relaxed, 1 and 2 threads.
+ *     and the int8 kernels (the plain-TS reference and the WebAssembly one, quantization of the activations
+ *     included; GOP/s);
+ *  2. the whole encoder: js vs wasm vs wasm-relaxed vs wasm-int8 (`quantize: "int8"`'s plan), 1 and 2 threads.
  * Node 20 has relaxed SIMD behind a V8 flag: it is switched on here (on by default from Node 22).
  *
  *   npm run bench                 # all lengths
@@ -18,7 +20,9 @@ import v8 from "node:v8";
 import { parseEncoderConfig } from "../src/model/config.js";
 import { encode, loadDebertaEncoder, type DebertaEncoder } from "../src/model/deberta.js";
 import { parseSafetensors } from "../src/model/safetensors.js";
-import { backendInfo, linear, packLinear, PANEL, setBackend, setLinearBackend, startThreads, stopThreads, threadCount, type ActiveBackend, type PackedLinear } from "../src/kernels/index.js";
+import { backendInfo, int8Linear, linear, linearInt8Reference, packLinear, PANEL, quantizeRows, setBackend, setLinearBackend, startThreads, stopThreads, threadCount, type ActiveBackend, type PackedLinear } from "../src/kernels/index.js";
+import { DEFAULT_INT8_PLAN } from "../src/int8/plan.js";
+import { setLoadPolicy } from "../src/model/weights.js";
 import { ortMatmul } from "./ortMatmul.js";
 
 // Before the kernels are first compiled (they are, lazily, on first use).
@@ -135,7 +139,8 @@ async function kernelComparison(): Promise<void> {
   const info = backendInfo();
   const wasmKinds: ActiveBackend[] = info.simd ? ["wasm", ...(info.relaxedSimd ? (["wasm-relaxed"] as const) : [])] : [];
   const shapes = [[128, 768, 3072], [128, 768, 768], [128, 3072, 768], [512, 768, 3072]];
-  const rows: string[][] = [["M×K×N", "js", ...wasmKinds, "onnxruntime-web", ...wasmKinds.map((k) => `${k}/ort`), ...wasmKinds.map((k) => `${k}/js`)]];
+  const int8Kinds = info.simd ? ["js-int8", "wasm-int8"] : ["js-int8"];
+  const rows: string[][] = [["M×K×N", "js", ...wasmKinds, ...int8Kinds, "onnxruntime-web", ...wasmKinds.map((k) => `${k}/ort`), ...wasmKinds.map((k) => `${k}/js`), ...(info.simd ? ["wasm-int8/ort", "wasm-int8/wasm", "wasm-int8/js-int8"] : [])]];
   let ortVersion = "";
   for (const [M, K, N] of shapes) {
     const rand = filler(M + K + N);
@@ -153,6 +158,11 @@ async function kernelComparison(): Promise<void> {
       const layer = packLinear(w, N, K);
       runs.push({ name: kind, run: () => (setBackend(kind), linear(x, M, layer, out)) });
     }
+    // int8: packed for wasm when SIMD is there (the reference kernel reads the same layer's row-major copy)
+    if (info.simd) setBackend("wasm");
+    const i8Layer = int8Linear(quantizeRows(w, N, K));
+    runs.push({ name: "js-int8", run: () => linearInt8Reference(x, M, i8Layer, out) });
+    if (info.simd) runs.push({ name: "wasm-int8", run: () => (setBackend("wasm"), linear(x, M, i8Layer, out)) });
     const ort = await ortMatmul(M, K, N, wT, x, 1);
     if (ort) {
       ortVersion = ort.version;
@@ -161,7 +171,7 @@ async function kernelComparison(): Promise<void> {
     const best = new Map<string, number>();
     for (let round = 0; round < 6; round++) {
       for (const r of runs) {
-        const budget = r.name === "js" ? 1 : 6;
+        const budget = r.name.startsWith("js") ? 1 : 6;
         for (let i = 0; i < budget; i++) {
           const c0 = cpuMs();
           await r.run();
@@ -177,13 +187,15 @@ async function kernelComparison(): Promise<void> {
       `${M}×${K}×${N}`,
       f(gf("js")),
       ...wasmKinds.map((k) => f(gf(k))),
+      ...int8Kinds.map((k) => f(gf(k))),
       f(gf("onnxruntime-web")),
       ...wasmKinds.map((k) => `${f(gf(k) / gf("onnxruntime-web"))}×`),
       ...wasmKinds.map((k) => `${f(gf(k) / gf("js"))}×`),
+      ...(info.simd ? [`${f(gf("wasm-int8") / gf("onnxruntime-web"))}×`, `${f(gf("wasm-int8") / gf("wasm"))}×`, `${f(gf("wasm-int8") / gf("js-int8"))}×`] : []),
     ]);
   }
   setBackend("auto");
-  console.log(`Kernels, one thread, GFLOP/s by CPU time (best of interleaved bursts)${ortVersion ? `; onnxruntime-web ${ortVersion} MatMul, 1 thread` : "; onnxruntime-web not installed"}`);
+  console.log(`Kernels, one thread, GFLOP/s (GOP/s for int8, quantizing the activations included) by CPU time (best of interleaved bursts)${ortVersion ? `; onnxruntime-web ${ortVersion} MatMul, 1 thread` : "; onnxruntime-web not installed"}`);
   table(rows);
   console.log("");
 }
@@ -228,6 +240,15 @@ async function main(): Promise<void> {
     encoders.set(kind, loadDebertaEncoder(st, config));
     console.log(`packed for ${kind} in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
   }
+  if (info.simd) {
+    // quantize: "int8"'s plan (every encoder linear layer and the word embeddings int8), on the wasm backend
+    setBackend("wasm");
+    const t1 = performance.now();
+    const st8 = parseSafetensors(bytes, "random-gliner2-base.safetensors");
+    setLoadPolicy(st8, { plan: DEFAULT_INT8_PLAN, copyFloats: false });
+    encoders.set("wasm-int8", loadDebertaEncoder(st8, config));
+    console.log(`quantized and packed for wasm-int8 in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  }
   console.log("");
   // wasm-relaxed runs the weights packed for wasm (same layout).
   const configs: { name: string; backend: ActiveBackend; threads: number; enc: string }[] = withJs ? [{ name: "js", backend: "js", threads: 1, enc: "js" }] : [];
@@ -236,9 +257,11 @@ async function main(): Promise<void> {
       configs.push({ name: kind, backend: kind, threads: 1, enc: "wasm" });
       if (info.sharedMemory) configs.push({ name: `${kind} 2T`, backend: kind, threads: 2, enc: "wasm" });
     }
+    configs.push({ name: "wasm-int8", backend: "wasm", threads: 1, enc: "wasm-int8" });
+    if (info.sharedMemory) configs.push({ name: "wasm-int8 2T", backend: "wasm", threads: 2, enc: "wasm-int8" });
   }
   const single = configs.filter((c) => c.threads === 1);
-  const rows: string[][] = [["tokens", ...configs.map((c) => `${c.name} ms`), ...single.map((c) => `${c.name} cpu ms`), "GFLOP/s (best, wall)", ...single.filter((c) => c.name !== "js").map((c) => `${c.name} vs js (cpu)`), ...configs.filter((c) => c.threads === 2).map((c) => `${c.backend} 2T/1T (wall)`), "peak RSS MiB"]];
+  const rows: string[][] = [["tokens", ...configs.map((c) => `${c.name} ms`), ...single.map((c) => `${c.name} cpu ms`), "GFLOP/s (best, wall)", ...single.filter((c) => c.name !== "js").map((c) => `${c.name} vs js (cpu)`), ...configs.filter((c) => c.threads === 2).map((c) => `${c.name.replace(" 2T", "")} 2T/1T (wall)`), ...(info.simd ? ["int8/f32 wasm 1T (wall)", ...(info.sharedMemory ? ["int8/f32 wasm 2T (wall)"] : [])] : []), "peak RSS MiB"]];
   for (const L of Ls) {
     const relRows = Math.min(2 * SHAPE.buckets, 2 * L - 1);
     const ms = new Map<string, number>();
@@ -252,7 +275,7 @@ async function main(): Promise<void> {
       cpu.set(c.name, t.cpu);
       stopThreads();
     }
-    const best = Math.min(...ms.values());
+    const best = Math.min(...[...ms].filter(([name]) => !name.includes("int8")).map(([, v]) => v)); // float configs: FLOPs
     const f = (name: string) => (ms.has(name) ? ms.get(name)!.toFixed(0) : "-");
     const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}×` : "-");
     rows.push([
@@ -261,7 +284,8 @@ async function main(): Promise<void> {
       ...single.map((c) => (cpu.has(c.name) ? cpu.get(c.name)!.toFixed(0) : "-")),
       (flops(L, relRows) / best / 1e6).toFixed(1),
       ...single.filter((c) => c.name !== "js").map((c) => ratio(cpu.get("js"), cpu.get(c.name))),
-      ...configs.filter((c) => c.threads === 2).map((c) => ratio(ms.get(c.backend), ms.get(c.name))),
+      ...configs.filter((c) => c.threads === 2).map((c) => ratio(ms.get(c.name.replace(" 2T", "")), ms.get(c.name))),
+      ...(info.simd ? [ratio(ms.get("wasm-int8"), ms.get("wasm")), ...(info.sharedMemory ? [ratio(ms.get("wasm-int8 2T"), ms.get("wasm 2T"))] : [])] : []),
       (process.resourceUsage().maxRSS / 1024).toFixed(0),
     ]);
   }
