@@ -61,8 +61,13 @@ describe("WebAssembly int8 linear", () => {
     const w = quantizeRows(rand(6 * 5, rng(1)), 6, 5);
     expect((int8Linear(w) as Int8Linear).wasmInt8).toBeUndefined();
     expect(setBackend("wasm")).toBe("wasm");
-    expect((int8Linear(w) as Int8Linear).wasmInt8).toBeDefined();
+    const packed = int8Linear(w) as Int8Linear;
+    expect(packed.wasmInt8).toBeDefined();
     expect(int8KernelIsDefault()).toBe(true);
+    // The row-major copy is not kept; it comes back from the panels, exactly, when the reference asks for it.
+    expect(Object.getOwnPropertyDescriptor(packed, "int8")?.get).toBeDefined();
+    expect(Array.from(packed.int8.q)).toEqual(Array.from(w.q));
+    expect(Array.from(packed.int8.scales)).toEqual(Array.from(w.scales));
   });
 
   it("equals linearInt8Reference bit for bit on odd sizes, with and without bias, zero rows and extreme magnitudes", () => {

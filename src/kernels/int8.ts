@@ -22,7 +22,7 @@
  */
 import type { PackedLinear } from "./matmul.js";
 import { activeVariant } from "./backend.js";
-import { packWasmInt8, wasmLinearInt8, type WasmInt8Packed } from "./wasm/int8.js";
+import { packWasmInt8, unpackWasmInt8, wasmLinearInt8, type WasmInt8Packed } from "./wasm/int8.js";
 
 /** A matrix `[rows, cols]` stored int8 with one scale per row (value ≈ q · scale[row]). */
 export interface Int8Rows {
@@ -99,13 +99,25 @@ const NO_PACKED = new Float32Array(0);
 export function int8Linear(weights: Int8Rows, bias: Float32Array | null = null): Int8Linear {
   if (bias && bias.length !== weights.rows) throw new RangeError(`int8Linear: bias has ${bias.length} values, expected ${weights.rows}`);
   // `packed` stays empty: no float copy of the weights exists.
-  const layer = { outFeatures: weights.rows, inFeatures: weights.cols, packed: NO_PACKED, bias, int8: weights };
-  return activeVariant() ? { ...layer, wasmInt8: packWasmInt8(weights, bias) } : layer;
+  const base = { outFeatures: weights.rows, inFeatures: weights.cols, packed: NO_PACKED, bias };
+  if (!activeVariant()) return { ...base, int8: weights };
+  // Under a wasm backend the weights live in WebAssembly memory only; the row-major copy (the reference kernel's,
+  // e.g. after a switch to "js") is rebuilt from the panels on first use instead of being kept twice.
+  const wasmInt8 = packWasmInt8(weights, bias);
+  const { rows: N, cols: K } = weights;
+  let rows: Int8Rows | null = null;
+  return {
+    ...base,
+    wasmInt8,
+    get int8() {
+      return (rows ??= unpackWasmInt8(wasmInt8, N, K));
+    },
+  };
 }
 
-/** Is `layer` an int8 layer? */
+/** Is `layer` an int8 layer? (`in`, not a read: a wasm-packed layer's `int8` is a getter that unpacks.) */
 export function isInt8(layer: PackedLinear): layer is Int8Linear {
-  return (layer as Partial<Int8Linear>).int8 !== undefined;
+  return "int8" in layer;
 }
 
 /** Activation scratch, grown on demand and reused across calls (no per-call allocation once warm). */

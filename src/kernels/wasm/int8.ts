@@ -39,6 +39,17 @@ export function packWasmInt8(m: Int8Rows, bias: Float32Array | null): WasmInt8Pa
   return { w, scales, bias: b, Kp };
 }
 
+/** The row-major int8 weights back from the panels (for the reference kernel). */
+export function unpackWasmInt8(p: WasmInt8Packed, N: number, K: number): Int8Rows {
+  const src = i8View(p.w, Math.ceil(N / I8_PANEL) * p.Kp * I8_PANEL);
+  const q = new Int8Array(N * K);
+  for (let n = 0; n < N; n++) {
+    const base = (n >> 4) * p.Kp * I8_PANEL + ((n & 15) >> 2) * 8 + (n & 3) * 2;
+    for (let k = 0; k < K; k++) q[n * K + k] = src[base + (k >> 1) * 32 + (k & 1)];
+  }
+  return { rows: N, cols: K, q, scales: f32View(p.scales, N).slice() };
+}
+
 const scratch = new Region();
 
 /**
