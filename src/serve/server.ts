@@ -16,8 +16,10 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { checkAdapterName } from "../adapters/index.js";
 import { Gliner2Error } from "../errors.js";
 import { GLiNER2, type ExtractionResult, type LoadOptions } from "../gliner2.js";
+import { countChunks } from "../long/index.js";
 import { buildPrompt } from "../prompt.js";
 import { prepareText, splitWords } from "../words.js";
 import { createBatcher, type BatchModel } from "./batcher.js";
@@ -55,7 +57,11 @@ export interface ServeOptions {
   readonly basePath?: string;
   /** CORS: the allowed origin ("*" or one origin). Off (no CORS headers) by default. */
   readonly corsOrigin?: string;
-  /** Adapters by name (`--adapter name=dir`). */
+  /**
+   * LoRA adapters loaded at start-up, by name (`--adapter name=dir`): a folder, URL or hub repo id each (hub
+   * options from `load`). They are loaded inactive, so requests without `"adapter"` use the base model; a request
+   * selects one with `"adapter": "name"`. /readyz answers 200 only once all are loaded; a failed load fails `ready`.
+   */
   readonly adapters?: Readonly<Record<string, string>>;
   /** Structured log sink (one object per event); default: JSON lines on stderr. null = silent. */
   readonly log?: ((entry: Record<string, unknown>) => void) | null;
@@ -107,6 +113,18 @@ function estimateTokens(text: string, promptTokens: number): number {
   return Math.ceil((splitWords(prepareText(text)).length + promptTokens) * 1.3) + 2;
 }
 
+/** One window of `chunkSize` words, prompt included. */
+function estimateWindowTokens(chunkSize: number, promptTokens: number): number {
+  return Math.ceil((chunkSize + promptTokens) * 1.3) + 2;
+}
+
+/** All windows of a long document (overlaps and each window's prompt counted: what the encoder sees). */
+function estimateLongTokens(text: string, promptTokens: number, w: { chunkSize: number; chunkOverlap: number }): number {
+  const words = splitWords(text).length;
+  const windows = countChunks(words, w);
+  return Math.ceil((words + (windows - 1) * w.chunkOverlap + windows * promptTokens) * 1.3) + 2 * windows;
+}
+
 /** Validate numeric options up front, naming the option. */
 function positiveInt(name: string, v: number | undefined, dflt: number, min = 1): number {
   if (v === undefined) return dflt;
@@ -121,8 +139,10 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
   if (keys.length === 0 && !isLoopback(host) && !opts.insecureNoAuth) {
     throw new Gliner2Error("SERVE", `refusing to serve on ${host} without an API key: give --api-key/--api-keys-file, bind a loopback address, or pass --insecure-no-auth`);
   }
-  if (opts.adapters && Object.keys(opts.adapters).length > 0) {
-    throw new Gliner2Error("SERVE", "adapters: this build of gliner2 cannot load adapters yet (no loadAdapter); remove --adapter");
+  const adapters = Object.entries(opts.adapters ?? {});
+  for (const [name, source] of adapters) {
+    checkAdapterName(name);
+    if (typeof source !== "string" || source === "") throw new Gliner2Error("SERVE", `adapters.${name}: must be a folder, URL or hub repo id, got ${quote(source)}`);
   }
   const maxBatch = positiveInt("maxBatch", opts.maxBatch, 16);
   const maxQueue = positiveInt("maxQueue", opts.maxQueue, 256);
@@ -212,11 +232,26 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
       }
       const apiReq = parseApiRequest(body);
       texts = apiReq.texts.length;
+      if (typeof apiReq.adapter === "string" && !model.adapterNames.includes(apiReq.adapter)) {
+        const loaded = model.adapterNames;
+        throw new HttpError(422, "invalid", `adapter: no adapter named ${quote(apiReq.adapter)} is loaded on this server (${loaded.length > 0 ? `loaded: ${loaded.join(", ")}` : "it was started without --adapter"})`);
+      }
+      metrics.use(apiReq.adapter, apiReq.long !== null, texts);
+      const options = apiReq.adapter === undefined ? apiReq.options : { ...apiReq.options, adapter: apiReq.adapter };
       let result: ExtractionResult[];
       if (texts === 0) result = [];
       else {
         const promptTokens = buildPrompt(apiReq.schema).prefixTokens.length;
-        const handle = batcherRef.current.push({ texts: apiReq.texts, schema: apiReq.schema, options: apiReq.options, tokens: apiReq.texts.map((t) => estimateTokens(t, promptTokens)) });
+        const job = apiReq.long
+          ? {
+              texts: apiReq.texts,
+              schema: apiReq.schema,
+              options,
+              tokens: apiReq.texts.map((t) => estimateLongTokens(t, promptTokens, apiReq.long!)),
+              long: { ...apiReq.long, chunkTokens: estimateWindowTokens(apiReq.long.chunkSize, promptTokens) },
+            }
+          : { texts: apiReq.texts, schema: apiReq.schema, options, tokens: apiReq.texts.map((t) => estimateTokens(t, promptTokens)) };
+        const handle = batcherRef.current.push(job);
         if (handle === null) {
           const retry = Math.max(1, Math.ceil(batcherRef.current.queuedTexts / 50));
           throw new HttpError(429, "overloaded", `the server is at capacity (${maxQueue} texts queued); retry later`, { "Retry-After": String(retry) });
@@ -343,16 +378,31 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
 
   const ready = (async () => {
     const t0 = performance.now();
+    let m: GLiNER2;
     if (typeof opts.model === "string") {
-      model = await GLiNER2.fromPretrained(opts.model, { ...opts.load, threads: opts.threads ?? opts.load?.threads, offThread: opts.load?.offThread ?? "auto" });
-      ownsModel = true;
+      m = await GLiNER2.fromPretrained(opts.model, { ...opts.load, threads: opts.threads ?? opts.load?.threads, offThread: opts.load?.offThread ?? "auto" });
     } else {
-      model = opts.model;
+      m = opts.model;
     }
+    // Adapters before readiness: a replica that reports ready serves every adapter it was started with.
+    try {
+      const l = opts.load;
+      for (const [name, source] of adapters) {
+        const ta = performance.now();
+        // Plain hub options only (they cross to the model's thread); the checkpoint's revision is not the adapter's.
+        await m.loadAdapter(source, { name, activate: false, cacheDir: l?.cacheDir, endpoint: l?.endpoint, token: l?.token, offline: l?.offline, timeoutMs: l?.timeoutMs });
+        log({ time: new Date().toISOString(), level: "info", msg: "adapter loaded", adapter: name, source, ms: Math.round(performance.now() - ta) });
+      }
+    } catch (e) {
+      if (typeof opts.model === "string") await m.dispose();
+      throw e;
+    }
+    model = m;
+    ownsModel = typeof opts.model === "string";
     batcherRef.current = makeBatcher(model);
-    log({ time: new Date().toISOString(), level: "info", msg: "model ready", ms: Math.round(performance.now() - t0), offThread: (model as unknown as { offThread?: boolean }).offThread === true });
+    log({ time: new Date().toISOString(), level: "info", msg: "model ready", ms: Math.round(performance.now() - t0), offThread: (model as unknown as { offThread?: boolean }).offThread === true, adapters: model.adapterNames });
   })();
-  ready.catch((e) => log({ time: new Date().toISOString(), level: "error", msg: "model failed to load", detail: e instanceof Error ? e.message : String(e) }));
+  ready.catch((e) => log({ time: new Date().toISOString(), level: "error", msg: "model or adapter failed to load", detail: e instanceof Error ? e.message : String(e) }));
 
   let drained: Promise<void> | null = null;
   const drain = () => {
