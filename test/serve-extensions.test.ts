@@ -291,6 +291,10 @@ describe("serve: long documents", () => {
       expect(r.status, JSON.stringify(extra)).toBe(422);
       expect(r.json.detail).toMatch(detail);
     }
+    // Windows too long for the model name the window size (the library's index is a window's, not a text's).
+    const huge = await post(server.url, payload(["short one", "word ".repeat(5000)], { chunk_size: 5000, chunk_overlap: 0 }));
+    expect(huge.status).toBe(422);
+    expect(huge.json.detail).toMatch(/^chunk_size: a window of 5000 words is \d+ tokens with the prompt, over this model's 4096-token limit; use a smaller chunk_size$/);
     // long: false is an ordinary request.
     expect((await post(server.url, payload(DOCS[2], { long: false }))).text).toBe(JSON.stringify({ result: await local.extract(DOCS[2], SCHEMA, { threshold: 0.3, includeConfidence: true }) }));
   });

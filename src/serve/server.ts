@@ -267,7 +267,13 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
           result = await Promise.race([handle.promise, timedOut]);
         } catch (e) {
           if (e instanceof HttpError) throw e;
-          if (e instanceof Gliner2Error && e.code !== "WORKER") throw new HttpError(422, "invalid", e.message.replace(/^texts\[(\d+)\]/, (_, i) => (apiReq.batch ? `text[${i}]` : "text")));
+          if (e instanceof Gliner2Error && e.code !== "WORKER") {
+            // Long documents: the library's index is a window's place in its batch, not a text's; what the
+            // caller can change is the window size.
+            const over = apiReq.long && /^(?:texts\[\d+\]|text): prompt \+ text is (\d+) tokens, over the (\d+)-token limit/.exec(e.message);
+            if (over) throw new HttpError(422, "invalid", `chunk_size: a window of ${apiReq.long!.chunkSize} words is ${over[1]} tokens with the prompt, over this model's ${over[2]}-token limit; use a smaller chunk_size`);
+            throw new HttpError(422, "invalid", apiReq.long ? e.message : e.message.replace(/^texts\[(\d+)\]/, (_, i) => (apiReq.batch ? `text[${i}]` : "text")));
+          }
           throw e;
         } finally {
           clearTimeout(timer);
