@@ -141,7 +141,11 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
   }
   const adapters = Object.entries(opts.adapters ?? {});
   for (const [name, source] of adapters) {
-    checkAdapterName(name);
+    try {
+      checkAdapterName(name);
+    } catch (e) {
+      throw new Gliner2Error("SERVE", `adapters: ${quote(name)} is not a valid adapter name (${(e as Error).message.replace(/^name: /, "")})`);
+    }
     if (typeof source !== "string" || source === "") throw new Gliner2Error("SERVE", `adapters.${name}: must be a folder, URL or hub repo id, got ${quote(source)}`);
   }
   const maxBatch = positiveInt("maxBatch", opts.maxBatch, 16);
@@ -382,6 +386,7 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
   const url = `http://${shownHost}:${addr.port}`;
   log({ time: new Date().toISOString(), level: "info", msg: "listening", url, auth: keys.length > 0 ? `${keys.length} key(s)` : "none", maxBatch, maxQueue, maxBody, timeoutMs });
 
+  let adapterFailed = false;
   const ready = (async () => {
     const t0 = performance.now();
     let m: GLiNER2;
@@ -391,24 +396,28 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
       m = opts.model;
     }
     // Adapters before readiness: a replica that reports ready serves every adapter it was started with.
-    try {
-      const l = opts.load;
-      for (const [name, source] of adapters) {
-        const ta = performance.now();
+    const l = opts.load;
+    for (const [name, source] of adapters) {
+      const ta = performance.now();
+      try {
         // Plain hub options only (they cross to the model's thread); the checkpoint's revision is not the adapter's.
         await m.loadAdapter(source, { name, activate: false, cacheDir: l?.cacheDir, endpoint: l?.endpoint, token: l?.token, offline: l?.offline, timeoutMs: l?.timeoutMs });
-        log({ time: new Date().toISOString(), level: "info", msg: "adapter loaded", adapter: name, source, ms: Math.round(performance.now() - ta) });
+      } catch (e) {
+        adapterFailed = true;
+        log({ time: new Date().toISOString(), level: "error", msg: "adapter failed to load", adapter: name, detail: e instanceof Error ? e.message : String(e) });
+        if (typeof opts.model === "string") await m.dispose();
+        throw e;
       }
-    } catch (e) {
-      if (typeof opts.model === "string") await m.dispose();
-      throw e;
+      log({ time: new Date().toISOString(), level: "info", msg: "adapter loaded", adapter: name, ms: Math.round(performance.now() - ta) });
     }
     model = m;
     ownsModel = typeof opts.model === "string";
     batcherRef.current = makeBatcher(model);
     log({ time: new Date().toISOString(), level: "info", msg: "model ready", ms: Math.round(performance.now() - t0), offThread: (model as unknown as { offThread?: boolean }).offThread === true, adapters: model.adapterNames });
   })();
-  ready.catch((e) => log({ time: new Date().toISOString(), level: "error", msg: "model or adapter failed to load", detail: e instanceof Error ? e.message : String(e) }));
+  ready.catch((e) => {
+    if (!adapterFailed) log({ time: new Date().toISOString(), level: "error", msg: "model failed to load", detail: e instanceof Error ? e.message : String(e) });
+  });
 
   let drained: Promise<void> | null = null;
   const drain = () => {
