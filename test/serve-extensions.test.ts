@@ -215,12 +215,13 @@ describe("serve: adapters", () => {
 describe("serve: long documents", () => {
   let local: GLiNER2;
   let server: GlinerServer;
+  const logs: Record<string, unknown>[] = [];
   const DOCS = [syntheticDocument(260, 3), syntheticDocument(90, 7), "Tina Kotek visited Portland."];
 
   beforeAll(async () => {
     local = await GLiNER2.fromPretrained(DIR, { offThread: false });
     await local.loadAdapter(adapterDir("mix_r2"), { name: "mix", activate: false });
-    server = await startServer({ model: DIR, port: 0, log: null, adapters: { mix: adapterDir("mix_r2") } });
+    server = await startServer({ model: DIR, port: 0, log: (e) => logs.push(e), adapters: { mix: adapterDir("mix_r2") } });
     await server.ready;
   });
   afterAll(async () => {
@@ -253,6 +254,9 @@ describe("serve: long documents", () => {
     // An entity task through the long route.
     const ents = await post(server.url, payload(DOCS, { chunk_size: 64, chunk_overlap: 16, include_spans: true }, ["person", "city"], "extract_entities"));
     expect(ents.text).toBe(JSON.stringify({ result: await local.batchExtractEntitiesLong(DOCS, ["person", "city"], { threshold: 0.3, includeConfidence: true, includeSpans: true, chunkSize: 64, chunkOverlap: 16 }) }));
+    // Request logs say which adapter and windows a request used.
+    expect(logs.filter((l) => l.msg === "request" && l.adapter === "mix")).toContainEqual(expect.objectContaining({ status: 200, texts: 3, long: { chunkSize: 32, chunkOverlap: 0 } }));
+    expect(logs).toContainEqual(expect.objectContaining({ msg: "adapter loaded", adapter: "mix" }));
     const metrics = (await get(server.url, "/metrics")).text;
     expect(Number(/gliner2_long_requests_total (\d+)/.exec(metrics)?.[1])).toBe(10);
     expect(Number(/gliner2_long_documents_total (\d+)/.exec(metrics)?.[1])).toBe(4 * 4 + 1 + 3);

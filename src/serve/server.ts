@@ -219,6 +219,7 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
 
   const handleApi = async (req: IncomingMessage, res: ServerResponse, rid: string, started: number): Promise<void> => {
     let texts = 0;
+    let extra: Record<string, unknown> = {};
     let status = 200;
     let detail: string | undefined;
     try {
@@ -241,6 +242,7 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
         throw new HttpError(422, "invalid", `adapter: no adapter named ${quote(apiReq.adapter)} is loaded on this server (${loaded.length > 0 ? `loaded: ${loaded.join(", ")}` : "it was started without --adapter"})`);
       }
       metrics.use(apiReq.adapter, apiReq.long !== null, texts);
+      extra = { ...(apiReq.adapter !== undefined ? { adapter: apiReq.adapter } : {}), ...(apiReq.long ? { long: apiReq.long } : {}) };
       const options = apiReq.adapter === undefined ? apiReq.options : { ...apiReq.options, adapter: apiReq.adapter };
       let result: ExtractionResult[];
       if (texts === 0) result = [];
@@ -299,7 +301,7 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
     } finally {
       const seconds = (performance.now() - started) / 1000;
       metrics.request(status, seconds);
-      log({ time: new Date().toISOString(), level: status >= 500 ? "error" : status >= 400 ? "warn" : "info", msg: "request", id: rid, method: req.method, path: req.url, status, ms: Math.round(seconds * 10000) / 10, texts, ...(detail !== undefined ? { detail } : {}), remote: req.socket.remoteAddress });
+      log({ time: new Date().toISOString(), level: status >= 500 ? "error" : status >= 400 ? "warn" : "info", msg: "request", id: rid, method: req.method, path: req.url, status, ms: Math.round(seconds * 10000) / 10, texts, ...extra, ...(detail !== undefined ? { detail } : {}), remote: req.socket.remoteAddress });
     }
   };
 
