@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Timing-sensitive tests run afterwards, alone (vitest.serial.config.ts).
+    exclude: ["test/serial/**", "**/node_modules/**"],
     // Builds the worker-thread model host the library starts by default (see the file).
     globalSetup: ["test/setup/workerBuild.ts"],
     testTimeout: 120_000,

@@ -26,109 +26,10 @@ import { fileURLToPath } from "node:url";
 import { GLiNER2 } from "../src/gliner2.js";
 import { quantizeCheckpoint } from "../src/int8/checkpoint.js";
 import { encode } from "../src/model/deberta.js";
-import { writeSafetensors } from "./safetensorsWriter.js";
 
-const SHAPE = { hidden: 768, layers: 12, heads: 12, intermediate: 3072, vocab: 128_011, buckets: 256 };
-const SEED = 20251127;
+import { findTokenizer, SEED, SHAPE, writeCheckpoint } from "./shared/baseCheckpoint.js";
+
 const MB = 1024 * 1024;
-
-function filler(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-  return (n: number, std: number, mean = 0) => {
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = mean + (next() + next() + next() - 1.5) * 2 * std;
-    return out;
-  };
-}
-
-/** Every tensor of a gliner2-base-shaped checkpoint (count_lstm heads), random. */
-function randomTensors(): Record<string, { shape: number[]; data: Float32Array }> {
-  const { hidden: H, layers, intermediate: I, vocab, buckets } = SHAPE;
-  const rand = filler(SEED);
-  const t: Record<string, { shape: number[]; data: Float32Array }> = {};
-  const add = (name: string, shape: number[], std: number, mean = 0) => (t[name] = { shape, data: rand(shape.reduce((a, b) => a * b, 1), std, mean) });
-  const linearW = (name: string, out: number, inp: number) => {
-    add(`${name}.weight`, [out, inp], 1 / Math.sqrt(inp));
-    add(`${name}.bias`, [out], 0.02);
-  };
-  const norm = (name: string, dim: number) => {
-    add(`${name}.weight`, [dim], 0.1, 1);
-    add(`${name}.bias`, [dim], 0.1);
-  };
-  add("encoder.embeddings.word_embeddings.weight", [vocab, H], 1);
-  norm("encoder.embeddings.LayerNorm", H);
-  add("encoder.encoder.rel_embeddings.weight", [2 * buckets, H], 1);
-  norm("encoder.encoder.LayerNorm", H);
-  for (let l = 0; l < layers; l++) {
-    const p = `encoder.encoder.layer.${l}.`;
-    for (const proj of ["query_proj", "key_proj", "value_proj"]) linearW(`${p}attention.self.${proj}`, H, H);
-    linearW(`${p}attention.output.dense`, H, H);
-    norm(`${p}attention.output.LayerNorm`, H);
-    linearW(`${p}intermediate.dense`, I, H);
-    linearW(`${p}output.dense`, H, I);
-    norm(`${p}output.LayerNorm`, H);
-  }
-  const sr = "span_rep.span_rep_layer";
-  for (const part of ["project_start", "project_end"]) {
-    linearW(`${sr}.${part}.0`, 4 * H, H);
-    linearW(`${sr}.${part}.3`, H, 4 * H);
-  }
-  linearW(`${sr}.out_project.0`, 4 * H, 2 * H);
-  linearW(`${sr}.out_project.3`, H, 4 * H);
-  linearW("classifier.0", 2 * H, H);
-  linearW("classifier.2", 1, 2 * H);
-  linearW("count_pred.0", 2 * H, H);
-  linearW("count_pred.2", 20, 2 * H);
-  add("count_embed.pos_embedding.weight", [20, H], 1);
-  for (const g of ["ih", "hh"]) {
-    add(`count_embed.gru.weight_${g}_l0`, [3 * H, H], 1 / Math.sqrt(H));
-    add(`count_embed.gru.bias_${g}_l0`, [3 * H], 0.02);
-  }
-  linearW("count_embed.projector.0", 4 * H, 2 * H);
-  linearW("count_embed.projector.2", H, 4 * H);
-  return t;
-}
-
-const ENCODER_CONFIG = {
-  model_type: "deberta-v2",
-  hidden_size: SHAPE.hidden,
-  num_hidden_layers: SHAPE.layers,
-  num_attention_heads: SHAPE.heads,
-  intermediate_size: SHAPE.intermediate,
-  vocab_size: SHAPE.vocab,
-  hidden_act: "gelu",
-  layer_norm_eps: 1e-7,
-  relative_attention: true,
-  pos_att_type: ["p2c", "c2p"],
-  position_buckets: SHAPE.buckets,
-  max_relative_positions: -1,
-  max_position_embeddings: 512,
-  norm_rel_ebd: "layer_norm",
-  share_att_key: true,
-  position_biased_input: false,
-  type_vocab_size: 0,
-  pad_token_id: 0,
-};
-
-function findTokenizer(root: string): { path: string; real: boolean } {
-  const candidates = [process.env.GLINER2_TOKENIZER, join(root, "..", "shared", "real-tokenizer", "tokenizer.json")];
-  for (const c of candidates) if (c && existsSync(c)) return { path: c, real: true };
-  return { path: join(root, "test", "fixtures", "tiny-count_lstm", "tokenizer.json"), real: false };
-}
-
-function writeCheckpoint(dir: string, tokenizer: string): void {
-  mkdirSync(join(dir, "encoder_config"), { recursive: true });
-  writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "extractor", max_width: 8, token_pooling: "first", counting_layer: "count_lstm" }));
-  writeFileSync(join(dir, "encoder_config", "config.json"), JSON.stringify(ENCODER_CONFIG));
-  copyFileSync(tokenizer, join(dir, "tokenizer.json"));
-  writeFileSync(join(dir, "model.safetensors"), writeSafetensors(randomTensors()));
-}
 
 // ---- child: one measurement in a fresh process --------------------------------------------------------------
 
@@ -173,7 +74,7 @@ async function child(mode: string, dir: string, tokens: number, hiddenFile: stri
     return { loadMs, ...memory() };
   }
   const quantize = mode === "int8 at load" ? "int8" : mode === "int8-embeddings" ? "int8-embeddings" : "none";
-  const model = await GLiNER2.fromPretrained(mode === "int8 file" ? `${dir}-int8` : dir, { quantize });
+  const model = await GLiNER2.fromPretrained(mode === "int8 file" ? `${dir}-int8` : dir, { quantize, offThread: false });
   const loadMs = performance.now() - t0;
   settle();
   const mem = memory();

@@ -4,7 +4,7 @@
  * beforeAll by scripts/build.mjs into .cache/build-test/cli) on the tiny checkpoint and compare its output with
  * the library called directly with the equivalent schema.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import { createProgress, downloadProgress, formatBytes, renderProgress } from ".
 import { schemaFromFlags, splitList } from "../src/cli/schemaFlags.js";
 import { InputError } from "../src/errors.js";
 import { startHubServer, type HubServer } from "./helpers/hubServer.js";
+import { runCli as runBuiltCli, runProcess, type RunOptions, type RunResult } from "./helpers/runCli.js";
 import { buildInto, repoRoot } from "./runtimes/build.js";
 
 const MODEL = join(repoRoot, "test", "fixtures", "tiny-count_lstm_v2");
@@ -303,43 +304,11 @@ describe("--model sources", () => {
 // ---------------------------------------------------------------------------------------------------------------
 // End to end: the built CLI.
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let cliPath = "";
 let workDir = "";
 
-/** As runCli, without blocking the event loop (needed when the test process also serves HTTP to the child). */
-function runCliAsync(args: string[], opts: { env?: Record<string, string> } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, GLINER2_MODEL: "", ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function runCli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): RunResult {
-  const res = spawnSync(process.execPath, [cliPath, ...args], {
-    cwd: repoRoot,
-    input: opts.input ?? "",
-    encoding: "utf8",
-    env: { ...process.env, GLINER2_MODEL: "", ...opts.env },
-    maxBuffer: 256 * 1024 * 1024,
-    timeout: 120_000,
-  });
-  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
-}
+/** The built CLI at cliPath (set in beforeAll), run without blocking the test worker. */
+const runCli = (args: string[], opts: RunOptions = {}): Promise<RunResult> => runBuiltCli(cliPath, args, opts);
 
 /** A user error: exit code, exactly one stderr line `gliner2: error: ...`, no stack trace. */
 function expectUserError(res: RunResult, code: number, pattern: RegExp) {
@@ -379,48 +348,48 @@ describe("built CLI", () => {
   });
 
   describe("help, version, usage errors", () => {
-    it("prints the version and each command's help", () => {
-      const v = runCli(["--version"]);
+    it("prints the version and each command's help", async () => {
+      const v = await runCli(["--version"]);
       expect(v.code).toBe(0);
       expect(v.stdout).toBe(`gliner2 ${pkg.version}\n`);
-      const main = runCli(["--help"]);
+      const main = await runCli(["--help"]);
       expect(main.code).toBe(0);
       expect(main.stdout).toMatch(/Usage: gliner2 <command>/);
       for (const cmd of ["extract", "download"]) {
-        const h = runCli([cmd, "--help"]);
+        const h = await runCli([cmd, "--help"]);
         expect(h.code).toBe(0);
         expect(h.stdout).toMatch(new RegExp(`^Usage: gliner2 ${cmd} `));
-        expect(runCli(["help", cmd]).stdout).toBe(h.stdout);
+        expect((await runCli(["help", cmd])).stdout).toBe(h.stdout);
       }
-      expect(runCli(["extract", "--help"]).stdout).toMatch(/--json-struct/);
+      expect((await runCli(["extract", "--help"])).stdout).toMatch(/--json-struct/);
       // No command: the help on stderr, usage exit code.
-      const none = runCli([]);
+      const none = await runCli([]);
       expect(none.code).toBe(2);
       expect(none.stderr).toMatch(/Usage: gliner2/);
     });
 
-    it("reports command-line mistakes in one line with exit code 2", () => {
-      expectUserError(runCli(["frobnicate"]), 2, /unknown command "frobnicate"/);
-      expectUserError(runCli(["extract", "--bogus"]), 2, /unknown option --bogus \(see gliner2 extract --help\)$/);
-      expectUserError(runCli(["extract", "-m", MODEL, "hello"]), 2, /nothing to extract/);
-      expectUserError(runCli(["extract", "-m", MODEL, "-e", "person", "--threshold", "1.5", "hello"]), 2, /--threshold must be a number between 0 and 1, got "1.5"/);
-      expectUserError(runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--batch-size", "0"]), 2, /--batch-size must be an integer/);
-      expectUserError(runCli(["extract", "-m", MODEL, "-e", "person", "--text", "a", "b"]), 2, /give the text one way only, got --text and a TEXT argument/);
-      expectUserError(runCli(["extract", "-m", MODEL, "--classify", "sentiment", "hello"]), 2, /--classify "sentiment": expected TASK=LABEL,LABEL/);
-      expectUserError(runCli(["extract", "-e", "person", "hello"]), 2, /no model: give --model/);
-      expectUserError(runCli(["extract", "-m", MODEL, "-e", "person", "--schema", "s.json", "hello"]), 2, /either --schema FILE or shorthand schema flags/);
-      expectUserError(runCli(["download"]), 2, /expected one repo id/);
-      expectUserError(runCli(["extract", "-m", MODEL, "-e", "person", "--span-selection", "top", "hello"]), 2, /--span-selection must be "official", "first" or "best", got "top"/);
+    it("reports command-line mistakes in one line with exit code 2", async () => {
+      expectUserError(await runCli(["frobnicate"]), 2, /unknown command "frobnicate"/);
+      expectUserError(await runCli(["extract", "--bogus"]), 2, /unknown option --bogus \(see gliner2 extract --help\)$/);
+      expectUserError(await runCli(["extract", "-m", MODEL, "hello"]), 2, /nothing to extract/);
+      expectUserError(await runCli(["extract", "-m", MODEL, "-e", "person", "--threshold", "1.5", "hello"]), 2, /--threshold must be a number between 0 and 1, got "1.5"/);
+      expectUserError(await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--batch-size", "0"]), 2, /--batch-size must be an integer/);
+      expectUserError(await runCli(["extract", "-m", MODEL, "-e", "person", "--text", "a", "b"]), 2, /give the text one way only, got --text and a TEXT argument/);
+      expectUserError(await runCli(["extract", "-m", MODEL, "--classify", "sentiment", "hello"]), 2, /--classify "sentiment": expected TASK=LABEL,LABEL/);
+      expectUserError(await runCli(["extract", "-e", "person", "hello"]), 2, /no model: give --model/);
+      expectUserError(await runCli(["extract", "-m", MODEL, "-e", "person", "--schema", "s.json", "hello"]), 2, /either --schema FILE or shorthand schema flags/);
+      expectUserError(await runCli(["download"]), 2, /expected one repo id/);
+      expectUserError(await runCli(["extract", "-m", MODEL, "-e", "person", "--span-selection", "top", "hello"]), 2, /--span-selection must be "official", "first" or "best", got "top"/);
     });
 
-    it("reports a missing model, schema file or input file by path, with exit code 1", () => {
-      expectUserError(runCli(["extract", "-m", "./models/nope", "-e", "person", "hello"]), 1, /--model: model folder \.\/models\/nope not found/);
-      expectUserError(runCli(["extract", "-m", MODEL, "--schema", join(workDir, "missing.json"), "hello"]), 1, /--schema: file .*missing\.json not found/);
+    it("reports a missing model, schema file or input file by path, with exit code 1", async () => {
+      expectUserError(await runCli(["extract", "-m", "./models/nope", "-e", "person", "hello"]), 1, /--model: model folder \.\/models\/nope not found/);
+      expectUserError(await runCli(["extract", "-m", MODEL, "--schema", join(workDir, "missing.json"), "hello"]), 1, /--schema: file .*missing\.json not found/);
       const badJson = join(workDir, "broken.json");
       writeFileSync(badJson, '{"entities": ["person",');
-      expectUserError(runCli(["extract", "-m", MODEL, "--schema", badJson, "hello"]), 1, /--schema: .*broken\.json is not valid JSON/);
-      expectUserError(runCli(["extract", "-m", MODEL, "-e", "person", "--input", join(workDir, "nope.txt")]), 1, /--input: file .*nope\.txt not found/);
-      expectUserError(runCli(["download", "not-a-repo"]), 1, /"not-a-repo" is not a hub repo id/);
+      expectUserError(await runCli(["extract", "-m", MODEL, "--schema", badJson, "hello"]), 1, /--schema: .*broken\.json is not valid JSON/);
+      expectUserError(await runCli(["extract", "-m", MODEL, "-e", "person", "--input", join(workDir, "nope.txt")]), 1, /--input: file .*nope\.txt not found/);
+      expectUserError(await runCli(["download", "not-a-repo"]), 1, /"not-a-repo" is not a hub repo id/);
     });
   });
 
@@ -453,10 +422,10 @@ describe("built CLI", () => {
       const textFile = join(workDir, "text.txt");
       writeFileSync(textFile, `${TEXT}\n`);
       const runs = {
-        argument: runCli(["extract", "-m", MODEL, ...FLAGS, TEXT]),
-        "--text": runCli(["extract", "-m", MODEL, ...FLAGS, "--text", TEXT]),
-        "--input": runCli(["extract", "-m", MODEL, ...FLAGS, "--input", textFile]),
-        stdin: runCli(["extract", ...FLAGS], { input: `${TEXT}\n`, env: { GLINER2_MODEL: MODEL } }),
+        argument: await runCli(["extract", "-m", MODEL, ...FLAGS, TEXT]),
+        "--text": await runCli(["extract", "-m", MODEL, ...FLAGS, "--text", TEXT]),
+        "--input": await runCli(["extract", "-m", MODEL, ...FLAGS, "--input", textFile]),
+        stdin: await runCli(["extract", ...FLAGS], { input: `${TEXT}\n`, env: { GLINER2_MODEL: MODEL } }),
       };
       for (const [how, res] of Object.entries(runs)) {
         expect(res.code, `${how}: ${res.stderr}`).toBe(0);
@@ -465,7 +434,7 @@ describe("built CLI", () => {
       }
       // Not a terminal: compact JSON on one line; --pretty indents.
       expect(runs.argument.stdout.trimEnd().split("\n")).toHaveLength(1);
-      const pretty = runCli(["extract", "-m", MODEL, ...FLAGS, "--pretty", TEXT]);
+      const pretty = await runCli(["extract", "-m", MODEL, ...FLAGS, "--pretty", TEXT]);
       expect(pretty.stdout).toBe(`${JSON.stringify(expected, null, 2)}\n`);
     });
 
@@ -488,15 +457,15 @@ describe("built CLI", () => {
         [["--span-selection", "best", "--include-confidence"], { spanSelection: "best", includeConfidence: true }],
       ];
       for (const [args, opts] of variants) {
-        const res = runCli(["extract", "-m", MODEL, "--schema", file, ...args, TEXT]);
+        const res = await runCli(["extract", "-m", MODEL, "--schema", file, ...args, TEXT]);
         expect(res.code, res.stderr).toBe(0);
         const expected = await lib.extract(TEXT, schema, opts);
         expect(JSON.parse(res.stdout), args.join(" ")).toEqual(expected);
       }
-      expect(runCli(["extract", "-m", MODEL, "--schema", file, "--include-confidence", TEXT]).stdout).toContain('"confidence"');
+      expect((await runCli(["extract", "-m", MODEL, "--schema", file, "--include-confidence", TEXT])).stdout).toContain('"confidence"');
     });
 
-    it("names the file and the field of an invalid schema", () => {
+    it("names the file and the field of an invalid schema", async () => {
       const bad: [object, RegExp][] = [
         [{ classifications: { sentiment: { labels: [] } } }, /classifications.*sentiment/],
         [{ entities: ["person", ""] }, /entities/],
@@ -504,16 +473,16 @@ describe("built CLI", () => {
         [{ entities: ["person"], entity_threshold: 3 }, /threshold.*3/],
         [{ entitties: ["person"] }, /entitties/],
       ];
-      bad.forEach(([schema, field], i) => {
+      for (const [i, [schema, field]] of bad.entries()) {
         const file = join(workDir, `bad-schema-${i}.json`);
         writeFileSync(file, JSON.stringify(schema));
-        const res = runCli(["extract", "-m", MODEL, "--schema", file, TEXT]);
+        const res = await runCli(["extract", "-m", MODEL, "--schema", file, TEXT]);
         expectUserError(res, 1, new RegExp(`--schema ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `));
         expect(res.stderr).toMatch(field);
-      });
+      }
       const notObject = join(workDir, "array.json");
       writeFileSync(notObject, "[1]");
-      expectUserError(runCli(["extract", "-m", MODEL, "--schema", notObject, TEXT]), 1, /must hold a JSON object/);
+      expectUserError(await runCli(["extract", "-m", MODEL, "--schema", notObject, TEXT]), 1, /must hold a JSON object/);
     });
 
     it("--jsonl: 1,000 records out, in order, fields kept, each equal to the library's result", async () => {
@@ -524,7 +493,7 @@ describe("built CLI", () => {
       const file = join(workDir, "in.jsonl");
       writeFileSync(file, `${lines.join("\n")}\n`);
       const started = performance.now();
-      const res = runCli(["extract", "-m", MODEL, "-e", "person,company,location", "--jsonl", "--batch-size", "16", "--input", file]);
+      const res = await runCli(["extract", "-m", MODEL, "-e", "person,company,location", "--jsonl", "--batch-size", "16", "--input", file]);
       const seconds = (performance.now() - started) / 1000;
       expect(res.code, res.stderr).toBe(0);
       const out = res.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
@@ -535,7 +504,7 @@ describe("built CLI", () => {
       });
       console.log(`cli.test: 1,000 JSONL records in ${seconds.toFixed(1)} s`);
       // --text-field / --result-field, and stdin.
-      const custom = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--text-field", "body", "--result-field", "out"], {
+      const custom = await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--text-field", "body", "--result-field", "out"], {
         input: '{"body":"Tim Cook leads Apple.","k":1}\n',
       });
       expect(custom.code, custom.stderr).toBe(0);
@@ -563,52 +532,50 @@ describe("built CLI", () => {
       expect(ids).toEqual(Array.from({ length: 14 }, (_, i) => i));
     });
 
-    it("--jsonl memory does not grow with the input size", () => {
+    it("--jsonl memory does not grow with the input size", async () => {
       // Records carry a 64 KiB payload that is copied to the output: holding the input or the output would add
       // tens of MiB between the two runs; streaming keeps the peak flat.
       const payload = "x".repeat(64 * 1024);
-      const peak = (n: number) => {
+      const peak = async (n: number) => {
         const file = join(workDir, `mem-${n}.jsonl`);
         writeFileSync(file, Array.from({ length: n }, (_, i) => JSON.stringify({ id: i, payload, text: "Tim Cook leads Apple." })).join("\n") + "\n");
         const report = join(workDir, `rss-${n}.txt`);
-        const res = spawnSync(process.execPath, ["--import", pathToFileURL(join(repoRoot, "test", "runtimes", "report-rss.mjs")).href, cliPath, "extract", "-m", MODEL, "-e", "person", "--jsonl", "--batch-size", "8", "--input", file], {
-          cwd: repoRoot,
-          env: { ...process.env, GLINER2_RSS_REPORT: report },
-          stdio: ["ignore", "ignore", "pipe"],
-          encoding: "utf8",
-          timeout: 300_000,
+        const res = await runProcess(process.execPath, ["--import", pathToFileURL(join(repoRoot, "test", "runtimes", "report-rss.mjs")).href, cliPath, "extract", "-m", MODEL, "-e", "person", "--jsonl", "--batch-size", "8", "--input", file], {
+          env: { GLINER2_RSS_REPORT: report },
+          discardStdout: true,
+          timeoutMs: 300_000,
         });
-        expect(res.status, res.stderr).toBe(0);
+        expect(res.code, res.stderr).toBe(0);
         return { rssMiB: Number(readFileSync(report, "utf8")) / 1024, inputMiB: statSync(file).size / (1024 * 1024) };
       };
       // Both sizes past the runtime's warm-up: with the WebAssembly kernels the JS heap settles later (one step
       // of ~20 MiB between 300 and 750 records, then flat: 750 → 1500 records adds ~2 MiB).
-      const small = peak(750);
-      const large = peak(1500);
+      const small = await peak(750);
+      const large = await peak(1500);
       console.log(`cli.test: peak RSS ${small.rssMiB.toFixed(1)} MiB for ${small.inputMiB.toFixed(1)} MiB of JSONL, ${large.rssMiB.toFixed(1)} MiB for ${large.inputMiB.toFixed(1)} MiB`);
       // Loose: less than a third of the extra input (≈ 47 MiB) may show up as extra peak memory.
       expect(large.rssMiB - small.rssMiB).toBeLessThan((large.inputMiB - small.inputMiB) / 3);
     });
 
-    it("--jsonl --fail-fast: a malformed line fails with its line number after the lines before it were written", () => {
+    it("--jsonl --fail-fast: a malformed line fails with its line number after the lines before it were written", async () => {
       const input = [JSON.stringify({ id: 1, text: TEXTS[0] }), "", JSON.stringify({ id: 3, text: TEXTS[1] }), '{"id": 4, "text": "unterminated', JSON.stringify({ id: 5, text: TEXTS[2] })].join("\n");
-      const res = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--fail-fast"], { input });
+      const res = await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--fail-fast"], { input });
       expectUserError(res, 1, /^gliner2: error: stdin line 4: not valid JSON/);
       expect(res.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).id)).toEqual([1, 3]);
-      const noText = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--fail-fast"], { input: '{"id": 1, "txt": "typo"}\n' });
+      const noText = await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--fail-fast"], { input: '{"id": 1, "txt": "typo"}\n' });
       expectUserError(noText, 1, /stdin line 1: the object has no "text" field/);
     });
 
-    it("shows progress on stderr only when asked (or on a terminal)", () => {
+    it("shows progress on stderr only when asked (or on a terminal)", async () => {
       const input = TEXTS.map((t, i) => JSON.stringify({ id: i, text: t })).join("\n");
-      const quiet = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl"], { input });
+      const quiet = await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl"], { input });
       expect(quiet.stderr).toBe("");
-      const loud = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--progress"], { input });
+      const loud = await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--progress"], { input });
       expect(loud.code, loud.stderr).toBe(0);
       expect(loud.stderr).toMatch(/^records \d+ [\d.]+\/s\n(.*\n)*records 5 [\d.]+\/s\n$/);
       const file = join(workDir, "progress.jsonl");
       writeFileSync(file, input);
-      const bar = runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--progress", "--input", file]);
+      const bar = await runCli(["extract", "-m", MODEL, "-e", "person", "--jsonl", "--progress", "--input", file]);
       expect(bar.stderr).toMatch(/extract \[#{24}\] 100% \d+ B\/\d+ B .* 5 records\n$/);
       expect(loud.stdout.trimEnd().split("\n")).toHaveLength(5);
     });
@@ -625,7 +592,7 @@ describe("built CLI", () => {
 
     it("downloads into the cache with a progress bar, prints the snapshot folder, and the folder works as --model", async () => {
       const cache = join(workDir, "hub-cache");
-      const res = await runCliAsync(["download", hub.repo, "--endpoint", hub.endpoint, "--cache-dir", cache, "--progress"]);
+      const res = await runCli(["download", hub.repo, "--endpoint", hub.endpoint, "--cache-dir", cache, "--progress"]);
       expect(res.code, res.stderr).toBe(0);
       const dir = res.stdout.trim();
       expect(res.stdout).toBe(`${dir}\n`);
@@ -639,21 +606,21 @@ describe("built CLI", () => {
       expect(res.stderr).not.toMatch(/error/);
 
       // The repo id now resolves from the cache, offline, to the same model as the fixture folder.
-      const viaRepo = await runCliAsync(["extract", "-m", hub.repo, "--cache-dir", cache, "--offline", "-e", "person,company", TEXT]);
-      const viaDir = runCli(["extract", "-m", MODEL, "-e", "person,company", TEXT]);
+      const viaRepo = await runCli(["extract", "-m", hub.repo, "--cache-dir", cache, "--offline", "-e", "person,company", TEXT]);
+      const viaDir = await runCli(["extract", "-m", MODEL, "-e", "person,company", TEXT]);
       expect(viaRepo.code, viaRepo.stderr).toBe(0);
       expect(viaRepo.stdout).toBe(viaDir.stdout);
     });
 
     it("reports hub failures in one line", async () => {
       const cache = join(workDir, "hub-cache-errors");
-      const missing = await runCliAsync(["download", "test-org/no-such-model", "--endpoint", hub.endpoint, "--cache-dir", cache]);
+      const missing = await runCli(["download", "test-org/no-such-model", "--endpoint", hub.endpoint, "--cache-dir", cache]);
       expectUserError(missing, 1, /no-such-model/);
-      const offline = await runCliAsync(["download", hub.repo, "--cache-dir", cache, "--offline"]);
+      const offline = await runCli(["download", hub.repo, "--cache-dir", cache, "--offline"]);
       expectUserError(offline, 1, /tiny-gliner2/);
       hub.setFaults({ kind: "status", status: 500 });
       try {
-        const broken = await runCliAsync(["download", hub.repo, "--endpoint", hub.endpoint, "--cache-dir", cache]);
+        const broken = await runCli(["download", hub.repo, "--endpoint", hub.endpoint, "--cache-dir", cache]);
         expectUserError(broken, 1, /500/);
       } finally {
         hub.clearFaults();

@@ -3,7 +3,6 @@
  * messages never carry raw control characters, an empty schema file is refused, a BOM is accepted, and
  * $HF_TOKEN never goes to a URL model host.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,36 +10,15 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OverlongLine, readLines, streamJsonl } from "../src/cli/jsonl.js";
 import { startHubServer } from "./helpers/hubServer.js";
+import { runCli as runBuiltCli, type RunOptions, type RunResult } from "./helpers/runCli.js";
 import { buildInto, repoRoot } from "./runtimes/build.js";
 
 const MODEL = join(repoRoot, "test", "fixtures", "tiny-count_lstm_v2");
 let cliPath = "";
 let workDir = "";
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run the built CLI without blocking the test worker (the test process may also serve HTTP to it). */
-function runCli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, GLINER2_MODEL: "", ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
-    child.stdin.on("error", () => undefined); // the CLI may exit before reading everything
-    child.stdin.end(opts.input ?? "");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** The built CLI at cliPath (set in beforeAll), run without blocking the test worker. */
+const runCli = (args: string[], opts: RunOptions = {}): Promise<RunResult> => runBuiltCli(cliPath, args, opts);
 
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 

@@ -3,7 +3,6 @@
  * through `extractLong` and through the CLI, with peak memory compared between a 5,000- and a 20,000-word
  * document (counted in bytes, never timed).
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,28 +12,23 @@ import { GLiNER2 } from "../src/gliner2.js";
 import { countChunks } from "../src/long/index.js";
 import { splitWords } from "../src/words.js";
 import { syntheticDocument } from "./helpers/longText.js";
+import { runProcess, type RunResult } from "./helpers/runCli.js";
 import { buildInto, repoRoot } from "./runtimes/build.js";
 
 const MODEL = join(repoRoot, "test", "fixtures", "tiny-count_lstm_v2");
 let cliPath = "";
 let workDir = "";
 
-/** Run the built CLI without blocking the test worker's event loop (a 20,000-word run takes a while). */
-function runCli(args: string[], opts: { input?: string; rssReport?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Run the built CLI without blocking the test worker's event loop (a 20,000-word run takes a while), optionally
+ * preloading report-rss.mjs. Killed only at the longest test timeout here, not the helper's default 120 s.
+ */
+function runCli(args: string[], opts: { input?: string; rssReport?: string } = {}): Promise<RunResult> {
   const pre = opts.rssReport ? ["--import", pathToFileURL(join(repoRoot, "test", "runtimes", "report-rss.mjs")).href] : [];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...pre, cliPath, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, GLINER2_MODEL: "", GLINER2_RSS_REPORT: opts.rssReport ?? "" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.input ?? "");
+  return runProcess(process.execPath, [...pre, cliPath, ...args], {
+    input: opts.input,
+    env: { GLINER2_MODEL: "", GLINER2_RSS_REPORT: opts.rssReport ?? "" },
+    timeoutMs: 900_000,
   });
 }
 

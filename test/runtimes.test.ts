@@ -8,13 +8,14 @@
  * A runtime is skipped only when its binary is missing, with the reason in the test name; with
  * GLINER2_REQUIRE_RUNTIMES=1 (set by .ci/run) a missing runtime fails instead.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runProcess } from "./helpers/runCli.js";
 import { buildInto, repoRoot } from "./runtimes/build.js";
 import { serveStatic } from "./runtimes/staticServer.js";
 
@@ -52,21 +53,11 @@ const missing = {
 const skipTitle = (name: keyof typeof missing, title: string) => (missing[name] && !requireAll ? `${title} — SKIPPED: ${missing[name]}` : title);
 for (const [name, why] of Object.entries(missing)) if (why) console.warn(`runtimes.test: ${name} unavailable: ${why}${requireAll ? " (required)" : ""}`);
 
-function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 100_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`${cmd} ${args.join(" ")} exited ${code}\n${err}${out}`));
-      else resolve(out.trim());
-    });
-  });
+/** Run a runtime on the harness; resolves to its trimmed stdout, rejects on a non-zero exit (killed after 100 s). */
+async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  const { code, stdout, stderr } = await runProcess(cmd, args, { env, timeoutMs: 100_000 });
+  if (code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${code}\n${stderr}${stdout}`);
+  return stdout.trim();
 }
 
 /** Count string leaves of a result (extracted texts, labels) to check it is not empty. */
@@ -207,15 +198,12 @@ describe("examples/ run against the built package", () => {
   });
 
   for (const script of scripts) {
-    it(script, () => {
+    it(script, async () => {
       // "gliner2" resolves to this test's build instead of dist/ (test/runtimes/use-test-build.mjs).
-      const res = spawnSync(process.execPath, ["--import", pathToFileURL(join(repoRoot, "test", "runtimes", "use-test-build.mjs")).href, join(examplesDir, script), "--model", modelDir], {
-        cwd: repoRoot,
-        env: { ...process.env, GLINER2_TEST_BUILD: pathToFileURL(join(distDir, "index.js")).href },
-        encoding: "utf8",
-        timeout: 120_000,
+      const res = await runProcess(process.execPath, ["--import", pathToFileURL(join(repoRoot, "test", "runtimes", "use-test-build.mjs")).href, join(examplesDir, script), "--model", modelDir], {
+        env: { GLINER2_TEST_BUILD: pathToFileURL(join(distDir, "index.js")).href },
       });
-      expect(res.status, res.stderr).toBe(0);
+      expect(res.code, res.stderr).toBe(0);
       // Each section is a title line then a JSON value.
       const sections = res.stdout.trim().split(/\n\n/);
       expect(sections.length).toBeGreaterThanOrEqual(1);
@@ -227,14 +215,9 @@ describe("examples/ run against the built package", () => {
     });
   }
 
-  it("cli.sh", () => {
-    const res = spawnSync("bash", [join(examplesDir, "cli.sh"), modelDir], {
-      cwd: repoRoot,
-      env: { ...process.env, GLINER2_CLI: join(distDir, "cli.js") },
-      encoding: "utf8",
-      timeout: 120_000,
-    });
-    expect(res.status, res.stderr).toBe(0);
+  it("cli.sh", async () => {
+    const res = await runProcess("bash", [join(examplesDir, "cli.sh"), modelDir], { env: { GLINER2_CLI: join(distDir, "cli.js") } });
+    expect(res.code, res.stderr).toBe(0);
     const lines = res.stdout.trim().split("\n");
     const results = lines.filter((l) => !l.startsWith("#"));
     for (const l of results) expect(() => JSON.parse(l), l).not.toThrow();

@@ -169,7 +169,8 @@ describe("gliner2 serve", () => {
     expect(bad.json.detail).toMatch(/not valid JSON/);
     const cases: [unknown, RegExp][] = [
       [[1, 2], /must be a JSON object/],
-      [{ ...payload("extract_entities", "x", ["a"]), adapter: "legal" }, /unknown field "adapter"/],
+      [{ ...payload("extract_entities", "x", ["a"]), colour: "red" }, /unknown field "colour"/],
+      [{ ...payload("extract_entities", "x", ["a"]), adapter: "legal" }, /^adapter: no adapter named "legal" is loaded on this server \(it was started without --adapter\)$/],
       [{ ...payload("extract_entities", "x", ["a"]), task: "summarize" }, /task: must be one of extract_entities, classify_text, extract_json, schema/],
       [{ task: "extract_entities", schema: ["a"] }, /text: field required/],
       [payload("extract_entities", ["ok", 3] as never, ["a"]), /text\[1\]: must be a string/],
@@ -222,7 +223,7 @@ describe("gliner2 serve", () => {
       expect(metrics.text).toContain(name);
     }
     expect(Number(/gliner2_requests_total\{status="401"\} (\d+)/.exec(metrics.text)?.[1])).toBeGreaterThanOrEqual(3);
-    expect(Number(/gliner2_errors_total\{kind="invalid"\} (\d+)/.exec(metrics.text)?.[1])).toBeGreaterThanOrEqual(15);
+    expect(Number(/gliner2_errors_total\{kind="invalid"\} (\d+)/.exec(metrics.text)?.[1])).toBeGreaterThanOrEqual(16);
     // Every line is a comment or `name{labels} value`.
     for (const l of metrics.text.trimEnd().split("\n")) expect(l).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+-]+)$/);
   });
@@ -287,13 +288,12 @@ describe("gliner2 serve", () => {
     }
   });
 
-  it("refuses a non-loopback address without a key unless told otherwise; adapters are not supported yet", async () => {
+  it("refuses a non-loopback address without a key unless told otherwise", async () => {
     await expect(startServer({ model: DIR, host: "0.0.0.0", port: 0, log: null })).rejects.toThrow(/refusing to serve on 0\.0\.0\.0 without an API key/);
     const open = await startServer({ model: local, host: "0.0.0.0", port: 0, insecureNoAuth: true, log: null });
     await open.drain();
     const keyed = await startServer({ model: local, host: "0.0.0.0", port: 0, apiKeys: ["k"], log: null });
     await keyed.drain();
-    await expect(startServer({ model: DIR, port: 0, adapters: { legal: "/x" }, log: null })).rejects.toThrow(/cannot load adapters yet/);
   });
 
   it("drains: in-flight requests finish, then the port closes", async () => {
@@ -355,13 +355,31 @@ describe("gliner2 serve (built CLI)", () => {
     expect(p.stderr()).toMatch(/"msg":"drained"/);
   });
 
-  it("reports bad flags and unsupported adapters as errors", async () => {
+  it("serves --adapter NAME=DIR per request; reports bad flags and adapters that cannot load as errors", async () => {
+    const enc = join(repoRoot, "test/fixtures/lora/adapters/tiny-count_lstm_v2/enc_r4");
+    const served = run(["-m", DIR, "--port", "0", "--adapter", `enc=${enc}`]);
+    const url = await served.listening;
+    expect(served.stderr()).toMatch(/"msg":"adapter loaded","adapter":"enc"/);
+    const lib = await GLiNER2.fromPretrained(DIR, { offThread: false });
+    await lib.loadAdapter(enc, { name: "enc", activate: false });
+    const o = { includeConfidence: true };
+    const withAdapter = await api(url, { ...payload("extract_entities", TEXTS[0], ["person", "city"], { conf: true }), adapter: "enc" }, null);
+    expect(withAdapter.text).toBe(JSON.stringify({ result: await lib.extractEntities(TEXTS[0], ["person", "city"], { ...o, adapter: "enc" }) }));
+    const base = await api(url, payload("extract_entities", TEXTS[0], ["person", "city"], { conf: true }), null);
+    expect(base.text).toBe(JSON.stringify({ result: await lib.extractEntities(TEXTS[0], ["person", "city"], { ...o, adapter: null }) }));
+    expect(base.text).not.toBe(withAdapter.text);
+    served.child.kill("SIGTERM");
+    expect(await served.exited).toBe(0);
+
     const usage = run(["-m", DIR, "--max-batch", "0"]);
     expect(await usage.exited).toBe(2);
     expect(usage.stderr()).toMatch(/--max-batch must be an integer between 1 and 4096/);
-    const adapter = run(["-m", DIR, "--port", "0", "--adapter", "legal=/tmp/x"]);
+    const twice = run(["-m", DIR, "--adapter", `a=${enc}`, "--adapter", "a=/tmp/x"]);
+    expect(await twice.exited).toBe(2);
+    expect(twice.stderr()).toMatch(/--adapter a is given twice/);
+    const adapter = run(["-m", DIR, "--port", "0", "--adapter", "legal=/tmp/gliner2-no-such-adapter"]);
     expect(await adapter.exited).toBe(1);
-    expect(adapter.stderr()).toMatch(/cannot load adapters yet/);
+    expect(adapter.stderr()).toMatch(/gliner2-no-such-adapter: adapter folder not found/);
     const open = run(["-m", DIR, "--host", "0.0.0.0", "--port", "0"]);
     expect(await open.exited).toBe(1);
     expect(open.stderr()).toMatch(/refusing to serve on 0\.0\.0\.0 without an API key/);

@@ -56,18 +56,18 @@ describe("backend option", () => {
   it("fromPretrained({ backend }) selects the kernels, rejects unknown names, and wasm threads give the same extraction", async () => {
     const text = "Maria moved from Lisbon to Berlin in 2019 to join Siemens as a senior engineer in the energy unit.";
     const schema = { entities: ["person", "city", "company"], classifications: { topic: { labels: ["work", "travel"] } } };
-    const js = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "js" });
+    const js = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "js", offThread: false });
     expect(js.model.encoder.layers[0].query.wasm).toBeUndefined();
-    const wasm = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "wasm" });
+    const wasm = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "wasm", offThread: false });
     expect(wasm.model.encoder.layers[0].query.wasm).toBeDefined();
     const one = await wasm.extract(text, schema, { includeConfidence: true });
-    const wasm2 = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "wasm", threads: 2 });
+    const wasm2 = await GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "wasm", threads: 2, offThread: false });
     expect(threadCount()).toBe(2);
     expect(await wasm2.extract(text, schema, { includeConfidence: true })).toEqual(one);
     // same decisions as the reference kernels
     setBackend("js");
     stopThreads();
     expect(JSON.stringify(await js.extract(text, schema))).toBe(JSON.stringify(await (setBackend("wasm"), wasm.extract(text, schema))));
-    await expect(GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "gpu" as never })).rejects.toThrow(/backend/);
+    await expect(GLiNER2.fromPretrained(checkpointDir("tiny-count_lstm_v2"), { backend: "gpu" as never, offThread: false })).rejects.toThrow(/backend/);
   });
 });

@@ -13,7 +13,7 @@ import { linear, type PackedLinear } from "../kernels/index.js";
 import type { Gliner2Model } from "../engine.js";
 import type { CountEmbedWeights, Heads } from "../heads/index.js";
 import type { Mlp } from "../heads/mlp.js";
-import { positionProjections, withProjections, type DebertaEncoder } from "../model/deberta.js";
+import { positionProjections, withProjections, type DebertaEncoder, type DebertaLayer } from "../model/deberta.js";
 
 /** Input columns `[from, to)` of the official module's weight that a packed layer holds; null = all of them. */
 export type Columns = readonly [number, number] | null;
@@ -78,7 +78,13 @@ function rebuildEncoder(enc: DebertaEncoder, visit: LinearVisitor): DebertaEncod
     };
     // Attention applies query_proj / key_proj to the relative embeddings too (shared keys), adapter included:
     // a changed query or key gets its own projections (and WebAssembly tables), the others keep the base's.
-    const pos = query === layer.query && key === layer.key ? layer : positionProjections(enc.relEmbeddings, enc.config, query, key, layer.attnNorm, layer.outputNorm);
+    const fresh = query === layer.query && key === layer.key ? layer : positionProjections(enc.relEmbeddings, enc.config, query, key, layer.attnNorm, layer.outputNorm);
+    const own = (name: "posQuery" | "posKey" | "posTables", from: object) => Object.getOwnPropertyDescriptor(from, name)!;
+    const pos = Object.defineProperties({} as Pick<DebertaLayer, "posQuery" | "posKey" | "posTables">, {
+      posQuery: own("posQuery", query === layer.query ? layer : fresh),
+      posKey: own("posKey", key === layer.key ? layer : fresh),
+      posTables: own("posTables", fresh),
+    });
     return withProjections(linears, pos);
   });
   return { ...enc, layers };

@@ -23,7 +23,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "timeout", kind: "string", value: "MS", help: "per-request limit, answered 503 when passed (default 30000)" },
   { name: "base-path", kind: "string", value: "PATH", help: "mount point of the API (default none: POST /gliner-2)" },
   { name: "cors-origin", kind: "string", value: "ORIGIN", help: "send CORS headers for this origin (default: CORS off)" },
-  { name: "adapter", kind: "string", repeatable: true, value: "NAME=DIR", help: "load an adapter under a name" },
+  { name: "adapter", kind: "string", repeatable: true, value: "NAME=DIR", help: "load a LoRA adapter (folder, URL or hub repo id) at start-up under NAME; requests pick it with \"adapter\": NAME (repeatable)" },
   { name: "cache-dir", kind: "string", value: "DIR", help: "hub cache folder" },
   { name: "revision", kind: "string", value: "REV", help: "hub branch, tag or commit" },
   { name: "token", kind: "string", value: "TOKEN", help: "hub access token (default: $HF_TOKEN)" },
@@ -47,6 +47,10 @@ ${formatOptions(OPTIONS)}
 Examples:
   GLINER2_API_KEY=secret gliner2 serve -m fastino/gliner2-base-v1 --port 8080
   gliner2 serve -m ./checkpoint --host 0.0.0.0 --api-keys-file /etc/gliner2/keys
+  gliner2 serve -m ./checkpoint --adapter legal=./adapters/legal --adapter medical=my-org/gliner2-medical-lora
+
+Body fields beyond the official client's: "adapter": NAME (null = base model; absent = base model),
+"long": true with optional "chunk_size" (words per window, default 384) and "chunk_overlap" (default 64).
 `;
 
 async function readKeys(path: string): Promise<string[]> {
@@ -78,7 +82,9 @@ export async function runServe(argv: readonly string[], io: CliIO): Promise<numb
   for (const a of opt.list("adapter")) {
     const eq = a.indexOf("=");
     if (eq <= 0 || eq === a.length - 1) throw new UsageError("serve", `--adapter must be NAME=DIR, got "${a}"`);
-    adapters[a.slice(0, eq)] = a.slice(eq + 1);
+    const name = a.slice(0, eq);
+    if (Object.hasOwn(adapters, name)) throw new UsageError("serve", `--adapter ${name} is given twice`);
+    adapters[name] = a.slice(eq + 1);
   }
   const keys = [...opt.list("api-key")];
   const keysFile = opt.string("api-keys-file");

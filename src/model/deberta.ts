@@ -30,7 +30,7 @@ interface Norm {
   beta: Float32Array;
 }
 
-interface DebertaLayer {
+export interface DebertaLayer {
   query: PackedLinear;
   key: PackedLinear;
   value: PackedLinear;

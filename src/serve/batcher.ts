@@ -1,23 +1,33 @@
 /**
  * Dynamic batching: requests queue here; when the model is free, the oldest request and the queued requests
- * with the same call options that fit join one `batchExtract` call (one schema per text), capped by texts and
- * by padded tokens (texts × longest). A lone request waits at most `windowMs` for companions. Results are
+ * with the same call options (adapter and long-document windows included: one model call runs one adapter)
+ * that fit join one `batchExtract` call (one schema per text) — or one `batchExtractLong` call for long
+ * documents — capped by texts and by padded tokens (texts × longest). A lone request waits at most `windowMs` for companions. Results are
  * routed back per request; when a combined call fails, its requests are retried one by one so only the
  * request at fault gets the error. The queue is bounded: `push` refuses work beyond `maxQueue` texts.
  */
 import type { CallOptions, ExtractionResult } from "../gliner2.js";
+import type { ChunkOptions, LongOptions } from "../long/index.js";
 import type { Schema } from "../schema.js";
 
 export interface BatchModel {
   batchExtract(texts: string[], schemas: Schema[], opts: CallOptions & { batchSize?: number }): Promise<ExtractionResult[]>;
+  batchExtractLong(texts: string[], schemas: Schema[], opts: LongOptions): Promise<ExtractionResult[]>;
+}
+
+/** A long-document job's windows, and the estimated tokens of one window (prompt included). */
+export interface LongJob extends ChunkOptions {
+  readonly chunkTokens: number;
 }
 
 export interface Job {
   readonly texts: readonly string[];
   readonly schema: Schema;
   readonly options: CallOptions;
-  /** Estimated tokens per text (prompt + words). */
+  /** Estimated tokens per text (prompt + words; for a long document, all its windows). */
   readonly tokens: readonly number[];
+  /** Set for long documents: the texts go through `batchExtractLong` with these windows. */
+  readonly long?: LongJob;
 }
 
 export interface BatcherOptions {
@@ -58,7 +68,12 @@ export function createBatcher(model: BatchModel, opts: BatcherOptions): Batcher 
   let timer: ReturnType<typeof setTimeout> | null = null;
   let idleWaiters: (() => void)[] = [];
 
-  const optionsKey = (o: CallOptions) => JSON.stringify([o.threshold, o.includeConfidence, o.includeSpans, o.formatResults, o.spanSelection]);
+  // Requests join one model call only when every option of that call is the same, the adapter included
+  // (absent = the model's default, which is not the same as null = the base model).
+  const optionsKey = (j: Job) => {
+    const o = j.options;
+    return JSON.stringify([o.threshold, o.includeConfidence, o.includeSpans, o.formatResults, o.spanSelection, o.adapter === undefined ? 0 : o.adapter, j.long ? [j.long.chunkSize, j.long.chunkOverlap] : 0]);
+  };
 
   const checkIdle = () => {
     if (queue.length === 0 && !running) {
@@ -98,7 +113,11 @@ export function createBatcher(model: BatchModel, opts: BatcherOptions): Batcher 
     inflight = texts.length;
     const t0 = performance.now();
     try {
-      const results = await model.batchExtract(texts, schemas, { ...entries[0].job.options, batchSize: Math.max(1, Math.min(opts.maxBatch, texts.length)) });
+      const { long, options } = entries[0].job;
+      const results = long
+        ? // Windows per encoder call: as many as the token cap allows, at most maxBatch.
+          await model.batchExtractLong(texts, schemas, { ...options, chunkSize: long.chunkSize, chunkOverlap: long.chunkOverlap, batchSize: Math.max(1, Math.min(opts.maxBatch, Math.floor(opts.maxBatchTokens / long.chunkTokens))) })
+        : await model.batchExtract(texts, schemas, { ...options, batchSize: Math.max(1, Math.min(opts.maxBatch, texts.length)) });
       opts.onBatch?.(texts.length, tokens, (performance.now() - t0) / 1000);
       let at = 0;
       for (const e of entries) {
@@ -147,7 +166,7 @@ export function createBatcher(model: BatchModel, opts: BatcherOptions): Batcher 
       if (queued + job.texts.length > opts.maxQueue && queued > 0) return null;
       let entry!: Entry;
       const promise = new Promise<ExtractionResult[]>((resolve, reject) => {
-        entry = { job, key: optionsKey(job.options), resolve, reject, cancelled: false };
+        entry = { job, key: optionsKey(job), resolve, reject, cancelled: false };
       });
       queue.push(entry);
       queued += job.texts.length;

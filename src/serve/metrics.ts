@@ -28,12 +28,16 @@ export interface Metrics {
   request(status: number, seconds: number): void;
   error(kind: string): void;
   batch(texts: number, tokens: number, seconds: number): void;
+  /** A valid request's adapter (undefined = the model's default, null = the base model) and kind. */
+  use(adapter: string | null | undefined, long: boolean, texts: number): void;
   render(gauges: { queueTexts: number; inflightTexts: number; ready: boolean; draining: boolean; loopDelay?: { p99: number; max: number } }): string;
 }
 
 export function createMetrics(): Metrics {
   const requests = new Map<string, number>();
   const errors = new Map<string, number>();
+  const byAdapter = new Map<string, number>();
+  const longTexts = { requests: 0, documents: 0 };
   const duration = histogram(DURATION_BUCKETS);
   const batchSize = histogram(BATCH_BUCKETS);
   let texts = 0;
@@ -60,6 +64,14 @@ export function createMetrics(): Metrics {
     error(kind) {
       bump(errors, kind);
     },
+    use(adapter, long, n) {
+      // Adapter names are letters, digits, "_", "-", "." (never quotes or parentheses): safe label values.
+      bump(byAdapter, adapter === undefined ? "(default)" : adapter === null ? "(base)" : adapter);
+      if (long) {
+        longTexts.requests++;
+        longTexts.documents += n;
+      }
+    },
     batch(n, tok, seconds) {
       observe(batchSize, n);
       texts += n;
@@ -74,6 +86,15 @@ export function createMetrics(): Metrics {
         "# HELP gliner2_errors_total Requests that failed, by kind (auth, invalid, too_large, overloaded, timeout, not_ready, internal).",
         "# TYPE gliner2_errors_total counter",
         ...[...errors].sort().map(([k, n]) => `gliner2_errors_total{kind="${k}"} ${n}`),
+        '# HELP gliner2_adapter_requests_total Valid extraction requests by the adapter they named ("(default)": none named, "(base)": null).',
+        "# TYPE gliner2_adapter_requests_total counter",
+        ...[...byAdapter].sort().map(([a, n]) => `gliner2_adapter_requests_total{adapter="${a}"} ${n}`),
+        "# HELP gliner2_long_requests_total Valid long-document requests.",
+        "# TYPE gliner2_long_requests_total counter",
+        `gliner2_long_requests_total ${longTexts.requests}`,
+        "# HELP gliner2_long_documents_total Long documents in valid requests.",
+        "# TYPE gliner2_long_documents_total counter",
+        `gliner2_long_documents_total ${longTexts.documents}`,
         ...hist("gliner2_request_duration_seconds", "Time from request received to response sent, extraction requests.", duration),
         ...hist("gliner2_batch_size", "Texts per model call (dynamic batching).", batchSize),
         "# HELP gliner2_queue_depth Texts waiting for the model.",

@@ -10,11 +10,19 @@
  *   extract_json      schema = {structure: [field specs]}
  *   schema            schema = the hosted JSON schema (entities, classifications, structures, relations, …)
  *
+ * Fields beyond the official client's (this server's extensions, all optional):
+ *
+ *   adapter        a LoRA adapter loaded at start-up (`--adapter name=dir`), by name; null = the base model
+ *   long           true: a long document (windows of words, merged as `batchExtractLong`)
+ *   chunk_size     words per window (default 384); implies long
+ *   chunk_overlap  words shared by consecutive windows (default 64, smaller than chunk_size); implies long
+ *
  * A field we do not know is rejected (422), so a request meant for a feature this server lacks never silently
  * runs without it.
  */
 import type { CallOptions } from "../gliner2.js";
 import { Gliner2Error, SchemaError } from "../errors.js";
+import { DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, type ChunkOptions } from "../long/index.js";
 import {
   normalizeSchema,
   schemaFromEntityTypes,
@@ -45,7 +53,13 @@ export type Task = (typeof TASKS)[number];
 /** The task name classify_text results are keyed by (the official client reads `result["classification"]`). */
 export const CLASSIFY_TASK_NAME = "classification";
 
-const BODY_FIELDS = ["task", "text", "schema", "threshold", "include_confidence", "include_spans", "format_results"] as const;
+/** The official client's fields. */
+const OFFICIAL_FIELDS = ["task", "text", "schema", "threshold", "include_confidence", "include_spans", "format_results"] as const;
+/** This server's extensions (adapters, long documents). */
+const EXTENSION_FIELDS = ["adapter", "long", "chunk_size", "chunk_overlap"] as const;
+const BODY_FIELDS = [...OFFICIAL_FIELDS, ...EXTENSION_FIELDS] as const;
+/** Adapter names as the library accepts them (src/adapters: checkAdapterName). */
+const ADAPTER_NAME = /^[A-Za-z0-9][\w.-]{0,127}$/;
 const CLASSIFY_KEYS = ["categories", "multi_label", "cls_threshold", "class_act", "prompt", "examples"];
 
 export interface ApiRequest {
@@ -55,6 +69,11 @@ export interface ApiRequest {
   readonly batch: boolean;
   readonly schema: Schema;
   readonly options: Required<Pick<CallOptions, "threshold" | "includeConfidence" | "includeSpans" | "formatResults">>;
+  /** The adapter named by the request; null = the base model; undefined = the model's default (the base model
+   *  unless the embedding application activated an adapter). Not yet checked against the loaded adapters. */
+  readonly adapter: string | null | undefined;
+  /** Window options when the texts are long documents (`batchExtractLong`), else null. */
+  readonly long: ChunkOptions | null;
 }
 
 const invalid = (detail: string) => new HttpError(422, "invalid", detail);
@@ -144,6 +163,11 @@ export function parseApiRequest(body: unknown): ApiRequest {
     includeSpans: bool(body, "include_spans", false),
     formatResults: bool(body, "format_results", true),
   };
+  const adapter = body.adapter;
+  if (adapter !== undefined && adapter !== null && (typeof adapter !== "string" || !ADAPTER_NAME.test(adapter))) {
+    throw invalid(`adapter: must be the name of a loaded adapter (letters, digits, "_", "-", "."; at most 128) or null for the base model, got ${quote(adapter)}`);
+  }
+  const long = longOptions(body, options.formatResults);
   let schema: Schema;
   try {
     schema = taskSchema(task as Task, body.schema);
@@ -151,5 +175,28 @@ export function parseApiRequest(body: unknown): ApiRequest {
     if (e instanceof Gliner2Error) throw invalid(e.message);
     throw e;
   }
-  return { task: task as Task, texts, batch, schema, options };
+  return { task: task as Task, texts, batch, schema, options, adapter: adapter as string | null | undefined, long };
+}
+
+function wordCount(body: Record<string, unknown>, key: string, dflt: number, min: number): number {
+  const v = body[key];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw invalid(`${key}: must be an integer ≥ ${min} (words), got ${quote(v)}`);
+  return v;
+}
+
+/** `long`, `chunk_size`, `chunk_overlap` → window options, or null for ordinary texts. */
+function longOptions(body: Record<string, unknown>, formatResults: boolean): ChunkOptions | null {
+  const flag = body.long;
+  if (flag !== undefined && flag !== null && typeof flag !== "boolean") throw invalid(`long: must be a boolean, got ${quote(flag)}`);
+  const sized = ["chunk_size", "chunk_overlap"].filter((k) => body[k] !== undefined && body[k] !== null);
+  if (flag === false && sized.length > 0) throw invalid(`${sized[0]}: applies to long documents only, but "long" is false`);
+  if (flag !== true && sized.length === 0) return null;
+  const chunkSize = wordCount(body, "chunk_size", DEFAULT_CHUNK_SIZE, 1);
+  const chunkOverlap = wordCount(body, "chunk_overlap", DEFAULT_CHUNK_OVERLAP, 0);
+  if (chunkOverlap >= chunkSize) {
+    throw invalid(`chunk_overlap: must be smaller than chunk_size (${chunkSize}), got ${chunkOverlap}${body.chunk_overlap === undefined || body.chunk_overlap === null ? " (the default)" : ""}`);
+  }
+  if (!formatResults) throw invalid("format_results: long documents are merged in the formatted shape; false is not supported with long documents");
+  return { chunkSize, chunkOverlap };
 }

@@ -16,8 +16,10 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { checkAdapterName } from "../adapters/index.js";
 import { Gliner2Error } from "../errors.js";
 import { GLiNER2, type ExtractionResult, type LoadOptions } from "../gliner2.js";
+import { countChunks } from "../long/index.js";
 import { buildPrompt } from "../prompt.js";
 import { prepareText, splitWords } from "../words.js";
 import { createBatcher, type BatchModel } from "./batcher.js";
@@ -55,7 +57,11 @@ export interface ServeOptions {
   readonly basePath?: string;
   /** CORS: the allowed origin ("*" or one origin). Off (no CORS headers) by default. */
   readonly corsOrigin?: string;
-  /** Adapters by name (`--adapter name=dir`). */
+  /**
+   * LoRA adapters loaded at start-up, by name (`--adapter name=dir`): a folder, URL or hub repo id each (hub
+   * options from `load`). They are loaded inactive, so requests without `"adapter"` use the base model; a request
+   * selects one with `"adapter": "name"`. /readyz answers 200 only once all are loaded; a failed load fails `ready`.
+   */
   readonly adapters?: Readonly<Record<string, string>>;
   /** Structured log sink (one object per event); default: JSON lines on stderr. null = silent. */
   readonly log?: ((entry: Record<string, unknown>) => void) | null;
@@ -107,6 +113,18 @@ function estimateTokens(text: string, promptTokens: number): number {
   return Math.ceil((splitWords(prepareText(text)).length + promptTokens) * 1.3) + 2;
 }
 
+/** One window of `chunkSize` words, prompt included. */
+function estimateWindowTokens(chunkSize: number, promptTokens: number): number {
+  return Math.ceil((chunkSize + promptTokens) * 1.3) + 2;
+}
+
+/** All windows of a long document (overlaps and each window's prompt counted: what the encoder sees). */
+function estimateLongTokens(text: string, promptTokens: number, w: { chunkSize: number; chunkOverlap: number }): number {
+  const words = splitWords(text).length;
+  const windows = countChunks(words, w);
+  return Math.ceil((words + (windows - 1) * w.chunkOverlap + windows * promptTokens) * 1.3) + 2 * windows;
+}
+
 /** Validate numeric options up front, naming the option. */
 function positiveInt(name: string, v: number | undefined, dflt: number, min = 1): number {
   if (v === undefined) return dflt;
@@ -121,8 +139,14 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
   if (keys.length === 0 && !isLoopback(host) && !opts.insecureNoAuth) {
     throw new Gliner2Error("SERVE", `refusing to serve on ${host} without an API key: give --api-key/--api-keys-file, bind a loopback address, or pass --insecure-no-auth`);
   }
-  if (opts.adapters && Object.keys(opts.adapters).length > 0) {
-    throw new Gliner2Error("SERVE", "adapters: this build of gliner2 cannot load adapters yet (no loadAdapter); remove --adapter");
+  const adapters = Object.entries(opts.adapters ?? {});
+  for (const [name, source] of adapters) {
+    try {
+      checkAdapterName(name);
+    } catch (e) {
+      throw new Gliner2Error("SERVE", `adapters: ${quote(name)} is not a valid adapter name (${(e as Error).message.replace(/^name: /, "")})`);
+    }
+    if (typeof source !== "string" || source === "") throw new Gliner2Error("SERVE", `adapters.${name}: must be a folder, URL or hub repo id, got ${quote(source)}`);
   }
   const maxBatch = positiveInt("maxBatch", opts.maxBatch, 16);
   const maxQueue = positiveInt("maxQueue", opts.maxQueue, 256);
@@ -195,6 +219,7 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
 
   const handleApi = async (req: IncomingMessage, res: ServerResponse, rid: string, started: number): Promise<void> => {
     let texts = 0;
+    let extra: Record<string, unknown> = {};
     let status = 200;
     let detail: string | undefined;
     try {
@@ -212,11 +237,27 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
       }
       const apiReq = parseApiRequest(body);
       texts = apiReq.texts.length;
+      if (typeof apiReq.adapter === "string" && !model.adapterNames.includes(apiReq.adapter)) {
+        const loaded = model.adapterNames;
+        throw new HttpError(422, "invalid", `adapter: no adapter named ${quote(apiReq.adapter)} is loaded on this server (${loaded.length > 0 ? `loaded: ${loaded.join(", ")}` : "it was started without --adapter"})`);
+      }
+      metrics.use(apiReq.adapter, apiReq.long !== null, texts);
+      extra = { ...(apiReq.adapter !== undefined ? { adapter: apiReq.adapter } : {}), ...(apiReq.long ? { long: apiReq.long } : {}) };
+      const options = apiReq.adapter === undefined ? apiReq.options : { ...apiReq.options, adapter: apiReq.adapter };
       let result: ExtractionResult[];
       if (texts === 0) result = [];
       else {
         const promptTokens = buildPrompt(apiReq.schema).prefixTokens.length;
-        const handle = batcherRef.current.push({ texts: apiReq.texts, schema: apiReq.schema, options: apiReq.options, tokens: apiReq.texts.map((t) => estimateTokens(t, promptTokens)) });
+        const job = apiReq.long
+          ? {
+              texts: apiReq.texts,
+              schema: apiReq.schema,
+              options,
+              tokens: apiReq.texts.map((t) => estimateLongTokens(t, promptTokens, apiReq.long!)),
+              long: { ...apiReq.long, chunkTokens: estimateWindowTokens(apiReq.long.chunkSize, promptTokens) },
+            }
+          : { texts: apiReq.texts, schema: apiReq.schema, options, tokens: apiReq.texts.map((t) => estimateTokens(t, promptTokens)) };
+        const handle = batcherRef.current.push(job);
         if (handle === null) {
           const retry = Math.max(1, Math.ceil(batcherRef.current.queuedTexts / 50));
           throw new HttpError(429, "overloaded", `the server is at capacity (${maxQueue} texts queued); retry later`, { "Retry-After": String(retry) });
@@ -232,7 +273,13 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
           result = await Promise.race([handle.promise, timedOut]);
         } catch (e) {
           if (e instanceof HttpError) throw e;
-          if (e instanceof Gliner2Error && e.code !== "WORKER") throw new HttpError(422, "invalid", e.message.replace(/^texts\[(\d+)\]/, (_, i) => (apiReq.batch ? `text[${i}]` : "text")));
+          if (e instanceof Gliner2Error && e.code !== "WORKER") {
+            // Long documents: the library's index is a window's place in its batch, not a text's; what the
+            // caller can change is the window size.
+            const over = apiReq.long && /^(?:texts\[\d+\]|text): prompt \+ text is (\d+) tokens, over the (\d+)-token limit/.exec(e.message);
+            if (over) throw new HttpError(422, "invalid", `chunk_size: a window of ${apiReq.long!.chunkSize} words is ${over[1]} tokens with the prompt, over this model's ${over[2]}-token limit; use a smaller chunk_size`);
+            throw new HttpError(422, "invalid", apiReq.long ? e.message : e.message.replace(/^texts\[(\d+)\]/, (_, i) => (apiReq.batch ? `text[${i}]` : "text")));
+          }
           throw e;
         } finally {
           clearTimeout(timer);
@@ -254,7 +301,7 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
     } finally {
       const seconds = (performance.now() - started) / 1000;
       metrics.request(status, seconds);
-      log({ time: new Date().toISOString(), level: status >= 500 ? "error" : status >= 400 ? "warn" : "info", msg: "request", id: rid, method: req.method, path: req.url, status, ms: Math.round(seconds * 10000) / 10, texts, ...(detail !== undefined ? { detail } : {}), remote: req.socket.remoteAddress });
+      log({ time: new Date().toISOString(), level: status >= 500 ? "error" : status >= 400 ? "warn" : "info", msg: "request", id: rid, method: req.method, path: req.url, status, ms: Math.round(seconds * 10000) / 10, texts, ...extra, ...(detail !== undefined ? { detail } : {}), remote: req.socket.remoteAddress });
     }
   };
 
@@ -341,18 +388,38 @@ export async function startServer(opts: ServeOptions): Promise<GlinerServer> {
   const url = `http://${shownHost}:${addr.port}`;
   log({ time: new Date().toISOString(), level: "info", msg: "listening", url, auth: keys.length > 0 ? `${keys.length} key(s)` : "none", maxBatch, maxQueue, maxBody, timeoutMs });
 
+  let adapterFailed = false;
   const ready = (async () => {
     const t0 = performance.now();
+    let m: GLiNER2;
     if (typeof opts.model === "string") {
-      model = await GLiNER2.fromPretrained(opts.model, { ...opts.load, threads: opts.threads ?? opts.load?.threads, offThread: opts.load?.offThread ?? "auto" });
-      ownsModel = true;
+      m = await GLiNER2.fromPretrained(opts.model, { ...opts.load, threads: opts.threads ?? opts.load?.threads, offThread: opts.load?.offThread ?? "auto" });
     } else {
-      model = opts.model;
+      m = opts.model;
     }
+    // Adapters before readiness: a replica that reports ready serves every adapter it was started with.
+    const l = opts.load;
+    for (const [name, source] of adapters) {
+      const ta = performance.now();
+      try {
+        // Plain hub options only (they cross to the model's thread); the checkpoint's revision is not the adapter's.
+        await m.loadAdapter(source, { name, activate: false, cacheDir: l?.cacheDir, endpoint: l?.endpoint, token: l?.token, offline: l?.offline, timeoutMs: l?.timeoutMs });
+      } catch (e) {
+        adapterFailed = true;
+        log({ time: new Date().toISOString(), level: "error", msg: "adapter failed to load", adapter: name, detail: e instanceof Error ? e.message : String(e) });
+        if (typeof opts.model === "string") await m.dispose();
+        throw e;
+      }
+      log({ time: new Date().toISOString(), level: "info", msg: "adapter loaded", adapter: name, ms: Math.round(performance.now() - ta) });
+    }
+    model = m;
+    ownsModel = typeof opts.model === "string";
     batcherRef.current = makeBatcher(model);
-    log({ time: new Date().toISOString(), level: "info", msg: "model ready", ms: Math.round(performance.now() - t0), offThread: (model as unknown as { offThread?: boolean }).offThread === true });
+    log({ time: new Date().toISOString(), level: "info", msg: "model ready", ms: Math.round(performance.now() - t0), offThread: (model as unknown as { offThread?: boolean }).offThread === true, adapters: model.adapterNames });
   })();
-  ready.catch((e) => log({ time: new Date().toISOString(), level: "error", msg: "model failed to load", detail: e instanceof Error ? e.message : String(e) }));
+  ready.catch((e) => {
+    if (!adapterFailed) log({ time: new Date().toISOString(), level: "error", msg: "model failed to load", detail: e instanceof Error ? e.message : String(e) });
+  });
 
   let drained: Promise<void> | null = null;
   const drain = () => {

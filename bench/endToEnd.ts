@@ -1,0 +1,107 @@
+/**
+ * End-to-end benchmark (not a test) on a random gliner2-base-shaped checkpoint with the released tokenizer, each
+ * configuration in a fresh Node process:
+ *
+ *   load         fromPretrained(dir) wall time, resident and peak RSS after load (peak ÷ resident: the issue's
+ *                "peak during load ≤ 1.3× final" check)
+ *   encoder      the encoder alone on the token ids an extraction of a 64-word text feeds it
+ *   extract      extract(text, entities + one classification) through the public API, same text
+ *
+ * Reported per backend × threads: best-of-N ms of both and extract ÷ encoder. Times on a shared machine are
+ * noisy: compare rows of one run only.
+ *
+ *   npm run bench:e2e                      # = build, then node dist/bench/endToEnd.js [words]
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { GLiNER2 } from "../src/gliner2.js";
+import { runBatch } from "../src/engine.js";
+import { encode } from "../src/model/deberta.js";
+import { buildPrompt } from "../src/prompt.js";
+import { normalizeSchema } from "../src/schema.js";
+import { prepareText, splitWords } from "../src/words.js";
+import { findTokenizer, writeCheckpoint } from "./shared/baseCheckpoint.js";
+
+const MB = 1024 * 1024;
+const REPEATS = 5;
+const WORDS =
+  "Maria Lopez moved from Lisbon to Berlin in 2019 to join Siemens as a senior engineer ; she now leads the grid team with Peter Schmidt and reports to the board in Munich every quarter .".split(" ");
+
+function peakRss(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
+function best(run: () => unknown): number {
+  let ms = Infinity;
+  for (let i = 0; i < REPEATS; i++) {
+    const t = performance.now();
+    run();
+    ms = Math.min(ms, performance.now() - t);
+  }
+  return ms;
+}
+
+async function bestAsync(run: () => Promise<unknown>): Promise<number> {
+  let ms = Infinity;
+  for (let i = 0; i < REPEATS; i++) {
+    const t = performance.now();
+    await run();
+    ms = Math.min(ms, performance.now() - t);
+  }
+  return ms;
+}
+
+async function child(dir: string, backend: "js" | "wasm", threads: number, words: number) {
+  const t0 = performance.now();
+  const model = await GLiNER2.fromPretrained(dir, { backend, threads, offThread: false });
+  const loadMs = performance.now() - t0;
+  const peakLoad = peakRss();
+  const residentMB = process.memoryUsage().rss / MB;
+  const text = Array.from({ length: words }, (_, i) => WORDS[i % WORDS.length]).join(" ");
+  const schema = { entities: ["person", "city", "company"], classifications: { topic: { labels: ["work", "travel", "politics"] } } };
+  // The ids extract feeds the encoder: the same prompt assembly, recorded once.
+  const prepared = prepareText(text);
+  const item = { words: splitWords(prepared).map((w) => w.text), prompt: buildPrompt(normalizeSchema(schema)) };
+  const ids = runBatch(model.model, [item])[0].inputIds;
+  const mask = new Uint8Array(ids.length).fill(1);
+  await model.extract(text, schema); // warm-up (JIT, scratch)
+  const encoderMs = best(() => encode(model.model.encoder, ids, mask, 1, ids.length));
+  const extractMs = await bestAsync(() => model.extract(text, schema));
+  return { backend, threads, tokens: ids.length, loadMs, residentMB, peakLoadMB: peakLoad, encoderMs, extractMs };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === "--child") {
+    const r = await child(args[1], args[2] as "js" | "wasm", Number(args[3]), Number(args[4]));
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    process.exit(0); // the thread pool's workers
+  }
+  const words = Number(args[0] ?? 64) || 64;
+  const self = fileURLToPath(import.meta.url);
+  const root = resolve(self, "..", "..", "..");
+  const tok = findTokenizer(root);
+  const work = mkdtempSync(join(tmpdir(), "gliner2-e2e-bench-"));
+  const dir = join(work, "base");
+  try {
+    writeCheckpoint(dir, tok.path);
+    console.log(`node ${process.version}; ${words}-word text; tokenizer ${tok.real ? "released" : "fixture (real one not found)"}; best of ${REPEATS}; every row a fresh process`);
+    const rows: string[][] = [["backend", "threads", "tokens", "load s", "RSS MiB", "peak/RSS", "encoder ms", "extract ms", "extract ÷ encoder"]];
+    for (const [backend, threads] of [["wasm", 1], ["wasm", 2], ["js", 1]] as const) {
+      const res = spawnSync(process.execPath, [self, "--child", dir, backend, String(threads), String(words)], { encoding: "utf8", maxBuffer: 1 << 24 });
+      if (res.status !== 0) throw new Error(`${backend}/${threads}: child failed (${res.status})\n${res.stderr}`);
+      const r = JSON.parse(res.stdout.trim().split("\n").pop()!);
+      rows.push([backend, String(threads), String(r.tokens), (r.loadMs / 1000).toFixed(1), r.residentMB.toFixed(0), (r.peakLoadMB / r.residentMB).toFixed(2), r.encoderMs.toFixed(0), r.extractMs.toFixed(0), (r.extractMs / r.encoderMs).toFixed(2)]);
+    }
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    for (const r of rows) console.log(r.map((v, c) => v.padStart(widths[c])).join("  "));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
