@@ -209,3 +209,35 @@ describe("an int8 model on the golden cases: wasm int8 kernel vs the reference k
     });
   }
 });
+
+describe("the int8 encoder on the WebAssembly forward with threads", () => {
+  it("gives bit-identical hidden states with 1, 2 and 3 threads (int8 panels and GELU split over threads)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { parseEncoderConfig } = await import("../src/model/config.js");
+    const { encode, loadDebertaEncoder } = await import("../src/model/deberta.js");
+    const { readSafetensorsFile } = await import("../src/model/safetensors.js");
+    const { setLoadPolicy } = await import("../src/model/weights.js");
+    const { DEFAULT_INT8_PLAN } = await import("../src/int8/plan.js");
+    const fix = new URL("./fixtures/", import.meta.url).pathname;
+    setBackend("wasm");
+    const config = parseEncoderConfig(readFileSync(`${fix}tiny-count_lstm_v2/encoder_config/config.json`, "utf8"));
+    const st = await readSafetensorsFile(`${fix}tiny-count_lstm_v2/model.safetensors`);
+    setLoadPolicy(st, { plan: DEFAULT_INT8_PLAN, copyFloats: false });
+    const enc = loadDebertaEncoder(st, config);
+    expect((enc.layers[0].intermediate as Int8Linear).wasmInt8).toBeDefined();
+    const golden = await readSafetensorsFile(`${fix}golden/encoder.safetensors`);
+    const meta = JSON.parse(readFileSync(`${fix}golden/encoder.json`, "utf8")) as { runs: { name: string; batch: number; length: number }[] };
+    for (const run of meta.runs) {
+      const ids = golden.ints(`${run.name}.input_ids`, [run.batch, run.length]);
+      const mask = golden.ints(`${run.name}.attention_mask`, [run.batch, run.length]);
+      stopWasmPool();
+      const one = encode(enc, ids, mask, run.batch, run.length);
+      expect(one.every(Number.isFinite)).toBe(true);
+      for (const threads of [2, 3]) {
+        await startWasmPool(threads);
+        expect(encode(enc, ids, mask, run.batch, run.length), `${run.name}, ${threads} threads`).toEqual(one);
+      }
+    }
+    stopWasmPool();
+  });
+});
