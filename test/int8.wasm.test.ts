@@ -124,6 +124,18 @@ describe("WebAssembly int8 linear", () => {
     expect(firstDiff(got, linearInt8Reference(x, 5, layer))).toBe(-1);
     expect(Number.isNaN(got[0]) && Number.isNaN(got[4]) && Number.isNaN(got[6])).toBe(true);
     expect(got[2]).toBeCloseTo(14.5, 1);
+    // K = 9: the non-finite values in the four-lane part of the row, and in the tail
+    const r = rng(21);
+    const wide = int8Linear(quantizeRows(rand(5 * 9, r), 5, 9), rand(5, r));
+    const xw = rand(5 * 9, r, 2);
+    xw[2] = NaN;
+    xw[9 + 5] = -Infinity;
+    xw[18 + 8] = NaN;
+    xw[27 + 3] = 1e-42;
+    const gw = linear(xw, 5, wide);
+    expect(firstDiff(gw, linearInt8Reference(xw, 5, wide))).toBe(-1);
+    expect(gw.slice(0, 15).every(Number.isNaN)).toBe(true);
+    expect(gw.slice(15).every(Number.isFinite)).toBe(true);
   });
 
   it("reads and writes with row strides (the encoder's pointer path) and leaves other columns alone", () => {

@@ -33,7 +33,11 @@ export function quantRowsKernel(): Code {
   const c = new Code([I32, I32, I32, I32, I32, I32, I32]);
   const [x, ldx, rows, K, Kp, q, sx] = [0, 1, 2, 3, 4, 5, 6];
   const m = c.local(I32), k = c.local(I32), xp = c.local(I32), qp = c.local(I32);
-  const amax = c.local(F32), s = c.local(F32), sd = c.local(F64);
+  const amax = c.local(F32), s = c.local(F32), sd = c.local(F64), K4 = c.local(I32);
+  const av = c.local(V128), xv = c.local(V128), sdv = c.local(V128), lim = c.local(V128), nlim = c.local(V128), tv = c.local(V128);
+  const ZERO16 = new Array(16).fill(0);
+  c.f64(127).simd(Simd.f64x2Splat).set(lim);
+  c.f64(-127).simd(Simd.f64x2Splat).set(nlim);
   const qAddr = () => c.get(qp).get(k).i32(1).op(Op.i32Shl).op(Op.i32Add);
   const xAt = () => c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2);
   const zeros = (from: Expr, to: Expr) =>
@@ -44,8 +48,18 @@ export function quantRowsKernel(): Code {
   c.for(m, 0, L(rows), 1, () => {
     c.get(m).get(ldx).op(Op.i32Mul).i32(2).op(Op.i32Shl).get(x).op(Op.i32Add).set(xp);
     c.get(m).get(Kp).op(Op.i32Mul).i32(1).op(Op.i32Shl).get(q).op(Op.i32Add).set(qp);
-    c.f32(0).set(amax);
-    c.for(k, 0, L(K), 1, () => {
+    // amax: four lanes at a time (f32x4.max propagates NaN like f32.max), then the lanes and the tail
+    c.get(K).i32(-4).op(Op.i32And).set(K4);
+    c.simd(Simd.v128Const).op(...ZERO16).set(av);
+    c.for(k, 0, L(K4), 4, () => {
+      c.get(av);
+      c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2);
+      c.simd(Simd.f32x4Abs).simd(Simd.f32x4Max).set(av);
+    });
+    c.get(av).simd(Simd.f32x4ExtractLane).op(0);
+    for (let lane = 1; lane < 4; lane++) c.get(av).simd(Simd.f32x4ExtractLane).op(lane).op(Op.f32Max);
+    c.set(amax);
+    c.for(k, L(K4), L(K), 1, () => {
       c.get(amax);
       xAt();
       c.op(Op.f32Abs, Op.f32Max).set(amax);
@@ -56,14 +70,32 @@ export function quantRowsKernel(): Code {
     c.op(Op.else).f32(NaN).op(Op.end).set(s);
     c.get(sx).get(m).i32(2).op(Op.i32Shl).op(Op.i32Add).get(s).mem(Op.f32Store, 2);
     c.get(s).op(Op.f64PromoteF32).set(sd);
+    c.get(sd).simd(Simd.f64x2Splat).set(sdv);
     c.get(s).f32(0).op(Op.f32Gt).ifElse(
-      () =>
-        c.for(k, 0, L(K), 1, () => {
+      () => {
+        // four at a time: the same f64 division, nearest (ties to even), clamp and truncation per lane
+        c.for(k, 0, L(K4), 4, () => {
+          c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2).set(xv);
+          const half = (hi: boolean) => {
+            if (hi) c.get(xv).get(xv).simd(Simd.i8x16Shuffle).op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+            else c.get(xv);
+            c.simd(Simd.f64x2PromoteLowF32x4).get(sdv).simd(Simd.f64x2Div).simd(Simd.f64x2Nearest);
+            c.get(lim).simd(Simd.f64x2Min).get(nlim).simd(Simd.f64x2Max).simd(Simd.i32x4TruncSatF64x2SZero);
+          };
+          qAddr();
+          half(false);
+          half(true);
+          c.simd(Simd.i8x16Shuffle).op(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+          c.op(Op.localTee).u(tv).get(tv).simd(Simd.i16x8NarrowI32x4S);
+          c.simd(Simd.v128Store64Lane).u(1).u(0).op(0);
+        });
+        c.for(k, L(K4), L(K), 1, () => {
           qAddr();
           xAt();
           c.op(Op.f64PromoteF32).get(sd).op(Op.f64Div).op(Op.f64Nearest).f64(127).op(Op.f64Min).f64(-127).op(Op.f64Max).op(Op.i32TruncF64S);
           c.mem(Op.i32Store16, 1);
-        }),
+        });
+      },
       () => zeros(0, L(K)),
     );
     zeros(L(K), L(Kp));
