@@ -9,7 +9,7 @@ import { floats, int8Weight, layerNormParams, linearFrom, linearLayer, weight } 
 import type { CountingLayer } from "../model/config.js";
 import { runGru, type GruWeights } from "./gru.js";
 import { loadMlp, runMlp, type Mlp } from "./mlp.js";
-import { computeSpanRep, type SpanRepWeights } from "./spanRep.js";
+import { computeSpanHidden, computeSpanRep, spanScoresFromHidden, type SpanRepWeights } from "./spanRep.js";
 import { runTransformerLayer, type TransformerLayerWeights } from "./transformerLayer.js";
 
 /** Instance counts the count head can predict: 0 … MAX_COUNT − 1. */
@@ -145,6 +145,16 @@ function gruLayer(st: SafetensorsFile, prefix: string, H: number): GruWeights {
 /** Span representations `[W, K, H]` of `wordEmb [W, H]`. */
 export function spanRep(heads: Heads, wordEmb: Float32Array, W: number): Float32Array {
   return computeSpanRep(heads.spanRep, wordEmb, W);
+}
+
+/** out_project's hidden layer for every span `[W·K, 4H]` (what `spanRep` applies the last Linear to). */
+export function spanHidden(heads: Heads, wordEmb: Float32Array, W: number): Float32Array {
+  return computeSpanHidden(heads.spanRep, wordEmb, W);
+}
+
+/** `spanScores` from the span hidden layer, without forming the span representations (see spanRep.ts). */
+export function spanScoresFast(heads: Heads, hidden: Float32Array, W: number, structProj: Float32Array, count: number, F: number): Float32Array {
+  return spanScoresFromHidden(heads.spanRep, hidden, W * heads.spanRep.maxWidth, structProj, count * F);
 }
 
 /** Count logits `[MAX_COUNT]` from the schema's [P] embedding `[H]`. */
