@@ -105,6 +105,9 @@ export function runBatch(
     const wordEmbeddings = gatherRows(hidden, b * L, a.textFirstSubword, H);
     const needsSpans = item.prompt.plans.some((p) => p.kind === "span");
     const spanHid = needsSpans && W > 0 ? spanHidden(model.heads, wordEmbeddings, W) : null;
+    // The span representations: formed only when some schema's scoring or a caller needs them, once.
+    let rep: Float32Array | null | undefined;
+    const spanRepOnce = (): Float32Array => (rep ??= linear(spanHid!, W * K, model.heads.spanRep.outSecond));
     const specialEmbeddings = a.schemaSpecialPositions.map((pos) => gatherRows(hidden, b * L, pos, H));
     const schemas = item.prompt.plans.map((plan, s): SchemaScores => {
       const special = specialEmbeddings[s];
@@ -118,18 +121,15 @@ export function runBatch(
       const count = predictCount(logits);
       if (count <= 0 || spanHid === null) return { count, countLogits: logits, structProj: null, spanScores: null, clsLogits: null };
       const structProj = countEmbed(model.heads, special.subarray(H), n, count);
-      const scores = spanScoresFast(model.heads, spanHid, W, structProj, count, n);
+      const scores = spanScoresFast(model.heads, spanHid, spanRepOnce, W, structProj, count, n);
       return { count, countLogits: logits, structProj, spanScores: scores, clsLogits: null };
     });
-    // The span representations themselves are not needed for the scores: formed only if someone looks.
-    let rep: Float32Array | null | undefined;
     return {
       tokens: a.tokens,
       inputIds: a.ids,
       wordEmbeddings,
       get spanRep() {
-        if (rep === undefined) rep = spanHid === null ? null : linear(spanHid, W * K, model.heads.spanRep.outSecond);
-        return rep;
+        return spanHid === null ? null : spanRepOnce();
       },
       specialEmbeddings,
       schemas,
