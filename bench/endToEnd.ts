@@ -10,7 +10,7 @@
  * Reported per backend × threads: best-of-N ms of both and extract ÷ encoder. Times on a shared machine are
  * noisy: compare rows of one run only.
  *
- *   npm run bench:e2e                      # = build, then node dist/bench/endToEnd.js [words]
+ *   npm run bench:e2e                      # = build, then node dist/bench/endToEnd.js [words] [--no-js]
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -81,7 +81,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     process.exit(0); // the thread pool's workers
   }
-  const words = Number(args[0] ?? 64) || 64;
+  const words = Number(args.find((a) => !a.startsWith("--")) ?? 64) || 64;
+  const configs: (readonly ["js" | "wasm", number])[] = [["wasm", 1], ["wasm", 2]];
+  if (!args.includes("--no-js")) configs.push(["js", 1]);
   const self = fileURLToPath(import.meta.url);
   const root = resolve(self, "..", "..", "..");
   const tok = findTokenizer(root);
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
     writeCheckpoint(dir, tok.path);
     console.log(`node ${process.version}; ${words}-word text; tokenizer ${tok.real ? "released" : "fixture (real one not found)"}; best of ${REPEATS}; every row a fresh process`);
     const rows: string[][] = [["backend", "threads", "tokens", "load s", "RSS MiB", "peak/RSS", "encoder ms", "extract ms", "extract ÷ encoder"]];
-    for (const [backend, threads] of [["wasm", 1], ["wasm", 2], ["js", 1]] as const) {
+    for (const [backend, threads] of configs) {
       const res = spawnSync(process.execPath, [self, "--child", dir, backend, String(threads), String(words)], { encoding: "utf8", maxBuffer: 1 << 24 });
       if (res.status !== 0) throw new Error(`${backend}/${threads}: child failed (${res.status})\n${res.stderr}`);
       const r = JSON.parse(res.stdout.trim().split("\n").pop()!);

@@ -3,13 +3,14 @@
  * → span scores and class logits per schema. No text handling and no decoding happen here.
  */
 import { InputError } from "./errors.js";
+import { linear } from "./kernels/index.js";
 import {
   classifierLogits,
   countEmbed,
   countLogits,
   predictCount,
-  spanRep,
-  spanScores,
+  spanHidden,
+  spanScoresFast,
   type Heads,
 } from "./heads/index.js";
 import type { Gliner2Tokenizer } from "./tokenizer.js";
@@ -52,7 +53,7 @@ export interface EngineResult {
   readonly inputIds: Int32Array;
   /** Hidden state of the first subword of every text element (prefix tokens, then words) `[W, hidden]`. */
   readonly wordEmbeddings: Float32Array;
-  /** Span representations `[W, K, hidden]` (null when no schema scores spans). */
+  /** Span representations `[W, K, hidden]` (null when no schema scores spans); computed on first access. */
   readonly spanRep: Float32Array | null;
   /** Per schema: hidden states of its [P]/[E]/[C]/[R]/[L] tokens `[n, hidden]`, row 0 = [P]. */
   readonly specialEmbeddings: Float32Array[];
@@ -103,7 +104,10 @@ export function runBatch(
     const W = a.textFirstSubword.length;
     const wordEmbeddings = gatherRows(hidden, b * L, a.textFirstSubword, H);
     const needsSpans = item.prompt.plans.some((p) => p.kind === "span");
-    const rep = needsSpans && W > 0 ? spanRep(model.heads, wordEmbeddings, W) : null;
+    const spanHid = needsSpans && W > 0 ? spanHidden(model.heads, wordEmbeddings, W) : null;
+    // The span representations: formed only when some schema's scoring or a caller needs them, once.
+    let rep: Float32Array | null | undefined;
+    const spanRepOnce = (): Float32Array => (rep ??= linear(spanHid!, W * K, model.heads.spanRep.outSecond));
     const specialEmbeddings = a.schemaSpecialPositions.map((pos) => gatherRows(hidden, b * L, pos, H));
     const schemas = item.prompt.plans.map((plan, s): SchemaScores => {
       const special = specialEmbeddings[s];
@@ -115,11 +119,20 @@ export function runBatch(
       }
       const logits = countLogits(model.heads, special.subarray(0, H));
       const count = predictCount(logits);
-      if (count <= 0 || rep === null) return { count, countLogits: logits, structProj: null, spanScores: null, clsLogits: null };
+      if (count <= 0 || spanHid === null) return { count, countLogits: logits, structProj: null, spanScores: null, clsLogits: null };
       const structProj = countEmbed(model.heads, special.subarray(H), n, count);
-      const scores = spanScores(rep, W, K, structProj, count, n, H);
+      const scores = spanScoresFast(model.heads, spanHid, spanRepOnce, W, structProj, count, n);
       return { count, countLogits: logits, structProj, spanScores: scores, clsLogits: null };
     });
-    return { tokens: a.tokens, inputIds: a.ids, wordEmbeddings, spanRep: rep, specialEmbeddings, schemas };
+    return {
+      tokens: a.tokens,
+      inputIds: a.ids,
+      wordEmbeddings,
+      get spanRep() {
+        return spanHid === null ? null : spanRepOnce();
+      },
+      specialEmbeddings,
+      schemas,
+    };
   });
 }

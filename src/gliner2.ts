@@ -217,9 +217,10 @@ export class GLiNER2 {
     if (inMemory) return GLiNER2.fromFiles(source, { maxTokens: opts.maxTokens, quantize: opts.quantize, backend: opts.backend });
     let model: GLiNER2;
     let dir: string | undefined;
-    // A bad quantize value fails before any download.
-    if (quantizePlan(opts.quantize) !== null && (await isLocalFolder(source))) {
-      // Quantizing a local float checkpoint: stream its tensors instead of holding the whole file.
+    quantizePlan(opts.quantize); // a bad value fails before any download
+    if (await isLocalFolder(source)) {
+      // A local folder: read model.safetensors tensor by tensor instead of whole, so nothing keeps the file's
+      // bytes alive once the weights are packed (and quantizing never holds the whole float file).
       model = new GLiNER2(await loadModelStreaming(source, opts), { maxTokens: opts.maxTokens });
       dir = source;
     } else {

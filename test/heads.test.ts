@@ -136,3 +136,36 @@ describe("head weights that do not fit", () => {
     expect(() => load(v1, "count_lstm_v2")).toThrow(/count_embed\.transformer\.in_projector\.weight.*count_lstm_v2/);
   });
 });
+
+describe("factored span scoring (no span representations)", () => {
+  it("equals scoring the span representations, for few and many fields, with and without WebAssembly kernels", async () => {
+    const { spanHidden, spanScoresFast } = await import("../src/heads/index.js");
+    const { spanScoresFromHidden, factoredPays } = await import("../src/heads/spanRep.js");
+    const { setBackend } = await import("../src/kernels/index.js");
+    const dir = checkpointDir("tiny-count_lstm_v2");
+    const cfg = parseExtractorConfig(readFileSync(`${dir}/config.json`, "utf8"));
+    const H = parseEncoderConfig(readFileSync(`${dir}/encoder_config/config.json`, "utf8")).hiddenSize;
+    let seed = 7;
+    const rand = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1);
+    for (const backend of ["js", "wasm"] as const) {
+      setBackend(backend); // weights are packed for the active kernels
+      const heads = loadHeads(await readSafetensorsFile(`${dir}/model.safetensors`), { hidden: H, maxWidth: cfg.maxWidth, countingLayer: cfg.countingLayer });
+      const W = 13;
+      const words = rand(W * H);
+      const hidden = spanHidden(heads, words, W);
+      const rep = spanRep(heads, words, W);
+      for (const [count, F] of [[1, 1], [1, 3], [4, 5], [20, 7]]) {
+        const fieldVectors = rand(count * F * H);
+        const direct = spanScores(rep, W, cfg.maxWidth, fieldVectors, count, F, H);
+        const factored = spanScoresFromHidden(heads.spanRep, hidden, W * cfg.maxWidth, fieldVectors, count * F);
+        expect(maxAbsDiff(factored, direct), `${backend} count ${count} F ${F}`).toBeLessThan(2e-6);
+        // The dispatching entry point gives one of the two, whichever it picks.
+        expect(maxAbsDiff(spanScoresFast(heads, hidden, () => rep, W, fieldVectors, count, F), direct)).toBeLessThan(2e-6);
+      }
+    }
+    setBackend("auto");
+    // The cost model picks the factored form for a handful of fields and the direct one for very many.
+    expect(factoredPays(700, 3072, 768, 5, 8)).toBe(true);
+    expect(factoredPays(700, 3072, 768, 500, 8)).toBe(false);
+  });
+});

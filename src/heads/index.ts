@@ -3,13 +3,13 @@
  * classifier. `loadHeads` reads and checks every head tensor; the other functions are plain computations.
  */
 import { WeightsError } from "../errors.js";
-import { int8Linear, linear, packLinear, sigmoid, type PackedLinear } from "../kernels/index.js";
+import { activeBackend, int8Linear, linear, packLinear, sigmoid, type PackedLinear } from "../kernels/index.js";
 import type { SafetensorsFile } from "../model/safetensors.js";
 import { floats, int8Weight, layerNormParams, linearFrom, linearLayer, weight } from "../model/weights.js";
 import type { CountingLayer } from "../model/config.js";
 import { runGru, type GruWeights } from "./gru.js";
 import { loadMlp, runMlp, type Mlp } from "./mlp.js";
-import { computeSpanRep, type SpanRepWeights } from "./spanRep.js";
+import { computeSpanHidden, computeSpanRep, factoredPays, spanScoresFromHidden, type SpanRepWeights } from "./spanRep.js";
 import { runTransformerLayer, type TransformerLayerWeights } from "./transformerLayer.js";
 
 /** Instance counts the count head can predict: 0 … MAX_COUNT − 1. */
@@ -145,6 +145,23 @@ function gruLayer(st: SafetensorsFile, prefix: string, H: number): GruWeights {
 /** Span representations `[W, K, H]` of `wordEmb [W, H]`. */
 export function spanRep(heads: Heads, wordEmb: Float32Array, W: number): Float32Array {
   return computeSpanRep(heads.spanRep, wordEmb, W);
+}
+
+/** out_project's hidden layer for every span `[W·K, 4H]` (what `spanRep` applies the last Linear to). */
+export function spanHidden(heads: Heads, wordEmb: Float32Array, W: number): Float32Array {
+  return computeSpanHidden(heads.spanRep, wordEmb, W);
+}
+
+/**
+ * Span scores `[count, F, W, K]` from the span hidden layer: factored (no span representations, see spanRep.ts)
+ * when that is cheaper for this many fields, else through `rep()` (the representations, formed once per text).
+ */
+export function spanScoresFast(heads: Heads, hidden: Float32Array, rep: () => Float32Array, W: number, structProj: Float32Array, count: number, F: number): Float32Array {
+  const w = heads.spanRep;
+  const spans = W * w.maxWidth;
+  const speedup = activeBackend() === "js" ? 1 : 8; // WebAssembly kernels vs the plain-JS scoring loop
+  if (factoredPays(spans, w.outSecond.inFeatures, heads.hidden, count * F, speedup)) return spanScoresFromHidden(w, hidden, spans, structProj, count * F);
+  return spanScores(rep(), W, w.maxWidth, structProj, count, F, heads.hidden);
 }
 
 /** Count logits `[MAX_COUNT]` from the schema's [P] embedding `[H]`. */

@@ -8,7 +8,7 @@
  * W·[s; e] + b = (W_s·s + b) + W_e·e. Both halves run once per word and each span only adds two vectors, which
  * removes two thirds of the per-span work (W·K spans) without changing the result beyond float rounding.
  */
-import { linear, relu, type PackedLinear } from "../kernels/index.js";
+import { linear, packLinear, relu, type PackedLinear } from "../kernels/index.js";
 import { runMlp, type Mlp } from "./mlp.js";
 
 export interface SpanRepWeights {
@@ -24,6 +24,11 @@ export interface SpanRepWeights {
 
 /** `wordEmb [W, H]` → `[W, K, H]`, span (i, k) at row `i·K + k`. */
 export function computeSpanRep(w: SpanRepWeights, wordEmb: Float32Array, W: number): Float32Array {
+  return linear(computeSpanHidden(w, wordEmb, W), W * w.maxWidth, w.outSecond);
+}
+
+/** out_project's hidden layer (after its ReLU) for every span, `[W·K, 4H]`: `rep = outSecond(hidden)`. */
+export function computeSpanHidden(w: SpanRepWeights, wordEmb: Float32Array, W: number): Float32Array {
   const K = w.maxWidth;
   const inner = w.outStartHalf.outFeatures;
   // ReLU of the concatenation = concatenation of the ReLUs.
@@ -42,5 +47,73 @@ export function computeSpanRep(w: SpanRepWeights, wordEmb: Float32Array, W: numb
       }
     }
   }
-  return linear(hidden, W * K, w.outSecond);
+  return hidden;
+}
+
+/**
+ * A linear layer as the plain matrix it computes, `M [in, out]` with `M[j, :] = layer(e_j) − layer(0)`, and
+ * `layer(0)` (the bias): materialized once per layer object through `linear()` itself, so packed, WebAssembly,
+ * int8 and LoRA-delta layers all give exactly what they compute. M, read as a Linear weight `[out = in, in =
+ * out]`, is the transposed layer: `linear(V, n, transposed)` maps each row v of V (length out) to
+ * `u = Wᵀ·v` (length in). Packed once, for whatever kernels are active.
+ */
+const transposeCache = new WeakMap<PackedLinear, { transposed: PackedLinear; bias: Float32Array }>();
+function transposeOf(layer: PackedLinear): { transposed: PackedLinear; bias: Float32Array } {
+  let t = transposeCache.get(layer);
+  if (t) return t;
+  const K = layer.inFeatures;
+  const N = layer.outFeatures;
+  const bias = linear(new Float32Array(K), 1, layer);
+  const m = new Float32Array(K * N);
+  const block = 256;
+  for (let j0 = 0; j0 < K; j0 += block) {
+    const rows = Math.min(block, K - j0);
+    const x = new Float32Array(rows * K);
+    for (let r = 0; r < rows; r++) x[r * K + j0 + r] = 1;
+    const y = linear(x, rows, layer);
+    for (let r = 0; r < rows; r++) for (let n = 0; n < N; n++) m[(j0 + r) * N + n] = y[r * N + n] - bias[n];
+  }
+  // m is [K, N] row-major = a PyTorch Linear weight [out = K, in = N]: the transposed layer.
+  t = { transposed: packLinear(m, K, N), bias };
+  transposeCache.set(layer, t);
+  return t;
+}
+
+/**
+ * Span scores `sigmoid(rep · v)` for every field vector v `[fields, H]` straight from the span hidden layer,
+ * without forming `rep [spans, H]`: `rep·v = hidden·u + b·v` with `u = W₂ᵀ·v` (W₂, b: out_project's second
+ * layer, `transposeOf`). That trades the `spans × 4H × H` product for
+ * `fields × (H × 4H + spans × 4H)`: far less work while fields are few (a 64-word text, a handful of entity
+ * types), more when they are many, so the caller picks (`factoredPays`). Equal to
+ * `spanScores(computeSpanRep(…))` up to float rounding (the sums run in another order). Output `[fields, spans]`.
+ */
+export function spanScoresFromHidden(w: SpanRepWeights, hidden: Float32Array, spans: number, fieldVectors: Float32Array, fields: number): Float32Array {
+  const { transposed, bias } = transposeOf(w.outSecond);
+  const inner = w.outSecond.inFeatures;
+  const H = w.outSecond.outFeatures;
+  const u = linear(fieldVectors, fields, transposed); // [fields, inner]
+  const out = new Float32Array(fields * spans);
+  for (let f = 0; f < fields; f++) {
+    let c = 0;
+    for (let h = 0; h < H; h++) c += bias[h] * fieldVectors[f * H + h];
+    const uo = f * inner;
+    const o = f * spans;
+    for (let s = 0; s < spans; s++) {
+      let dot = c;
+      const r = s * inner;
+      for (let j = 0; j < inner; j++) dot += hidden[r + j] * u[uo + j];
+      out[o + s] = 1 / (1 + Math.exp(-dot));
+    }
+  }
+  return out;
+}
+
+/**
+ * Does the factored scoring pay here? Its per-field loop over `spans × 4H` runs in plain JS while the direct
+ * path's big product runs on the (possibly WebAssembly) kernels, `kernelSpeedup` times faster per operation.
+ */
+export function factoredPays(spans: number, inner: number, H: number, fields: number, kernelSpeedup: number): boolean {
+  const direct = (spans * inner * H) / kernelSpeedup + spans * H * fields;
+  const factored = (fields * inner * H) / kernelSpeedup + fields * spans * inner;
+  return factored < direct;
 }
