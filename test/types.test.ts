@@ -65,6 +65,9 @@ describe("published types", () => {
       expect(existsSync(join(pkgDir, types!)), `${path} → ${types}`).toBe(true);
     }
     writeFileSync(join(dir, "app.ts"), CONSUMER);
+    // Its own package.json: otherwise TypeScript resolves "gliner2" as a self-reference of this repository's
+    // package.json (whatever dist/ holds right now) instead of node_modules/gliner2.
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "types-consumer", private: true, type: "module" }));
     writeFileSync(
       join(dir, "tsconfig.json"),
       JSON.stringify({
