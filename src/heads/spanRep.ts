@@ -92,17 +92,36 @@ export function spanScoresFromHidden(w: SpanRepWeights, hidden: Float32Array, sp
   const inner = w.outSecond.inFeatures;
   const H = w.outSecond.outFeatures;
   const u = linear(fieldVectors, fields, transposed); // [fields, inner]
+  const c = new Float64Array(fields); // b·v per field
+  for (let f = 0; f < fields; f++) for (let h = 0; h < H; h++) c[f] += bias[h] * fieldVectors[f * H + h];
   const out = new Float32Array(fields * spans);
-  for (let f = 0; f < fields; f++) {
-    let c = 0;
-    for (let h = 0; h < H; h++) c += bias[h] * fieldVectors[f * H + h];
-    const uo = f * inner;
-    const o = f * spans;
+  // Four fields per pass over a span's hidden row: each hidden value is loaded once for four dot products.
+  let f = 0;
+  for (; f + 4 <= fields; f += 4) {
+    const u0 = f * inner, u1 = u0 + inner, u2 = u1 + inner, u3 = u2 + inner;
     for (let s = 0; s < spans; s++) {
-      let dot = c;
+      let d0 = c[f], d1 = c[f + 1], d2 = c[f + 2], d3 = c[f + 3];
+      const r = s * inner;
+      for (let j = 0; j < inner; j++) {
+        const x = hidden[r + j];
+        d0 += x * u[u0 + j];
+        d1 += x * u[u1 + j];
+        d2 += x * u[u2 + j];
+        d3 += x * u[u3 + j];
+      }
+      out[f * spans + s] = 1 / (1 + Math.exp(-d0));
+      out[(f + 1) * spans + s] = 1 / (1 + Math.exp(-d1));
+      out[(f + 2) * spans + s] = 1 / (1 + Math.exp(-d2));
+      out[(f + 3) * spans + s] = 1 / (1 + Math.exp(-d3));
+    }
+  }
+  for (; f < fields; f++) {
+    const uo = f * inner;
+    for (let s = 0; s < spans; s++) {
+      let dot = c[f];
       const r = s * inner;
       for (let j = 0; j < inner; j++) dot += hidden[r + j] * u[uo + j];
-      out[o + s] = 1 / (1 + Math.exp(-dot));
+      out[f * spans + s] = 1 / (1 + Math.exp(-dot));
     }
   }
   return out;
