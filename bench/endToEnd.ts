@@ -20,9 +20,9 @@ import { fileURLToPath } from "node:url";
 import { GLiNER2 } from "../src/gliner2.js";
 import { runBatch } from "../src/engine.js";
 import { encode } from "../src/model/deberta.js";
-import { buildPrompt } from "../src/prompt.js";
-import { normalizeSchema } from "../src/schema.js";
-import { prepareText, splitWords } from "../src/words.js";
+import { buildPrompt } from "../src/schema/prompt.js";
+import { normalizeSchema } from "../src/schema/schema.js";
+import { prepareText, splitWords } from "../src/text/words.js";
 import { findTokenizer, writeCheckpoint } from "./shared/baseCheckpoint.js";
 
 const MB = 1024 * 1024;

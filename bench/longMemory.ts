@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { syntheticDocument } from "../test/helpers/longText.js";
-import { splitWords } from "../src/words.js";
+import { splitWords } from "../src/text/words.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const [ckpt = join(root, "test", "fixtures", "tiny-count_lstm_v2"), size = "384", overlap = "64", batch = "8"] = process.argv.slice(2);

@@ -12,7 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { loadTokenizer } from "../src/tokenizer.js";
+import { loadTokenizer } from "../src/text/tokenizer.js";
 
 import { pathToFileURL } from "node:url";
 

@@ -1,5 +1,5 @@
 /**
- * Differential check of src/tokenizer.ts against Hugging Face `tokenizers` (the Rust core, through its Node
+ * Differential check of src/text/tokenizer.ts against Hugging Face `tokenizers` (the Rust core, through its Node
  * binding) on random strings. Not part of `npm test` (the binding is a native package, not a dependency):
  *
  *   npm install --no-save tokenizers@0.23.2
@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { gunzipSync } from "node:zlib";
-import { loadTokenizer } from "../src/tokenizer.js";
+import { loadTokenizer } from "../src/text/tokenizer.js";
 
 const require = createRequire(import.meta.url);
 const { Tokenizer } = require("tokenizers");

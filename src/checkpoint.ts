@@ -9,7 +9,7 @@ import { loadHeads } from "./heads/index.js";
 import { parseEncoderConfig, parseExtractorConfig } from "./model/config.js";
 import { loadDebertaEncoder } from "./model/deberta.js";
 import { openSafetensorsFile, parseSafetensors, type SafetensorsFile } from "./model/safetensors.js";
-import { loadTokenizer } from "./tokenizer.js";
+import { loadTokenizer } from "./text/tokenizer.js";
 import { resolvePlan, type QuantizeOption } from "./int8/plan.js";
 import { setLoadPolicy } from "./model/weights.js";
 

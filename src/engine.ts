@@ -13,11 +13,11 @@ import {
   spanScoresFast,
   type Heads,
 } from "./heads/index.js";
-import type { Gliner2Tokenizer } from "./tokenizer.js";
-import { assembleInputs } from "./inputs.js";
+import type { Gliner2Tokenizer } from "./text/tokenizer.js";
+import { assembleInputs } from "./text/inputs.js";
 import type { ExtractorConfig } from "./model/config.js";
 import { encode, type DebertaEncoder } from "./model/deberta.js";
-import type { PromptPlan } from "./plan.js";
+import type { PromptPlan } from "./schema/plan.js";
 
 /** A loaded checkpoint: everything needed to go from token ids to scores. */
 export interface Gliner2Model {

@@ -6,7 +6,7 @@
 import { CHECKPOINT_FILES, loadModel, loadModelStreaming, quantizePlan, readCheckpointDir, type CheckpointFiles } from "./checkpoint.js";
 import { loadNodeFs } from "./hub/nodefs.js";
 import type { QuantizeOption } from "./int8/plan.js";
-import { decode, classProbs, type SchemaInput, type SpanSelection } from "./decode.js";
+import { decode, classProbs, type SchemaInput, type SpanSelection } from "./decode/decode.js";
 import { runBatch, type Gliner2Model } from "./engine.js";
 import { InputError } from "./errors.js";
 import {
@@ -34,9 +34,9 @@ import {
   type RawOutput,
   type RelationsOutput,
   type StructuresOutput,
-} from "./format.js";
+} from "./decode/format.js";
 import { resolveCheckpoint, type ResolveOptions } from "./hub/index.js";
-import { buildPrompt } from "./prompt.js";
+import { buildPrompt } from "./schema/prompt.js";
 import {
   createSchema,
   normalizeSchema,
@@ -47,8 +47,8 @@ import {
   type Schema,
   type SchemaBuilder,
   type SchemaInput as UserSchema,
-} from "./schema.js";
-import { prepareText, splitWords } from "./words.js";
+} from "./schema/schema.js";
+import { prepareText, splitWords } from "./text/words.js";
 import { batchExtractLong, streamExtractLong, type LongDocument, type LongOptions } from "./long/index.js";
 
 export interface CallOptions {

@@ -6,8 +6,8 @@
  */
 export { GLiNER2, type BatchOptions, type CallOptions, type ExtractionResult, type LoadOptions, type OverlapPolicy } from "./gliner2.js";
 export { splitIntoChunks, mergeChunkResults, type LongOptions, type LongDocument, type LongProgress, type TextChunk } from "./long/index.js";
-export { createSchema, normalizeSchema } from "./schema.js";
-export type * from "./schema.js";
+export { createSchema, normalizeSchema } from "./schema/schema.js";
+export type * from "./schema/schema.js";
 export type { CheckpointFiles } from "./checkpoint.js";
 export { loadModel, readCheckpointDir, CHECKPOINT_FILES } from "./checkpoint.js";
 export { downloadCheckpoint, resolveCheckpoint, type HubOptions, type ResolveOptions } from "./hub/index.js";
@@ -26,8 +26,8 @@ export type {
   RelationOutput,
   ClassificationOutput,
   ValueOutput,
-} from "./format.js";
-export type { SpanSelection } from "./decode.js";
+} from "./decode/format.js";
+export type { SpanSelection } from "./decode/decode.js";
 export type { AdapterConfig, AdapterFiles, LoadAdapterOptions, TargetPolicy } from "./adapters/index.js";
 export {
   AdapterError,
@@ -42,8 +42,8 @@ export {
   WeightsError,
 } from "./errors.js";
 // Lower layers, for people who want to run or inspect single steps.
-export { prepareText, splitWords, type Word } from "./words.js";
-export { loadTokenizer, type Gliner2Tokenizer } from "./tokenizer.js";
+export { prepareText, splitWords, type Word } from "./text/words.js";
+export { loadTokenizer, type Gliner2Tokenizer } from "./text/tokenizer.js";
 export { openSafetensorsFile, parseSafetensors, readSafetensorsFile, readSafetensorsResponse, type SafetensorsFile } from "./model/safetensors.js";
 export { encode, loadDebertaEncoder, type DebertaEncoder } from "./model/deberta.js";
 export { runBatch, type Gliner2Model } from "./engine.js";

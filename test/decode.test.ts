@@ -8,13 +8,13 @@ import {
   type SchemaInput,
   type SpanSelection,
   type WordOffsets,
-} from "../src/decode.js";
+} from "../src/decode/decode.js";
 import { InputError, SchemaError } from "../src/errors.js";
-import { formatResults, rawResults } from "../src/format.js";
-import type { ClassificationPlan, RegexValidator, SchemaPlan, SpanSchemaPlan, SpanTarget } from "../src/plan.js";
-import { compilePyRegex, compileValidator } from "../src/pyregex.js";
+import { formatResults, rawResults } from "../src/decode/format.js";
+import type { ClassificationPlan, RegexValidator, SchemaPlan, SpanSchemaPlan, SpanTarget } from "../src/schema/plan.js";
+import { compilePyRegex, compileValidator } from "../src/schema/pyregex.js";
 import { readSafetensorsFile, type SafetensorsFile } from "../src/model/safetensors.js";
-import { splitWords } from "../src/words.js";
+import { splitWords } from "../src/text/words.js";
 import { headRawDictRelations } from "./helpers/golden.js";
 
 const FIX = new URL("./fixtures/", import.meta.url).pathname;

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { loadModel, readCheckpointDir } from "../src/checkpoint.js";
 import { runBatch, type EngineItem, type Gliner2Model } from "../src/engine.js";
 import { encode } from "../src/model/deberta.js";
-import type { PromptPlan, SchemaPlan } from "../src/plan.js";
+import type { PromptPlan, SchemaPlan } from "../src/schema/plan.js";
 import { checkpointDir, goldenCheckpoints, listGoldenCases, openGoldenTensors, readGoldenCase, type PreparedText } from "./helpers/golden.js";
 import { maxAbsDiff } from "./helpers/compare.js";
 

@@ -9,7 +9,7 @@ import { GLiNER2 } from "../src/gliner2.js";
 import { parseExtractorConfig } from "../src/model/config.js";
 import { parseSafetensors } from "../src/model/safetensors.js";
 import { describeValue, safeMessage } from "../src/quote.js";
-import { createSchema, normalizeSchema } from "../src/schema.js";
+import { createSchema, normalizeSchema } from "../src/schema/schema.js";
 import { checkpointDir } from "./helpers/golden.js";
 import { repoRoot } from "./runtimes/build.js";
 

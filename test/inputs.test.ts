@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../src/errors.js";
-import { assembleInputs } from "../src/inputs.js";
-import { loadTokenizer, loadTokenizerFromDir } from "../src/tokenizer.js";
+import { assembleInputs } from "../src/text/inputs.js";
+import { loadTokenizer, loadTokenizerFromDir } from "../src/text/tokenizer.js";
 import { checkpointDir, goldenCheckpoints, listGoldenCases, openGoldenTensors, readGoldenCase } from "./helpers/golden.js";
 
 /** Rows `positions` of row `b` of a [B, L, H] tensor. */

@@ -33,8 +33,8 @@ import { writeSafetensorsBuffer, type TensorToWrite } from "../src/model/safeten
 import { runBatch } from "../src/engine.js";
 import { main as cliMain } from "../src/cli/main.js";
 import { PassThrough } from "node:stream";
-import { buildPrompt } from "../src/prompt.js";
-import { prepareText, splitWords } from "../src/words.js";
+import { buildPrompt } from "../src/schema/prompt.js";
+import { prepareText, splitWords } from "../src/text/words.js";
 import { mapCall } from "./helpers/callDsl.js";
 import { checkpointDir, FIXTURES_DIR, goldenCheckpoints, listGoldenCases, readGoldenCase } from "./helpers/golden.js";
 import { compareCase, type CaseAccuracy } from "./helpers/int8Accuracy.js";

@@ -22,8 +22,8 @@ import { activeVariant } from "../src/kernels/backend.js";
 import { linearAt } from "../src/kernels/wasm/linear.js";
 import { startWasmPool, stopWasmPool } from "../src/kernels/wasm/pool.js";
 import { f32View, wasmAlloc, wasmRuntime } from "../src/kernels/wasm/runtime.js";
-import { buildPrompt } from "../src/prompt.js";
-import { prepareText, splitWords } from "../src/words.js";
+import { buildPrompt } from "../src/schema/prompt.js";
+import { prepareText, splitWords } from "../src/text/words.js";
 import { mapCall } from "./helpers/callDsl.js";
 import { checkpointDir, goldenCheckpoints, listGoldenCases, readGoldenCase } from "./helpers/golden.js";
 

@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import { InputError } from "../src/errors.js";
 import { GLiNER2 } from "../src/gliner2.js";
 import { countChunks, iterateChunks, splitIntoChunks } from "../src/long/index.js";
-import { splitWords } from "../src/words.js";
+import { splitWords } from "../src/text/words.js";
 import { checkpointDir } from "./helpers/golden.js";
 import { syntheticDocument } from "./helpers/longText.js";
 

@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GLiNER2 } from "../src/gliner2.js";
 import { countChunks } from "../src/long/index.js";
-import { splitWords } from "../src/words.js";
+import { splitWords } from "../src/text/words.js";
 import { syntheticDocument } from "./helpers/longText.js";
 import { runProcess, type RunResult } from "./helpers/runCli.js";
 import { buildInto, repoRoot } from "./runtimes/build.js";

@@ -20,7 +20,7 @@ import { describe, expect, it } from "vitest";
 import { InputError } from "../src/errors.js";
 import { GLiNER2 } from "../src/gliner2.js";
 import { mergeChunkResults, splitIntoChunks } from "../src/long/index.js";
-import { normalizeSchema, schemaFromEntityTypes, type Schema, type SchemaInput } from "../src/schema.js";
+import { normalizeSchema, schemaFromEntityTypes, type Schema, type SchemaInput } from "../src/schema/schema.js";
 import { builderFromOps } from "./helpers/callDsl.js";
 import { checkpointDir, codePointLength, FIXTURES_DIR } from "./helpers/golden.js";
 

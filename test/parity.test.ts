@@ -17,8 +17,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { GLiNER2 } from "../src/gliner2.js";
-import { buildPrompt } from "../src/prompt.js";
-import { prepareText, splitWords } from "../src/words.js";
+import { buildPrompt } from "../src/schema/prompt.js";
+import { prepareText, splitWords } from "../src/text/words.js";
 import { mapCall } from "./helpers/callDsl.js";
 import { checkpointDir, codePointLength, goldenCheckpoints, headRawDictRelations, listGoldenCases, readGoldenCase, readHeadOutput } from "./helpers/golden.js";
 

@@ -1,13 +1,13 @@
 /**
  * Validator patterns: what Python's `re` rejects is rejected, and a runaway match ends in a SchemaError after a
- * bounded number of steps instead of hanging (src/regexvm.ts). The budgeted matcher agrees with JS's RegExp.
+ * bounded number of steps instead of hanging (src/schema/regexvm.ts). The budgeted matcher agrees with JS's RegExp.
  */
 import { describe, expect, it } from "vitest";
 import { SchemaError } from "../src/errors.js";
-import { compilePyRegex, compileValidator } from "../src/pyregex.js";
-import { compileBudgeted } from "../src/regexvm.js";
+import { compilePyRegex, compileValidator } from "../src/schema/pyregex.js";
+import { compileBudgeted } from "../src/schema/regexvm.js";
 import { GLiNER2 } from "../src/gliner2.js";
-import { createSchema } from "../src/schema.js";
+import { createSchema } from "../src/schema/schema.js";
 import { checkpointDir } from "./helpers/golden.js";
 
 describe("validator patterns", () => {

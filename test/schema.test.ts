@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SchemaError } from "../src/errors.js";
-import { buildPrompt } from "../src/prompt.js";
+import { buildPrompt } from "../src/schema/prompt.js";
 import {
   createSchema,
   normalizeSchema,
@@ -9,7 +9,7 @@ import {
   schemaFromStructures,
   schemaFromTasks,
   type SchemaInput,
-} from "../src/schema.js";
+} from "../src/schema/schema.js";
 
 function schemaError(fn: () => unknown): SchemaError {
   try {

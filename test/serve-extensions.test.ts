@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GLiNER2 } from "../src/gliner2.js";
 import { createBatcher, type BatchModel } from "../src/serve/batcher.js";
 import { startServer, type GlinerServer } from "../src/serve/server.js";
-import type { Schema } from "../src/schema.js";
+import type { Schema } from "../src/schema/schema.js";
 import { FIXTURES_DIR, checkpointDir } from "./helpers/golden.js";
 import { syntheticDocument } from "./helpers/longText.js";
 

@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { TokenizerError } from "../src/errors.js";
-import { loadTokenizer } from "../src/tokenizer.js";
-import { clusters, parseCharsmap, SEGMENT_CHUNK } from "../src/tokenizer/charsmap.js";
+import { loadTokenizer } from "../src/text/tokenizer.js";
+import { clusters, parseCharsmap, SEGMENT_CHUNK } from "../src/text/tokenizer/charsmap.js";
 
 const DIR = new URL("./fixtures/real-tokenizer/", import.meta.url);
 const raw = gunzipSync(readFileSync(new URL("tokenizer.json.gz", DIR)));

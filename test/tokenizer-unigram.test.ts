@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TokenizerError } from "../src/errors.js";
-import { unigramModel } from "../src/tokenizer/unigram.js";
+import { unigramModel } from "../src/text/tokenizer/unigram.js";
 
 const model = (vocab: [string, number][], opts: { unkId?: number; byteFallback?: boolean } = {}) =>
   unigramModel({ pieces: vocab.map((v) => v[0]), scores: Float64Array.from(vocab.map((v) => v[1])), unkId: opts.unkId, byteFallback: opts.byteFallback ?? false, file: "t.json" });

@@ -3,7 +3,7 @@ import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { loadModel, readCheckpointDir } from "../src/checkpoint.js";
 import { ConfigError, TokenizerError } from "../src/errors.js";
-import { GLINER2_SPECIAL_TOKENS, loadTokenizer, loadTokenizerFromDir } from "../src/tokenizer.js";
+import { GLINER2_SPECIAL_TOKENS, loadTokenizer, loadTokenizerFromDir } from "../src/text/tokenizer.js";
 import { checkpointDir, goldenCheckpoints, listGoldenCases, readGoldenCase } from "./helpers/golden.js";
 
 type Json = Record<string, any>;

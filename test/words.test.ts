@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../src/errors.js";
-import { prepareText, pyLower, splitWords, type Word } from "../src/words.js";
+import { prepareText, pyLower, splitWords, type Word } from "../src/text/words.js";
 import { codePointLength, listGoldenCases, readGoldenCase, readHeadOutput } from "./helpers/golden.js";
 
 /**

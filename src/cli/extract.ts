@@ -4,7 +4,7 @@
  */
 import { open, readFile } from "node:fs/promises";
 import { InputError, SchemaError } from "../errors.js";
-import { normalizeSchema } from "../schema.js";
+import { normalizeSchema } from "../schema/schema.js";
 import { formatOptions, optionReader, parseArgs, type OptionSpec } from "./args.js";
 import { EXIT, UsageError } from "./errors.js";
 import { openInput, readAllText, streamWriter, type CliIO } from "./io.js";

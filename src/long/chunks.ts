@@ -8,7 +8,7 @@
  * last word's end. A document without words is one chunk: the whole text.
  */
 import { InputError } from "../errors.js";
-import { splitWords, type Word } from "../words.js";
+import { splitWords, type Word } from "../text/words.js";
 
 export interface TextChunk {
   /** `document.slice(startChar, endChar)`. */

@@ -9,8 +9,8 @@
  */
 import { InputError } from "../errors.js";
 import type { BatchOptions, ExtractionResult, GLiNER2 } from "../gliner2.js";
-import { normalizeSchema, type Schema, type SchemaInput as UserSchema } from "../schema.js";
-import { splitWords } from "../words.js";
+import { normalizeSchema, type Schema, type SchemaInput as UserSchema } from "../schema/schema.js";
+import { splitWords } from "../text/words.js";
 import { checkChunkOptions, countChunks, iterateChunks, type ChunkOptions, type TextChunk } from "./chunks.js";
 import { mergeChunkResults } from "./merge.js";
 

@@ -19,7 +19,7 @@
  * earliest on ties), as a `str` entity is in one text; the official takes the first by position.
  * `scalarPick: "position"` reproduces the official choice (used by the tests that check the merge rules).
  */
-import { pyLower } from "../words.js";
+import { pyLower } from "../text/words.js";
 import type { TextChunk } from "./chunks.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

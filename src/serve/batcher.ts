@@ -8,7 +8,7 @@
  */
 import type { CallOptions, ExtractionResult } from "../gliner2.js";
 import type { ChunkOptions, LongOptions } from "../long/index.js";
-import type { Schema } from "../schema.js";
+import type { Schema } from "../schema/schema.js";
 
 export interface BatchModel {
   batchExtract(texts: string[], schemas: Schema[], opts: CallOptions & { batchSize?: number }): Promise<ExtractionResult[]>;

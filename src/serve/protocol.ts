@@ -32,7 +32,7 @@ import {
   type Schema,
   type StructuresInput,
   type TasksInput,
-} from "../schema.js";
+} from "../schema/schema.js";
 
 /** An answer other than 200, with the `detail` the client shows. */
 export class HttpError extends Error {

@@ -7,7 +7,7 @@
  */
 import * as errors from "../errors.js";
 import { Gliner2Error } from "../errors.js";
-import { normalizeSchema, SchemaBuilder, StructureBuilder } from "../schema.js";
+import { normalizeSchema, SchemaBuilder, StructureBuilder } from "../schema/schema.js";
 import type { AdapterState } from "../adapters/index.js";
 
 /** Main thread → host. */

@@ -9,9 +9,9 @@ import { isDeepStrictEqual } from "node:util";
 import { OverlongLine, readLines, streamJsonl } from "../../src/cli/jsonl.js";
 import { Gliner2Error, InputError } from "../../src/errors.js";
 import { parseSafetensors } from "../../src/model/safetensors.js";
-import { compilePyRegex, compileValidator } from "../../src/pyregex.js";
-import { normalizeSchema } from "../../src/schema.js";
-import { splitWords } from "../../src/words.js";
+import { compilePyRegex, compileValidator } from "../../src/schema/pyregex.js";
+import { normalizeSchema } from "../../src/schema/schema.js";
+import { splitWords } from "../../src/text/words.js";
 import { referenceMatches } from "../helpers/referenceSplitter.js";
 import { stringFrom, type Rng } from "../helpers/prng.js";
 

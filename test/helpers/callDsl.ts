@@ -18,7 +18,7 @@ import {
   type SchemaBuilder,
   type SchemaInput,
   type StructureBuilder,
-} from "../../src/schema.js";
+} from "../../src/schema/schema.js";
 import type { GoldenCase } from "./golden.js";
 
 type Json = unknown;

@@ -5,8 +5,8 @@
  */
 import { runBatch, type EngineResult } from "../../src/engine.js";
 import type { GLiNER2 } from "../../src/gliner2.js";
-import { buildPrompt } from "../../src/prompt.js";
-import { prepareText, splitWords } from "../../src/words.js";
+import { buildPrompt } from "../../src/schema/prompt.js";
+import { prepareText, splitWords } from "../../src/text/words.js";
 import { mapCall } from "./callDsl.js";
 import { readGoldenCase, type GoldenCaseRef } from "./golden.js";
 

@@ -1,4 +1,4 @@
-import { splitWords } from "../../src/words.js";
+import { splitWords } from "../../src/text/words.js";
 
 /**
  * A deterministic synthetic document of about `words` words (official word count: punctuation counts), with

@@ -25,7 +25,7 @@
  * word's row), a schema element equal to "[SEP_STRUCT]", and a schema element other than a bare marker
  * whose text contains a marker token (e.g. an entity named "a [E] b" would add a field row).
  */
-import { InputError, TokenizerError } from "./errors.js";
+import { InputError, TokenizerError } from "../errors.js";
 import type { Gliner2Tokenizer } from "./tokenizer.js";
 
 export type Segment = "schema" | "sep" | "text";

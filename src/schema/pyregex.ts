@@ -15,7 +15,7 @@
  * invalid in either language. The result is compiled with the `v` flag (Unicode sets), never `g`/`y`, so
  * `test` is stateless.
  */
-import { SchemaError } from "./errors.js";
+import { SchemaError } from "../errors.js";
 import type { RegexValidator } from "./plan.js";
 import { compileBudgeted } from "./regexvm.js";
 
@@ -91,7 +91,7 @@ export function compilePyRegex(pattern: string, flags: string, where: string, mo
 
 /**
  * The official RegexValidator as a predicate on span text: full = fullmatch, partial = search, exclude inverts.
- * The pattern runs on the step-budgeted matcher (src/regexvm.ts): a runaway match throws a SchemaError naming
+ * The pattern runs on the step-budgeted matcher (src/schema/regexvm.ts): a runaway match throws a SchemaError naming
  * the validator instead of hanging.
  */
 export function compileValidator(v: RegexValidator, where: string, budget?: number): (text: string) => boolean {

@@ -2,7 +2,7 @@
  * tokenizer.json `pre_tokenizer` components (Hugging Face semantics): Sequence, Metaspace, WhitespaceSplit.
  * Any other type is refused at load. Empty pieces are dropped, as the Rust library drops them.
  */
-import { TokenizerError } from "../errors.js";
+import { TokenizerError } from "../../errors.js";
 import { isRustWhitespace, MAX_NESTING, object, show } from "./normalize.js";
 
 /** One piece of a normalized segment; `atStart`: it begins at offset 0 of the original input. */

@@ -13,7 +13,7 @@
  * most L units (32 in DeBERTa-v3; the loader refuses pieces over MAX_PIECE_LENGTH), memory O(n) — a
  * 125,000-character word is fine (no recursion, no per-position objects).
  */
-import { TokenizerError } from "../errors.js";
+import { TokenizerError } from "../../errors.js";
 import { show } from "./normalize.js";
 
 /** Longest piece the loader accepts (SentencePiece vocabularies stay far below: 16–32 characters). */

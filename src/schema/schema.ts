@@ -4,8 +4,8 @@
  * `Schema`, which `prompt.ts` turns into the model prompt. Errors are `SchemaError`s whose `path` locates the
  * offending part, e.g. `structures.contact.fields[2].threshold`.
  */
-import { SchemaError } from "./errors.js";
-import { describeValue } from "./quote.js";
+import { SchemaError } from "../errors.js";
+import { describeValue } from "../quote.js";
 import type { ClassAct, RegexValidator, ValueDtype } from "./plan.js";
 import { compileValidator } from "./pyregex.js";
 

@@ -5,9 +5,9 @@
  * every value, its text, confidence, word span and character span, so that `format.ts` can produce any output
  * shape (official formatted, with confidences, with character offsets, or raw) from one decoding.
  */
-import { InputError } from "./errors.js";
-import type { ClassificationPlan, SpanSchemaPlan, SpanTarget } from "./plan.js";
-import { compileValidator } from "./pyregex.js";
+import { InputError } from "../errors.js";
+import type { ClassificationPlan, SpanSchemaPlan, SpanTarget } from "../schema/plan.js";
+import { compileValidator } from "../schema/pyregex.js";
 
 /**
  * How a `str` field, a `str` entity type or a relation head/tail picks its one span among those above threshold:

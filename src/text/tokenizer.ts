@@ -7,14 +7,14 @@
  * A TypeScript re-implementation of what Hugging Face `tokenizers` (Rust) does with a tokenizer.json, for the
  * components SentencePiece-converted (DeBERTa-v3) tokenizers use: added-token splitting, the normalizers
  * Strip / Precompiled (the charsmap itself, not an NFKC approximation) / Replace and a few more, the
- * Metaspace pre-tokenizer, and the Unigram model (src/tokenizer/). It reproduces the released GLiNER2
+ * Metaspace pre-tokenizer, and the Unigram model (src/text/tokenizer/). It reproduces the released GLiNER2
  * tokenizer exactly (test/tokenizer-real.test.ts). Anything else in a tokenizer.json — another model type, an
  * unknown normalizer — is refused at load with a TokenizerError naming the file and field, never approximated.
  *
  * Checked at load: the file's structure (model type, vocabulary as [piece, score] pairs, unk_id, added tokens,
  * components), GLiNER2's special tokens, and the pad/cls/sep/unk tokens.
  */
-import { TokenizerError } from "./errors.js";
+import { TokenizerError } from "../errors.js";
 import { addedTokenMatcher, type AddedToken, type Matcher } from "./tokenizer/added.js";
 import { buildNormalizer, isRustWhitespace, object, show, stripsLeft, type Normalize } from "./tokenizer/normalize.js";
 import { buildPreTokenizer, type PreTokenize } from "./tokenizer/pretokenize.js";

@@ -13,7 +13,7 @@
  *
  * Python's rule that a look-behind must have a fixed width is enforced at compile time (JS would accept more).
  */
-import { SchemaError } from "./errors.js";
+import { SchemaError } from "../errors.js";
 
 /** Steps one `test()` may take before giving up (a real validator on a span needs a few thousand). */
 export const DEFAULT_STEP_BUDGET = 1_000_000;

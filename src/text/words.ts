@@ -16,7 +16,7 @@
  * first, split `İ` into `i` + U+0307, and reported offsets into the lower-cased text.) Offsets here are UTF-16
  * units, so `text.slice(start, end)` is the original-case word.
  */
-import { InputError } from "./errors.js";
+import { InputError } from "../errors.js";
 
 export interface Word {
   /** The word as the official splitter returns it: the matched text, lower-cased. */

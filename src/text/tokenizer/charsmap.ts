@@ -14,7 +14,7 @@
  * results on the reference corpus (test/tokenizer-real.test.ts). ASCII-only text needs no segmenter: its
  * only multi-character cluster is CR LF.
  */
-import { TokenizerError } from "../errors.js";
+import { TokenizerError } from "../../errors.js";
 
 /** A charsmap decoded and checked; `apply` normalizes a string. */
 export interface Charsmap {

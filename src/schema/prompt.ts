@@ -9,7 +9,7 @@
  * order is Python set order, which changes from process to process.
  */
 import type { ClassificationPlan, PromptPlan, SchemaPlan, SpanSchemaPlan } from "./plan.js";
-import { SchemaError } from "./errors.js";
+import { SchemaError } from "../errors.js";
 import type { Schema } from "./schema.js";
 
 const DESCRIPTION = "[DESCRIPTION]";

@@ -3,7 +3,7 @@
  * components SentencePiece-converted tokenizers use are implemented; any other type is refused at load
  * (a TokenizerError naming the field) rather than approximated.
  */
-import { TokenizerError } from "../errors.js";
+import { TokenizerError } from "../../errors.js";
 import { parseCharsmap } from "./charsmap.js";
 
 export type Normalize = (text: string) => string;

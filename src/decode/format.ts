@@ -20,7 +20,7 @@
  * - choice values carry `{text, confidence}` when confidences are asked for (official ≥ 1.2), never positions:
  *   they are not found in the text.
  */
-import { SchemaError } from "./errors.js";
+import { SchemaError } from "../errors.js";
 import type { DecodedText, ExtractedValue, SchemaResult, SpanValue, TargetValues } from "./decode.js";
 
 export interface FormatOptions {
