@@ -28,53 +28,14 @@ import { ortMatmul } from "./ortMatmul.js";
 // Before the kernels are first compiled (they are, lazily, on first use).
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { writeSafetensors } from "./safetensorsWriter.js";
+import { ENCODER_CONFIG, filler, randomTensors, SHAPE as BASE_SHAPE } from "./shared/baseCheckpoint.js";
 
-const SHAPE = { hidden: 768, layers: 12, heads: 12, intermediate: 3072, vocab: 128_011, buckets: 256, maxRel: 512 };
+const SHAPE = BASE_SHAPE;
 const SEED = 20251125;
 
-/** Deterministic N(0, std²)-ish values (sum of uniforms), fast enough for 200M parameters. */
-function filler(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-  return (n: number, std: number, mean = 0) => {
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = mean + (next() + next() + next() - 1.5) * 2 * std;
-    return out;
-  };
-}
-
+/** The encoder tensors of the shared random base-shaped checkpoint, as one safetensors file. */
 function randomCheckpoint(): Uint8Array {
-  const { hidden: H, layers, intermediate: I, vocab, buckets } = SHAPE;
-  const rand = filler(SEED);
-  const t: Record<string, { shape: number[]; data: Float32Array }> = {};
-  const add = (name: string, shape: number[], std: number, mean = 0) => (t[name] = { shape, data: rand(shape.reduce((a, b) => a * b, 1), std, mean) });
-  const linearW = (name: string, out: number, inp: number) => {
-    add(`${name}.weight`, [out, inp], 1 / Math.sqrt(inp));
-    add(`${name}.bias`, [out], 0.02);
-  };
-  const norm = (name: string, dim: number) => {
-    add(`${name}.weight`, [dim], 0.1, 1);
-    add(`${name}.bias`, [dim], 0.1);
-  };
-  add("encoder.embeddings.word_embeddings.weight", [vocab, H], 1);
-  norm("encoder.embeddings.LayerNorm", H);
-  add("encoder.encoder.rel_embeddings.weight", [2 * buckets, H], 1);
-  norm("encoder.encoder.LayerNorm", H);
-  for (let l = 0; l < layers; l++) {
-    const p = `encoder.encoder.layer.${l}.`;
-    for (const proj of ["query_proj", "key_proj", "value_proj"]) linearW(`${p}attention.self.${proj}`, H, H);
-    linearW(`${p}attention.output.dense`, H, H);
-    norm(`${p}attention.output.LayerNorm`, H);
-    linearW(`${p}intermediate.dense`, I, H);
-    linearW(`${p}output.dense`, H, I);
-    norm(`${p}output.LayerNorm`, H);
-  }
-  return writeSafetensors(t);
+  return writeSafetensors(randomTensors({ seed: SEED, heads: false }));
 }
 
 /** FLOPs of one forward pass at length L (multiply-adds × 2), counting what the encoder really computes. */
@@ -211,25 +172,7 @@ async function main(): Promise<void> {
 
   const t0 = performance.now();
   const bytes = randomCheckpoint();
-  const config = parseEncoderConfig({
-    model_type: "deberta-v2",
-    hidden_size: SHAPE.hidden,
-    num_hidden_layers: SHAPE.layers,
-    num_attention_heads: SHAPE.heads,
-    intermediate_size: SHAPE.intermediate,
-    vocab_size: SHAPE.vocab,
-    hidden_act: "gelu",
-    layer_norm_eps: 1e-7,
-    relative_attention: true,
-    pos_att_type: ["p2c", "c2p"],
-    position_buckets: SHAPE.buckets,
-    max_relative_positions: -1,
-    max_position_embeddings: SHAPE.maxRel,
-    norm_rel_ebd: "layer_norm",
-    share_att_key: true,
-    position_biased_input: false,
-    type_vocab_size: 0,
-  });
+  const config = parseEncoderConfig(ENCODER_CONFIG);
   const st = parseSafetensors(bytes, "random-gliner2-base.safetensors");
   console.log(`random gliner2-base-shaped checkpoint (seed ${SEED}) built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const encoders = new Map<string, DebertaEncoder>();

@@ -11,7 +11,8 @@ import { writeSafetensors } from "../safetensorsWriter.js";
 export const SHAPE = { hidden: 768, layers: 12, heads: 12, intermediate: 3072, vocab: 128_011, buckets: 256 };
 export const SEED = 20251127;
 
-function filler(seed: number) {
+/** Deterministic N(0, std²)-ish values (sum of uniforms), fast enough for 200M parameters. */
+export function filler(seed: number) {
   let s = seed >>> 0;
   const next = () => {
     s ^= s << 13;
@@ -26,10 +27,10 @@ function filler(seed: number) {
   };
 }
 
-/** Every tensor of a gliner2-base-shaped checkpoint (count_lstm heads), random. */
-function randomTensors(): Record<string, { shape: number[]; data: Float32Array }> {
+/** Every tensor of a gliner2-base-shaped checkpoint (count_lstm heads; `heads: false` → the encoder's only), random. */
+export function randomTensors(opts: { seed?: number; heads?: boolean } = {}): Record<string, { shape: number[]; data: Float32Array }> {
   const { hidden: H, layers, intermediate: I, vocab, buckets } = SHAPE;
-  const rand = filler(SEED);
+  const rand = filler(opts.seed ?? SEED);
   const t: Record<string, { shape: number[]; data: Float32Array }> = {};
   const add = (name: string, shape: number[], std: number, mean = 0) => (t[name] = { shape, data: rand(shape.reduce((a, b) => a * b, 1), std, mean) });
   const linearW = (name: string, out: number, inp: number) => {
@@ -53,6 +54,7 @@ function randomTensors(): Record<string, { shape: number[]; data: Float32Array }
     linearW(`${p}output.dense`, H, I);
     norm(`${p}output.LayerNorm`, H);
   }
+  if (opts.heads === false) return t;
   const sr = "span_rep.span_rep_layer";
   for (const part of ["project_start", "project_end"]) {
     linearW(`${sr}.${part}.0`, 4 * H, H);
@@ -74,7 +76,7 @@ function randomTensors(): Record<string, { shape: number[]; data: Float32Array }
   return t;
 }
 
-const ENCODER_CONFIG = {
+export const ENCODER_CONFIG = {
   model_type: "deberta-v2",
   hidden_size: SHAPE.hidden,
   num_hidden_layers: SHAPE.layers,
