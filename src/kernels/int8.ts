@@ -22,7 +22,8 @@
  */
 import type { PackedLinear } from "./matmul.js";
 import { activeVariant } from "./backend.js";
-import { packWasmInt8, unpackWasmInt8, wasmLinearInt8, type WasmInt8Packed } from "./wasm/int8.js";
+import { packWasmInt8, unpackWasmInt8, type WasmInt8Packed } from "./wasm/int8.js";
+import { wasmLinear } from "./wasm/linear.js";
 
 /** A matrix `[rows, cols]` stored int8 with one scale per row (value ≈ q · scale[row]). */
 export interface Int8Rows {
@@ -228,7 +229,8 @@ export type Int8LinearKernel = (x: Float32Array, rows: number, layer: Int8Linear
 /** The default: the WebAssembly kernel for layers packed for it while a wasm backend is active, else the reference. */
 export function linearInt8Auto(x: Float32Array, rows: number, layer: Int8Linear, out?: Float32Array): Float32Array {
   const v = layer.wasmInt8 ? activeVariant() : null;
-  return v ? wasmLinearInt8(v, x, rows, layer, out) : linearInt8Reference(x, rows, layer, out);
+  // wasmLinear copies through WebAssembly memory and dispatches int8-packed layers to the int8 kernel.
+  return v ? wasmLinear(v, x, rows, layer, out) : linearInt8Reference(x, rows, layer, out);
 }
 
 let int8Backend: Int8LinearKernel = linearInt8Auto;

@@ -66,19 +66,3 @@ export function linearInt8At(v: KernelVariant, x: number, ldx: number, rows: num
   runLinearI8(v, q, sx, rows, p.Kp, p.w, p.scales, p.bias, y, ldy, layer.outFeatures, Math.ceil(layer.outFeatures / I8_PANEL), gelu);
 }
 
-const io = new Region();
-
-/** The int8 linear on Float32Arrays through WebAssembly memory (copies in and out: O(rows·(K + N))). */
-export function wasmLinearInt8(v: KernelVariant, x: Float32Array, rows: number, layer: Int8Linear, out?: Float32Array): Float32Array {
-  const K = layer.inFeatures;
-  const N = layer.outFeatures;
-  if (x.length < rows * K) throw new RangeError(`linear: input has ${x.length} values, expected ${rows}×${K}`);
-  const y = out ?? new Float32Array(rows * N);
-  if (rows === 0) return y;
-  const xBytes = ((rows * K * 4 + 63) >> 6) << 6;
-  const base = io.get(xBytes + rows * N * 4);
-  f32View(base, rows * K).set(x.subarray(0, rows * K));
-  linearInt8At(v, base, K, rows, layer, base + xBytes, N);
-  y.set(f32View(base + xBytes, rows * N));
-  return y;
-}
