@@ -38,19 +38,8 @@ import { prepareText, splitWords } from "../src/text/words.js";
 import { mapCall } from "./helpers/callDsl.js";
 import { checkpointDir, FIXTURES_DIR, goldenCheckpoints, listGoldenCases, readGoldenCase } from "./helpers/golden.js";
 import { compareCase, type CaseAccuracy } from "./helpers/int8Accuracy.js";
+import { randFloats as rand, signedRng as rng } from "./helpers/prng.js";
 
-/** Deterministic uniform numbers in [-1, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-const rand = (n: number, r: () => number, scale = 1) => Float32Array.from({ length: n }, () => r() * scale);
 
 /** The quantizer written out independently: scale = fround(max|row| / 127), q = nearest, ties to even. */
 function referenceQuantize(row: Float32Array): { q: number[]; s: number } {

@@ -26,18 +26,8 @@ import { buildPrompt } from "../src/schema/prompt.js";
 import { prepareText, splitWords } from "../src/text/words.js";
 import { mapCall } from "./helpers/callDsl.js";
 import { checkpointDir, goldenCheckpoints, listGoldenCases, readGoldenCase } from "./helpers/golden.js";
+import { randFloats as rand, signedRng as rng } from "./helpers/prng.js";
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-const rand = (n: number, r: () => number, scale = 1) => Float32Array.from({ length: n }, () => r() * scale);
 
 /** Index of the first element where a and b differ (Object.is: NaN equals NaN, 0 differs from −0), or −1. */
 function firstDiff(a: Float32Array, b: Float32Array): number {

@@ -1,19 +1,8 @@
 /** Kernels against plain double-precision references on seeded random data, including sizes off the blocking. */
 import { describe, expect, it } from "vitest";
 import { erf, geluErf, layerNorm, linear, matmul, matmulTransB, packLinear, softmaxRows, softmaxRowsMasked } from "../src/kernels/index.js";
+import { randFloats as rand, signedRng as rng } from "./helpers/prng.js";
 
-/** Deterministic uniform numbers in [-1, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-const rand = (n: number, r: () => number) => Float32Array.from({ length: n }, r);
 
 function expectClose(actual: Float32Array, expected: Float64Array, tol: number): void {
   expect(actual.length).toBe(expected.length);

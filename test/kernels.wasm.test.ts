@@ -11,18 +11,8 @@ import { f32View, i32View, u8View, wasmAlloc, wasmRuntime } from "../src/kernels
 import { activeVariant } from "../src/kernels/backend.js";
 import { startWasmPool, stopWasmPool, wasmPoolThreads } from "../src/kernels/wasm/pool.js";
 import { AttnParam, ATTN_PARAM_WORDS, attentionScratchBytes } from "../src/kernels/wasm/kernels.js";
+import { randFloats as rand, signedRng as rng } from "./helpers/prng.js";
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-const rand = (n: number, r: () => number) => Float32Array.from({ length: n }, r);
 
 /** Largest |a − b| / (1 + |b|). */
 function relErr(a: Float32Array, b: Float32Array): number {

@@ -34,3 +34,14 @@ export function stringFrom(r: Rng, alphabet: readonly string[], max: number): st
   for (let i = 0; i < n; i++) s += r.pick(alphabet);
   return s;
 }
+
+/** Uniform numbers in [-1, 1) from the same mulberry32 stream (kernel tests' data). */
+export function signedRng(seed: number): () => number {
+  const r = rng(seed);
+  return () => r.next() * 2 - 1;
+}
+
+/** `n` values of `r`, times `scale`, as float32. */
+export function randFloats(n: number, r: () => number, scale = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => r() * scale);
+}
