@@ -165,7 +165,7 @@ describe("factored span scoring (no span representations)", () => {
     }
     setBackend("auto");
     // The cost model picks the factored form for a handful of fields and the direct one for very many.
-    expect(factoredPays(700, 3072, 768, 5, 8)).toBe(true);
-    expect(factoredPays(700, 3072, 768, 500, 8)).toBe(false);
+    expect(factoredPays(700, 3072, 768, 5)).toBe(true);
+    expect(factoredPays(700, 3072, 768, 500)).toBe(false);
   });
 });

@@ -5,7 +5,7 @@
  * against the encoder's JS attention arithmetic.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { backendInfo, linear, linearPanels, matmul, matmulTransB, packLinear, setBackend, softmaxRowsMasked, type ActiveBackend } from "../src/kernels/index.js";
+import { backendInfo, linear, linearPanels, matmul, matmulTransB, matmulTransBReference, packLinear, unpackLinear, setBackend, softmaxRowsMasked, type ActiveBackend } from "../src/kernels/index.js";
 import { buildKernelModule, PLAIN_SHAPE } from "../src/kernels/wasm/kernels.js";
 import { f32View, i32View, u8View, wasmAlloc, wasmRuntime } from "../src/kernels/wasm/runtime.js";
 import { activeVariant } from "../src/kernels/backend.js";
@@ -98,6 +98,34 @@ for (const variant of variants) {
         }
       }
       expect(worst).toBeLessThan(1e-6);
+    });
+
+    it("computes A·Bᵀ (matmulTransB) like the JS reference on odd sizes, large enough to take the WebAssembly path", () => {
+      for (const [M, K, N] of [[700, 401, 3], [97, 1024, 17], [513, 300, 51], [64, 4096, 1], [5, 3, 5]]) {
+        const r = rng(M * 31 + K * 7 + N);
+        const a = rand(M * K, r);
+        const b = rand(N * K, r);
+        setBackend("js");
+        const ref = matmulTransB(a, b, M, K, N);
+        expect(ref).toEqual(matmulTransBReference(a, b, M, K, N));
+        setBackend(variant);
+        const out = new Float32Array(M * N).fill(Number.NaN);
+        expect(matmulTransB(a, b, M, K, N, out)).toBe(out);
+        expect(relErr(out, ref) / Math.sqrt(K)).toBeLessThan(1e-6);
+        // Large products run the WebAssembly kernel (float32 sums in k order); tiny ones the reference.
+        if (variant === "wasm") expect(out).toEqual(M * N * K >= 1 << 18 ? float32Sums(a, M, b, N, K, null) : ref);
+      }
+    });
+
+    it("gives packed weights back unchanged (unpackLinear), from WebAssembly memory and from the JS panels", () => {
+      const r = rng(99);
+      for (const [N, K] of [[1, 1], [17, 5], [33, 70]]) {
+        const w = rand(N * K, r);
+        setBackend(variant);
+        expect(unpackLinear(packLinear(w, N, K))).toEqual(w);
+        setBackend("js");
+        expect(unpackLinear(packLinear(w, N, K))).toEqual(w);
+      }
     });
 
     it("does not write past the output rows", () => {

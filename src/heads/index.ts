@@ -3,7 +3,7 @@
  * classifier. `loadHeads` reads and checks every head tensor; the other functions are plain computations.
  */
 import { WeightsError } from "../errors.js";
-import { activeBackend, int8Linear, linear, packLinear, sigmoid, type PackedLinear } from "../kernels/index.js";
+import { int8Linear, linear, matmulTransB, packLinear, sigmoid, type PackedLinear } from "../kernels/index.js";
 import type { SafetensorsFile } from "../model/safetensors.js";
 import { floats, int8Weight, layerNormParams, linearFrom, linearLayer, weight } from "../model/weights.js";
 import type { CountingLayer } from "../model/config.js";
@@ -159,8 +159,7 @@ export function spanHidden(heads: Heads, wordEmb: Float32Array, W: number): Floa
 export function spanScoresFast(heads: Heads, hidden: Float32Array, rep: () => Float32Array, W: number, structProj: Float32Array, count: number, F: number): Float32Array {
   const w = heads.spanRep;
   const spans = W * w.maxWidth;
-  const speedup = activeBackend() === "js" ? 1 : 8; // WebAssembly kernels vs the plain-JS scoring loop
-  if (factoredPays(spans, w.outSecond.inFeatures, heads.hidden, count * F, speedup)) return spanScoresFromHidden(w, hidden, spans, structProj, count * F);
+  if (factoredPays(spans, w.outSecond.inFeatures, heads.hidden, count * F)) return spanScoresFromHidden(w, hidden, spans, structProj, count * F);
   return spanScores(rep(), W, w.maxWidth, structProj, count, F, heads.hidden);
 }
 
@@ -182,17 +181,7 @@ export function countEmbed(heads: Heads, fieldEmb: Float32Array, F: number, coun
   const H = heads.hidden;
   const steps = Math.min(count, MAX_COUNT);
   // Step t feeds pos_embedding[t] to every field (the fields are the GRU's batch).
-  const stepInput = new Float32Array(F * H);
-  const gruOut = runGru(
-    ce.gru,
-    (t) => {
-      for (let f = 0; f < F; f++) stepInput.set(ce.posEmbedding.subarray(t * H, (t + 1) * H), f * H);
-      return stepInput;
-    },
-    fieldEmb,
-    F,
-    steps,
-  );
+  const gruOut = runGru(ce.gru, ce.posEmbedding.subarray(0, steps * H), fieldEmb, F, steps);
   const rows = steps * F;
   if (ce.kind === "count_lstm") {
     const cat = new Float32Array(rows * 2 * H);
@@ -218,20 +207,11 @@ export function countEmbed(heads: Heads, fieldEmb: Float32Array, F: number, coun
 
 /** sigmoid(span_rep · struct_proj): `[count, F, W, K]`. */
 export function spanScores(rep: Float32Array, W: number, K: number, structProj: Float32Array, count: number, F: number, H: number): Float32Array {
-  const out = new Float32Array(count * F * W * K);
   const spans = W * K;
-  for (let c = 0; c < count; c++) {
-    for (let f = 0; f < F; f++) {
-      const v = structProj.subarray((c * F + f) * H, (c * F + f + 1) * H);
-      const o = (c * F + f) * spans;
-      for (let s = 0; s < spans; s++) {
-        let dot = 0;
-        const r = s * H;
-        for (let j = 0; j < H; j++) dot += rep[r + j] * v[j];
-        out[o + s] = sigmoid(dot);
-      }
-    }
-  }
+  const fields = count * F;
+  const dots = matmulTransB(rep, structProj, spans, H, fields); // [spans, fields]
+  const out = new Float32Array(fields * spans);
+  for (let s = 0; s < spans; s++) for (let f = 0; f < fields; f++) out[f * spans + s] = sigmoid(dots[s * fields + f]);
   return out;
 }
 

@@ -8,7 +8,7 @@
  * W·[s; e] + b = (W_s·s + b) + W_e·e. Both halves run once per word and each span only adds two vectors, which
  * removes two thirds of the per-span work (W·K spans) without changing the result beyond float rounding.
  */
-import { linear, packLinear, relu, type PackedLinear } from "../kernels/index.js";
+import { isInt8, linear, matmulTransB, packLinear, relu, unpackLinear, type PackedLinear } from "../kernels/index.js";
 import { runMlp, type Mlp } from "./mlp.js";
 
 export interface SpanRepWeights {
@@ -51,11 +51,11 @@ export function computeSpanHidden(w: SpanRepWeights, wordEmb: Float32Array, W: n
 }
 
 /**
- * A linear layer as the plain matrix it computes, `M [in, out]` with `M[j, :] = layer(e_j) − layer(0)`, and
- * `layer(0)` (the bias): materialized once per layer object through `linear()` itself, so packed, WebAssembly,
- * int8 and LoRA-delta layers all give exactly what they compute. M, read as a Linear weight `[out = in, in =
- * out]`, is the transposed layer: `linear(V, n, transposed)` maps each row v of V (length out) to
- * `u = Wᵀ·v` (length in). Packed once, for whatever kernels are active.
+ * The layer transposed, as a Linear `[out = in, in = out]` (so `linear(V, n, transposed)` maps each row v of V,
+ * length out, to `u = Wᵀ·v`, length in), plus its bias; packed once per layer object for whatever kernels are
+ * active. A plain float layer is transposed from its weights (a copy). int8 layers and layers carrying LoRA deltas
+ * are materialized through `linear()` itself, `M[j, :] = layer(e_j) − layer(0)`, so the transpose is exactly what
+ * those layers compute.
  */
 const transposeCache = new WeakMap<PackedLinear, { transposed: PackedLinear; bias: Float32Array }>();
 function transposeOf(layer: PackedLinear): { transposed: PackedLinear; bias: Float32Array } {
@@ -63,15 +63,22 @@ function transposeOf(layer: PackedLinear): { transposed: PackedLinear; bias: Flo
   if (t) return t;
   const K = layer.inFeatures;
   const N = layer.outFeatures;
-  const bias = linear(new Float32Array(K), 1, layer);
+  let bias: Float32Array;
   const m = new Float32Array(K * N);
-  const block = 256;
-  for (let j0 = 0; j0 < K; j0 += block) {
-    const rows = Math.min(block, K - j0);
-    const x = new Float32Array(rows * K);
-    for (let r = 0; r < rows; r++) x[r * K + j0 + r] = 1;
-    const y = linear(x, rows, layer);
-    for (let r = 0; r < rows; r++) for (let n = 0; n < N; n++) m[(j0 + r) * N + n] = y[r * N + n] - bias[n];
+  if (!isInt8(layer) && !layer.deltas?.length) {
+    bias = layer.bias ?? new Float32Array(N);
+    const w = unpackLinear(layer); // [N, K]
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) m[k * N + n] = w[n * K + k];
+  } else {
+    bias = linear(new Float32Array(K), 1, layer);
+    const block = 256;
+    for (let j0 = 0; j0 < K; j0 += block) {
+      const rows = Math.min(block, K - j0);
+      const x = new Float32Array(rows * K);
+      for (let r = 0; r < rows; r++) x[r * K + j0 + r] = 1;
+      const y = linear(x, rows, layer);
+      for (let r = 0; r < rows; r++) for (let n = 0; n < N; n++) m[(j0 + r) * N + n] = y[r * N + n] - bias[n];
+    }
   }
   // m is [K, N] row-major = a PyTorch Linear weight [out = K, in = N]: the transposed layer.
   t = { transposed: packLinear(m, K, N), bias };
@@ -94,45 +101,20 @@ export function spanScoresFromHidden(w: SpanRepWeights, hidden: Float32Array, sp
   const u = linear(fieldVectors, fields, transposed); // [fields, inner]
   const c = new Float64Array(fields); // b·v per field
   for (let f = 0; f < fields; f++) for (let h = 0; h < H; h++) c[f] += bias[h] * fieldVectors[f * H + h];
+  // dots[s, f] = hidden[s]·u[f]: one product on the kernels (WebAssembly when active).
+  const dots = matmulTransB(hidden, u, spans, inner, fields);
   const out = new Float32Array(fields * spans);
-  // Four fields per pass over a span's hidden row: each hidden value is loaded once for four dot products.
-  let f = 0;
-  for (; f + 4 <= fields; f += 4) {
-    const u0 = f * inner, u1 = u0 + inner, u2 = u1 + inner, u3 = u2 + inner;
-    for (let s = 0; s < spans; s++) {
-      let d0 = c[f], d1 = c[f + 1], d2 = c[f + 2], d3 = c[f + 3];
-      const r = s * inner;
-      for (let j = 0; j < inner; j++) {
-        const x = hidden[r + j];
-        d0 += x * u[u0 + j];
-        d1 += x * u[u1 + j];
-        d2 += x * u[u2 + j];
-        d3 += x * u[u3 + j];
-      }
-      out[f * spans + s] = 1 / (1 + Math.exp(-d0));
-      out[(f + 1) * spans + s] = 1 / (1 + Math.exp(-d1));
-      out[(f + 2) * spans + s] = 1 / (1 + Math.exp(-d2));
-      out[(f + 3) * spans + s] = 1 / (1 + Math.exp(-d3));
-    }
-  }
-  for (; f < fields; f++) {
-    const uo = f * inner;
-    for (let s = 0; s < spans; s++) {
-      let dot = c[f];
-      const r = s * inner;
-      for (let j = 0; j < inner; j++) dot += hidden[r + j] * u[uo + j];
-      out[f * spans + s] = 1 / (1 + Math.exp(-dot));
-    }
+  for (let s = 0; s < spans; s++) {
+    for (let f = 0; f < fields; f++) out[f * spans + s] = 1 / (1 + Math.exp(-(c[f] + dots[s * fields + f])));
   }
   return out;
 }
 
 /**
- * Does the factored scoring pay here? Its per-field loop over `spans × 4H` runs in plain JS while the direct
- * path's big product runs on the (possibly WebAssembly) kernels, `kernelSpeedup` times faster per operation.
+ * Does the factored scoring pay here? Both forms are kernel products (`linear`, `matmulTransB`), so compare
+ * multiply-adds: factored `fields·(H·4H + spans·4H)`, direct `spans·4H·H + spans·H·fields`. Factored wins until
+ * the fields number in the hundreds.
  */
-export function factoredPays(spans: number, inner: number, H: number, fields: number, kernelSpeedup: number): boolean {
-  const direct = (spans * inner * H) / kernelSpeedup + spans * H * fields;
-  const factored = (fields * inner * H) / kernelSpeedup + fields * spans * inner;
-  return factored < direct;
+export function factoredPays(spans: number, inner: number, H: number, fields: number): boolean {
+  return fields * (H * inner + spans * inner) < spans * inner * H + spans * H * fields;
 }

@@ -14,6 +14,7 @@
 import { isInt8, linearInt8 } from "./int8.js";
 import { activeVariant } from "./backend.js";
 import { packWasm, unpackWasm, wasmLinear, type WasmPacked } from "./wasm/linear.js";
+import { wasmMatmulTransB } from "./wasm/matmulTransB.js";
 
 /** Output features per packed panel. */
 export const PANEL = 4;
@@ -74,6 +75,20 @@ export function packLinear(weight: Float32Array, outFeatures: number, inFeatures
   if (bias && bias.length !== outFeatures) throw new RangeError(`packLinear: bias has ${bias.length} values, expected ${outFeatures}`);
   if (activeVariant()) return packLinearWasm(weight, outFeatures, inFeatures, bias);
   return { outFeatures, inFeatures, packed: packPanels(weight, outFeatures, inFeatures), bias };
+}
+
+/** A float layer's weight back as PyTorch's `[out, in]` (from WebAssembly memory or the JS panels). */
+export function unpackLinear(layer: PackedLinear): Float32Array {
+  const N = layer.outFeatures;
+  const K = layer.inFeatures;
+  if (layer.wasm) return unpackWasm(layer.wasm, N, K);
+  const out = new Float32Array(N * K);
+  const p = layer.packed;
+  for (let n = 0; n < N; n++) {
+    const base = Math.floor(n / PANEL) * K * PANEL + (n % PANEL);
+    for (let k = 0; k < K; k++) out[n * K + k] = p[base + k * PANEL];
+  }
+  return out;
 }
 
 function packPanels(weight: Float32Array, outFeatures: number, inFeatures: number): Float32Array {
@@ -237,8 +252,26 @@ export function linearPanels(
   }
 }
 
-/** C[M, N] = A[M, K] · B[N, K]ᵀ (both operands row-major; e.g. Q·Kᵀ). Four columns of C per pass over A's row. */
+/**
+ * Products this large (multiply-adds) go to the WebAssembly kernel when it is active: below, copying and packing B
+ * cost more than they save.
+ */
+const WASM_MATMUL_MIN = 1 << 18;
+
+/**
+ * C[M, N] = A[M, K] · B[N, K]ᵀ (both operands row-major; e.g. Q·Kᵀ): on the WebAssembly kernels when they are
+ * active and the product is large, else `matmulTransBReference`.
+ */
 export function matmulTransB(a: Float32Array, b: Float32Array, M: number, K: number, N: number, out?: Float32Array): Float32Array {
+  if (M * N * K >= WASM_MATMUL_MIN) {
+    const v = activeVariant();
+    if (v) return wasmMatmulTransB(v, a, b, M, K, N, out);
+  }
+  return matmulTransBReference(a, b, M, K, N, out);
+}
+
+/** The plain-TS C = A·Bᵀ: four columns of C per pass over A's row, sums in double precision. */
+export function matmulTransBReference(a: Float32Array, b: Float32Array, M: number, K: number, N: number, out?: Float32Array): Float32Array {
   const c = out ?? new Float32Array(M * N);
   for (let m = 0; m < M; m++) {
     const ao = m * K;
