@@ -275,7 +275,7 @@ describe("attention kernel", () => {
 });
 
 describe("element-wise kernels match the TypeScript reference bit for bit", () => {
-  it("GELU (erf in all three ranges, both signs) on a column range", async () => {
+  it("GELU (both signs, past the erf clamp, odd column ranges) on a column range", async () => {
     const { geluErf } = await import("../src/kernels/index.js");
     const v = wasmRuntime()!.plain;
     const rows = 3, cols = 700;

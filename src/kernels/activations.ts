@@ -37,11 +37,35 @@ export function erf(x: number): number {
   return x < 0 ? r - 1 : 1 - r;
 }
 
-/** GELU with the exact erf form: x·½(1 + erf(x/√2)). */
+/**
+ * erf for GELU: x·P(x²)/Q(x²) on x clamped to ±ERF_GELU_CLAMP, a rational fit (degrees 5/5) good to 1.9e-8
+ * absolute everywhere — below half a float32 ulp of GELU's 1 + erf — with one division and no exp, so the
+ * WebAssembly GELU (./wasm/gelu.ts) runs the same float64 operations two lanes at a time and agrees bit for bit.
+ * Monotone, odd, and below 1 at the clamp (erf(3.925) = 1 − 8e-9).
+ */
+export const ERF_GELU_CLAMP = 3.925;
+export const ERF_GELU_P: readonly number[] = [1.128379145763658, 0.19059262654622353, 0.0527690776796941, 0.003772485679523741, 0.0002848394591860293, 2.0460005278057285e-6];
+export const ERF_GELU_Q: readonly number[] = [1.0, 0.5022410481110261, 0.11418219167108701, 0.014983066232032683, 0.0011638374929326708, 3.8047284222794216e-5];
+
+export function erfForGelu(x: number): number {
+  const c = Math.min(Math.max(x, -ERF_GELU_CLAMP), ERF_GELU_CLAMP);
+  const t = c * c;
+  const P = ERF_GELU_P;
+  const Q = ERF_GELU_Q;
+  let num = P[5];
+  let den = Q[5];
+  for (let i = 4; i >= 0; i--) {
+    num = num * t + P[i];
+    den = den * t + Q[i];
+  }
+  return (c * num) / den;
+}
+
+/** GELU with the erf form, x·½(1 + erf(x/√2)), as PyTorch's default (not the tanh approximation). */
 export function geluErf(x: Float32Array): Float32Array {
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
-    x[i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
+    x[i] = 0.5 * v * (1 + erfForGelu(v * Math.SQRT1_2));
   }
   return x;
 }

@@ -14,11 +14,13 @@
  *   packCols(src, lds, rows, cols, dst)                    pack Sᵀ (N = cols, K = rows)
  *   scoreRows(...)                                         disentangled bias + masked softmax of one head
  *   attention(params, u0, u1, scratch)                     whole attention of (batch, head) units [u0, u1)
- *   gelu, addNorm                                          element-wise work, see ./elementwise.ts
+ *   gelu                                                   GELU, see ./gelu.ts
+ *   addNorm                                                residual add + layer norm, see ./elementwise.ts
  *   quantRows, linearI8                                    int8 linear layers, see ./int8Kernels.ts
  */
 import { Code, F32, F64, I32, L, ModuleBuilder, Op, Simd, V128 } from "./emit.js";
-import { addNormKernel, erfKernel, geluKernel } from "./elementwise.js";
+import { addNormKernel } from "./elementwise.js";
+import { geluKernel } from "./gelu.js";
 import { linearI8Kernel, quantRowsKernel } from "./int8Kernels.js";
 
 export interface KernelShape {
@@ -70,8 +72,7 @@ export function buildKernelModule(shape: KernelShape, memory: { min: number; max
   const scoreIdx = mb.func(scoreRowsKernel(exp), "scoreRows");
   const headIdx = mb.func(attnHeadKernel(shape, { linear: linearIdx, packRows: packRowsIdx, packCols: packColsIdx, scoreRows: scoreIdx }));
   mb.func(attentionKernel(headIdx), "attention");
-  const erf = mb.func(erfKernel(exp));
-  mb.func(geluKernel(erf), "gelu");
+  mb.func(geluKernel(), "gelu");
   mb.func(addNormKernel(), "addNorm");
   mb.func(quantRowsKernel(), "quantRows");
   mb.func(linearI8Kernel(), "linearI8");

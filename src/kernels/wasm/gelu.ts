@@ -1,0 +1,62 @@
+/**
+ * GELU two values at a time (f64x2): the float64 operations of the TypeScript reference (../activations.ts
+ * `geluErf` with `erfForGelu`, a rational erf with no exp) lane by lane, so the results agree bit for bit.
+ *
+ *   gelu(y, ldy, rows, n0, n1)    y[m, n] = GELU(y[m, n]) for n in [n0, n1)
+ */
+import { ERF_GELU_CLAMP, ERF_GELU_P, ERF_GELU_Q } from "../activations.js";
+import { Code, I32, L, Op, Simd, V128 } from "./emit.js";
+
+export function geluKernel(): Code {
+  const c = new Code([I32, I32, I32, I32, I32]);
+  const [y, ldy, rows, n0, n1] = [0, 1, 2, 3, 4];
+  const m = c.local(I32), n = c.local(I32), a = c.local(I32);
+  const v = c.local(V128), x = c.local(V128), t = c.local(V128), num = c.local(V128), den = c.local(V128);
+  const splat = (k: number) => c.simd(Simd.v128Const).op(...f64x2Bytes(k));
+  const op = (o: number) => () => c.simd(o);
+  const mul = op(Simd.f64x2Mul), add = op(Simd.f64x2Add);
+
+  /** GELU(v) on the stack. */
+  const gelu = () => {
+    // x = clamp(v·√½, ±C); t = x²
+    c.get(v).call(() => splat(Math.SQRT1_2)).call(mul);
+    c.call(() => splat(-ERF_GELU_CLAMP)).simd(Simd.f64x2Max).call(() => splat(ERF_GELU_CLAMP)).simd(Simd.f64x2Min).tee(x);
+    c.get(x).call(mul).set(t);
+    splat(ERF_GELU_P[5]).set(num);
+    splat(ERF_GELU_Q[5]).set(den);
+    for (let i = 4; i >= 0; i--) {
+      c.get(num).get(t).call(mul).call(() => splat(ERF_GELU_P[i])).call(add).set(num);
+      c.get(den).get(t).call(mul).call(() => splat(ERF_GELU_Q[i])).call(add).set(den);
+    }
+    // 0.5·v·(1 + x·num/den)
+    splat(0.5).get(v).call(mul);
+    splat(1).get(x).get(num).call(mul).get(den).simd(Simd.f64x2Div).call(add);
+    c.call(mul);
+  };
+
+  c.for(m, 0, L(rows), 1, () => {
+    c.get(n0).set(n);
+    // pairs of columns
+    c.op(Op.block, 0x40, Op.loop, 0x40);
+    c.get(n).i32(1).op(Op.i32Add).get(n1).op(Op.i32GeS).op(Op.brIf).u(1);
+    c.get(m).get(ldy).op(Op.i32Mul).get(n).op(Op.i32Add).i32(2).op(Op.i32Shl).get(y).op(Op.i32Add).set(a);
+    c.get(a).simdMem(Simd.v128Load64Zero, 2).simd(Simd.f64x2PromoteLowF32x4).set(v);
+    c.get(a);
+    gelu();
+    c.simd(Simd.f32x4DemoteF64x2Zero).simdMem(Simd.v128Store64Lane, 2).op(0);
+    c.inc(n, 2).op(Op.br).u(0).op(Op.end, Op.end);
+    // an odd last column
+    c.get(n).get(n1).op(Op.i32LtS).ifElse(() => {
+      c.get(m).get(ldy).op(Op.i32Mul).get(n).op(Op.i32Add).i32(2).op(Op.i32Shl).get(y).op(Op.i32Add).set(a);
+      c.get(a).simdMem(Simd.v128Load32Zero, 2).simd(Simd.f64x2PromoteLowF32x4).set(v);
+      c.get(a);
+      gelu();
+      c.simd(Simd.f32x4DemoteF64x2Zero).simdMem(Simd.v128Store32Lane, 2).op(0);
+    });
+  });
+  return c;
+}
+
+function f64x2Bytes(k: number): number[] {
+  return Array.from(new Uint8Array(new Float64Array([k, k]).buffer));
+}
