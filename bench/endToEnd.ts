@@ -6,11 +6,17 @@
  *                "peak during load ≤ 1.3× final" check)
  *   encoder      the encoder alone on the token ids an extraction of a 64-word text feeds it
  *   extract      extract(text, entities + one classification) through the public API, same text
+ *   first        the first extract after loading (JIT warm-up, scratch growth, lazily built head tables)
+ *   count        the entity schema's predicted instance count: the count embedding and span scoring scale with
+ *                it, and a random checkpoint predicts far more instances than a trained one (usually 1)
  *
  * Reported per backend × threads: best-of-N ms of both and extract ÷ encoder. Times on a shared machine are
  * noisy: compare rows of one run only.
  *
- *   npm run bench:e2e                      # = build, then node dist/bench/endToEnd.js [words] [--no-js]
+ *   npm run bench:e2e                      # = build, then node dist/bench/endToEnd.js [words] [--no-js] [--count N]
+ *
+ * `--count N` writes the checkpoint with its count head fixed to N instances (see writeCheckpoint); both the
+ * random count and N = 1 (what a trained model predicts for one entity schema) are worth a look.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -66,12 +72,16 @@ async function child(dir: string, backend: "js" | "wasm", threads: number, words
   // The ids extract feeds the encoder: the same prompt assembly, recorded once.
   const prepared = prepareText(text);
   const item = { words: splitWords(prepared).map((w) => w.text), prompt: buildPrompt(normalizeSchema(schema)) };
-  const ids = runBatch(model.model, [item])[0].inputIds;
+  const recorded = runBatch(model.model, [item])[0];
+  const ids = recorded.inputIds;
+  const count = recorded.schemas[0].count;
   const mask = new Uint8Array(ids.length).fill(1);
+  const f0 = performance.now();
   await model.extract(text, schema); // warm-up (JIT, scratch)
+  const firstMs = performance.now() - f0;
   const encoderMs = best(() => encode(model.model.encoder, ids, mask, 1, ids.length));
   const extractMs = await bestAsync(() => model.extract(text, schema));
-  return { backend, threads, tokens: ids.length, loadMs, residentMB, peakLoadMB: peakLoad, encoderMs, extractMs };
+  return { backend, threads, tokens: ids.length, count, loadMs, residentMB, peakLoadMB: peakLoad, encoderMs, extractMs, firstMs };
 }
 
 async function main(): Promise<void> {
@@ -81,7 +91,10 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     process.exit(0); // the thread pool's workers
   }
-  const words = Number(args.find((a) => !a.startsWith("--")) ?? 64) || 64;
+  const countAt = args.indexOf("--count");
+  const count = countAt >= 0 ? Number(args[countAt + 1]) : undefined;
+  if (count !== undefined && !(Number.isInteger(count) && count >= 0 && count < 20)) throw new Error(`--count takes an instance count 0…19, got ${JSON.stringify(args[countAt + 1])}`);
+  const words = Number(args.find((a, i) => !a.startsWith("--") && (countAt < 0 || i !== countAt + 1)) ?? 64) || 64;
   const configs: (readonly ["js" | "wasm", number])[] = [["wasm", 1], ["wasm", 2]];
   if (!args.includes("--no-js")) configs.push(["js", 1]);
   const self = fileURLToPath(import.meta.url);
@@ -90,14 +103,14 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "gliner2-e2e-bench-"));
   const dir = join(work, "base");
   try {
-    writeCheckpoint(dir, tok.path);
+    writeCheckpoint(dir, tok.path, { count });
     console.log(`node ${process.version}; ${words}-word text; tokenizer ${tok.real ? "released" : "fixture (real one not found)"}; best of ${REPEATS}; every row a fresh process`);
-    const rows: string[][] = [["backend", "threads", "tokens", "load s", "RSS MiB", "peak/RSS", "encoder ms", "extract ms", "extract ÷ encoder"]];
+    const rows: string[][] = [["backend", "threads", "tokens", "count", "load s", "RSS MiB", "peak/RSS", "first ms", "encoder ms", "extract ms", "extract ÷ encoder"]];
     for (const [backend, threads] of configs) {
       const res = spawnSync(process.execPath, [self, "--child", dir, backend, String(threads), String(words)], { encoding: "utf8", maxBuffer: 1 << 24 });
       if (res.status !== 0) throw new Error(`${backend}/${threads}: child failed (${res.status})\n${res.stderr}`);
       const r = JSON.parse(res.stdout.trim().split("\n").pop()!);
-      rows.push([backend, String(threads), String(r.tokens), (r.loadMs / 1000).toFixed(1), r.residentMB.toFixed(0), (r.peakLoadMB / r.residentMB).toFixed(2), r.encoderMs.toFixed(0), r.extractMs.toFixed(0), (r.extractMs / r.encoderMs).toFixed(2)]);
+      rows.push([backend, String(threads), String(r.tokens), String(r.count), (r.loadMs / 1000).toFixed(1), r.residentMB.toFixed(0), (r.peakLoadMB / r.residentMB).toFixed(2), r.firstMs.toFixed(0), r.encoderMs.toFixed(0), r.extractMs.toFixed(0), (r.extractMs / r.encoderMs).toFixed(2)]);
     }
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
     for (const r of rows) console.log(r.map((v, c) => v.padStart(widths[c])).join("  "));

@@ -110,11 +110,18 @@ export function findTokenizer(root: string): { path: string; real: boolean } {
   return { path: join(root, "test", "fixtures", "tiny-count_lstm", "tokenizer.json"), real: false };
 }
 
-export function writeCheckpoint(dir: string, tokenizer: string): void {
+/**
+ * Write the random checkpoint as a folder. `count`: make the count head predict that many instances for every
+ * schema (a large bias on that class of count_pred's last layer), as a trained model does for ordinary text (an
+ * entity schema is one instance); left out, the random count head decides (often 15–19 instances).
+ */
+export function writeCheckpoint(dir: string, tokenizer: string, opts: { count?: number } = {}): void {
   mkdirSync(join(dir, "encoder_config"), { recursive: true });
   writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "extractor", max_width: 8, token_pooling: "first", counting_layer: "count_lstm" }));
   writeFileSync(join(dir, "encoder_config", "config.json"), JSON.stringify(ENCODER_CONFIG));
   copyFileSync(tokenizer, join(dir, "tokenizer.json"));
-  writeFileSync(join(dir, "model.safetensors"), writeSafetensors(randomTensors()));
+  const tensors = randomTensors();
+  if (opts.count !== undefined) tensors["count_pred.2.bias"].data[opts.count] += 1000;
+  writeFileSync(join(dir, "model.safetensors"), writeSafetensors(tensors));
 }
 
