@@ -22,14 +22,22 @@ function relErr(a: Float32Array, b: Float32Array): number {
   return worst;
 }
 
-/** What plain SIMD must compute exactly: float32 sums in k order, starting from the bias. */
+/**
+ * What plain SIMD must compute exactly: for each block of PLAIN_SHAPE.kc k's, the float32 sum of its products in k
+ * order from zero; the bias plus the first block's sum, then each further block's sum added in turn.
+ */
 function float32Sums(x: Float32Array, M: number, w: Float32Array, N: number, K: number, b: Float32Array | null): Float32Array {
   const f = Math.fround;
+  const kc = PLAIN_SHAPE.kc;
   const y = new Float32Array(M * N);
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
-      let acc = b ? b[n] : 0;
-      for (let k = 0; k < K; k++) acc = f(acc + f(x[m * K + k] * w[n * K + k]));
+      let acc = 0;
+      for (let c0 = 0; c0 === 0 || c0 < K; c0 += kc) {
+        let s = 0;
+        for (let k = c0; k < Math.min(c0 + kc, K); k++) s = f(s + f(x[m * K + k] * w[n * K + k]));
+        acc = c0 === 0 ? f(s + (b ? b[n] : 0)) : f(acc + s);
+      }
       y[m * N + n] = acc;
     }
   }

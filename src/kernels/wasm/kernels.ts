@@ -104,29 +104,9 @@ function linearKernel({ rows: R, vecs: V, fma, kc: KC, mb: MB }: KernelShape): C
       c0Bytes();
       c.op(Op.i32Add).set(xp[r]);
     }
-    // First pass: start from the bias; later passes: from the partial sums in y.
-    c.get(c0).op(Op.i32Eqz).ifElse(
-      () => {
-        for (let r = 0; r < RR; r++) for (let v = 0; v < V; v++) c.get(bv[v]).set(acc[r * V + v]);
-      },
-      () => {
-        for (let r = 0; r < RR; r++) {
-          rowPtr(r);
-          c.get(rem).i32(TW).op(Op.i32GeS).ifElse(
-            () => {
-              for (let v = 0; v < V; v++) c.get(yp).simdMem(Simd.v128Load, 2, 16 * v).set(acc[r * V + v]);
-            },
-            () => {
-              for (let q = 0; q < TW; q++) {
-                const a = acc[r * V + (q >> 2)];
-                c.i32(q).get(rem).op(Op.i32LtS);
-                c.ifElse(() => c.get(a).get(yp).mem(Op.f32Load, 2, 4 * q).simd(Simd.f32x4ReplaceLane).op(q & 3).set(a));
-              }
-            },
-          );
-        }
-      },
-    );
+    // Every pass over a k block sums from zero; the block's sum is then added to the bias (first block) or to
+    // the partial sums in y (two-level summation: float32 error grows with kc + K/kc terms, not K).
+    for (let r = 0; r < RR; r++) for (let v = 0; v < V; v++) c.simd(Simd.v128Const).op(...new Array(16).fill(0)).set(acc[r * V + v]);
     c.get(wt).get(c0).i32(6).op(Op.i32Shl).op(Op.i32Add).set(wp).get(kc).set(k);
     c.get(k).i32(0).op(Op.i32GtS).ifElse(() => {
       c.op(Op.loop, 0x40);
@@ -144,6 +124,32 @@ function linearKernel({ rows: R, vecs: V, fma, kc: KC, mb: MB }: KernelShape): C
       c.get(k).i32(1).op(Op.i32Sub).tee(k).op(Op.brIf).u(0);
       c.op(Op.end);
     });
+    c.get(c0).op(Op.i32Eqz).ifElse(
+      () => {
+        for (let r = 0; r < RR; r++) for (let v = 0; v < V; v++) c.get(acc[r * V + v]).get(bv[v]).simd(Simd.f32x4Add).set(acc[r * V + v]);
+      },
+      () => {
+        for (let r = 0; r < RR; r++) {
+          rowPtr(r);
+          c.get(rem).i32(TW).op(Op.i32GeS).ifElse(
+            () => {
+              for (let v = 0; v < V; v++) c.get(acc[r * V + v]).get(yp).simdMem(Simd.v128Load, 2, 16 * v).simd(Simd.f32x4Add).set(acc[r * V + v]);
+            },
+            () => {
+              // Lanes past the row's end add 0 (never stored).
+              for (let v = 0; v < V; v++) {
+                c.simd(Simd.v128Const).op(...new Array(16).fill(0)).set(xs);
+                for (let q = 4 * v; q < 4 * v + 4; q++) {
+                  c.i32(q).get(rem).op(Op.i32LtS);
+                  c.ifElse(() => c.get(xs).get(yp).mem(Op.f32Load, 2, 4 * q).simd(Simd.f32x4ReplaceLane).op(q & 3).set(xs));
+                }
+                c.get(acc[r * V + v]).get(xs).simd(Simd.f32x4Add).set(acc[r * V + v]);
+              }
+            },
+          );
+        }
+      },
+    );
     for (let r = 0; r < RR; r++) {
       rowPtr(r);
       c.get(rem).i32(TW).op(Op.i32GeS).ifElse(
