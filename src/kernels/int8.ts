@@ -9,7 +9,8 @@
  *     used without a copy), scales `[N]` as Float32Array. Row-major is the neutral layout a SIMD kernel repacks
  *     from at load (e.g. into 4-row panels of 8-value groups for `i32x4.dot_i16x8_s`).
  *   - Activations: quantized per row at run time with the same rule (dynamic, symmetric):
- *       sx[m] = max_k |x[m, k]| / 127,  qx[m, k] = roundHalfEven(x[m, k] / sx[m])   (an all-zero row: sx = 0, qx = 0)
+ *       sx[m] = f32(max_k |x[m, k]| / 127),  qx[m, k] = roundHalfEven(f32(x[m, k] · f32(1 / sx[m])))
+ *       (a multiply by the float32 inverse; an all-zero row, or one whose inverse overflows: qx = 0)
  *   - Product: acc[m, n] = Σ_k qx[m, k] · q[n, k] computed EXACTLY as an integer (|acc| ≤ K · 127², below 2³¹ for
  *     K < 133,000, so int32 accumulation never overflows), then ONE float rescale per output:
  *       y[m, n] = acc · (sx[m] · scale[n]) + bias[n]     (double precision here, rounded to float32 on store).
@@ -143,12 +144,14 @@ export function quantizeActivations(x: Float32Array, rows: number, K: number, qx
     }
     const s = Math.fround(amax / 127);
     sx[m] = s;
-    if (!(s > 0)) {
+    // A multiply by the float32 inverse instead of a division per value (what the SIMD kernel can afford).
+    const inv = Math.fround(1 / s);
+    if (!Number.isFinite(inv)) {
       qx.fill(0, o, o + K);
       continue;
     }
     for (let k = 0; k < K; k++) {
-      const v = roundHalfEven(x[o + k] / s);
+      const v = roundHalfEven(Math.fround(x[o + k] * inv));
       qx[o + k] = v > 127 ? 127 : v < -127 ? -127 : v;
     }
   }

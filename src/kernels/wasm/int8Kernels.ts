@@ -24,20 +24,20 @@ export const I8_PANEL = 16;
 const MB = 32;
 
 /**
- * Per row: amax = max |x| (NaN/∞ propagate), s = f32(amax / 127) (f32 division equals the reference's
- * fround(f64 division): double rounding is harmless for a quotient), q = clamp(nearest(f64(x) / f64(s))) with
- * ties to even (`f64.nearest`), exactly the reference's roundHalfEven on the same double quotient. A non-finite
- * row gets s = NaN and zeros; a zero (or underflowing) row gets s = its scale and zeros.
+ * Per row: amax = max |x| (NaN/∞ propagate), s = f32(amax / 127), inv = f32(1 / s) (f32 division equals the
+ * reference's fround(f64 division): double rounding is harmless for a quotient), q = clamp(nearest(f32(x·inv)))
+ * with ties to even (`f32x4.nearest`), exactly the reference's roundHalfEven on the same float32 product. A
+ * non-finite row gets s = NaN and zeros; a row whose inverse scale is not finite (zero, or s < 2⁻¹²⁸) zeros.
  */
 export function quantRowsKernel(): Code {
   const c = new Code([I32, I32, I32, I32, I32, I32, I32]);
   const [x, ldx, rows, K, Kp, q, sx] = [0, 1, 2, 3, 4, 5, 6];
   const m = c.local(I32), k = c.local(I32), xp = c.local(I32), qp = c.local(I32);
-  const amax = c.local(F32), s = c.local(F32), sd = c.local(F64), K4 = c.local(I32);
-  const av = c.local(V128), xv = c.local(V128), sdv = c.local(V128), lim = c.local(V128), nlim = c.local(V128), tv = c.local(V128);
+  const amax = c.local(F32), s = c.local(F32), inv = c.local(F32), K4 = c.local(I32);
+  const av = c.local(V128), invv = c.local(V128), lim = c.local(V128), nlim = c.local(V128), tv = c.local(V128);
   const ZERO16 = new Array(16).fill(0);
-  c.f64(127).simd(Simd.f64x2Splat).set(lim);
-  c.f64(-127).simd(Simd.f64x2Splat).set(nlim);
+  c.f32(127).simd(Simd.f32x4Splat).set(lim);
+  c.f32(-127).simd(Simd.f32x4Splat).set(nlim);
   const qAddr = () => c.get(qp).get(k).i32(1).op(Op.i32Shl).op(Op.i32Add);
   const xAt = () => c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2);
   const zeros = (from: Expr, to: Expr) =>
@@ -69,30 +69,24 @@ export function quantRowsKernel(): Code {
     c.get(amax).f32(127).op(Op.f32Div);
     c.op(Op.else).f32(NaN).op(Op.end).set(s);
     c.get(sx).get(m).i32(2).op(Op.i32Shl).op(Op.i32Add).get(s).mem(Op.f32Store, 2);
-    c.get(s).op(Op.f64PromoteF32).set(sd);
-    c.get(sd).simd(Simd.f64x2Splat).set(sdv);
-    c.get(s).f32(0).op(Op.f32Gt).ifElse(
+    // inv = 1/s in float32; rows whose inverse is not finite (s = 0, NaN, or under 2⁻¹²⁸) stay zeros
+    c.f32(1).get(s).op(Op.f32Div).set(inv);
+    c.get(inv).simd(Simd.f32x4Splat).set(invv);
+    c.get(inv).get(inv).op(Op.f32Sub).f32(0).op(Op.f32Eq).ifElse(
       () => {
-        // four at a time: the same f64 division, nearest (ties to even), clamp and truncation per lane
+        // four at a time: float32 product, nearest (ties to even), clamp, truncation, narrowing to i16
         c.for(k, 0, L(K4), 4, () => {
-          c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2).set(xv);
-          const half = (hi: boolean) => {
-            if (hi) c.get(xv).get(xv).simd(Simd.i8x16Shuffle).op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
-            else c.get(xv);
-            c.simd(Simd.f64x2PromoteLowF32x4).get(sdv).simd(Simd.f64x2Div).simd(Simd.f64x2Nearest);
-            c.get(lim).simd(Simd.f64x2Min).get(nlim).simd(Simd.f64x2Max).simd(Simd.i32x4TruncSatF64x2SZero);
-          };
           qAddr();
-          half(false);
-          half(true);
-          c.simd(Simd.i8x16Shuffle).op(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+          c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2);
+          c.get(invv).simd(Simd.f32x4Mul).simd(Simd.f32x4Nearest);
+          c.get(lim).simd(Simd.f32x4Min).get(nlim).simd(Simd.f32x4Max).simd(Simd.i32x4TruncSatF32x4S);
           c.op(Op.localTee).u(tv).get(tv).simd(Simd.i16x8NarrowI32x4S);
           c.simd(Simd.v128Store64Lane).u(1).u(0).op(0);
         });
         c.for(k, L(K4), L(K), 1, () => {
           qAddr();
           xAt();
-          c.op(Op.f64PromoteF32).get(sd).op(Op.f64Div).op(Op.f64Nearest).f64(127).op(Op.f64Min).f64(-127).op(Op.f64Max).op(Op.i32TruncF64S);
+          c.get(inv).op(Op.f32Mul, Op.f32Nearest).f32(127).op(Op.f32Min).f32(-127).op(Op.f32Max).op(Op.i32TruncF32S);
           c.mem(Op.i32Store16, 1);
         });
       },
