@@ -5,7 +5,7 @@
  * against the encoder's JS attention arithmetic.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { backendInfo, linear, linearPanels, matmul, matmulTransB, matmulTransBReference, packLinear, unpackLinear, setBackend, softmaxRowsMasked, type ActiveBackend } from "../src/kernels/index.js";
+import { backendInfo, firstNonFinite, firstNonFiniteReference, linear, linearPanels, matmul, matmulTransB, matmulTransBReference, packLinear, unpackLinear, setBackend, softmaxRowsMasked, type ActiveBackend } from "../src/kernels/index.js";
 import { buildKernelModule, PLAIN_SHAPE } from "../src/kernels/wasm/kernels.js";
 import { f32View, i32View, u8View, wasmAlloc, wasmRuntime } from "../src/kernels/wasm/runtime.js";
 import { activeVariant } from "../src/kernels/backend.js";
@@ -147,6 +147,33 @@ for (const variant of variants) {
     });
   });
 }
+
+describe("load-time weight check", () => {
+  it("finds the first NaN/±∞ like the plain loop, at any position (blocks, chunk edges, tails), and passes extreme finite values", () => {
+    setBackend("wasm");
+    const n = (1 << 20) + 37; // past one copied chunk, with a ragged tail
+    const x = new Float32Array(n);
+    const r = rng(5);
+    for (let i = 0; i < n; i++) x[i] = r() * 5;
+    x[3] = -0;
+    x[100] = 3.4028234663852886e38;
+    x[101] = -3.4028234663852886e38;
+    x[102] = 1e-45; // subnormal
+    expect(firstNonFinite(x)).toBe(-1);
+    expect(firstNonFiniteReference(x)).toBe(-1);
+    for (const at of [0, 15, 16, 4095, 4096, (1 << 20) - 1, 1 << 20, n - 1]) {
+      for (const bad of [Number.NaN, Infinity, -Infinity]) {
+        const y = x.slice();
+        y[at] = bad;
+        y[Math.min(n - 1, at + 7)] = Number.NaN; // a later one must not win
+        expect(firstNonFinite(y)).toBe(at);
+        expect(firstNonFiniteReference(y)).toBe(at);
+      }
+    }
+    expect(firstNonFinite(new Float32Array(0))).toBe(-1);
+    setBackend("auto");
+  });
+});
 
 describe("threads over shared WebAssembly memory", () => {
   it("linear gives bit-identical results with 1 and 3 threads, on uneven splits", async () => {

@@ -7,7 +7,7 @@
  * tensor is quantized at load when the file's load policy (`setLoadPolicy`) plans it.
  */
 import { SafetensorsError, WeightsError } from "../errors.js";
-import { int8Linear, packLinear, quantizeRows, dequantizeRows, type Int8Rows, type PackedLinear } from "../kernels/index.js";
+import { firstNonFinite, int8Linear, packLinear, quantizeRows, dequantizeRows, type Int8Rows, type PackedLinear } from "../kernels/index.js";
 import { planQuantizes, SCALE_SUFFIX, type Int8Plan } from "../int8/plan.js";
 import type { SafetensorsFile } from "./safetensors.js";
 
@@ -49,13 +49,8 @@ function checkShape(st: SafetensorsFile, name: string, shape: readonly number[])
  */
 export function finiteF32(st: SafetensorsFile, name: string): Float32Array {
   const data = st.f32(name);
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    // v - v is 0 for every finite v and NaN for NaN and ±Inf.
-    if (v - v !== 0) {
-      throw new WeightsError(name, `element ${i} is ${v} in ${st.label}; weights must be finite numbers (corrupt or diverged checkpoint)`);
-    }
-  }
+  const i = firstNonFinite(data);
+  if (i >= 0) throw new WeightsError(name, `element ${i} is ${data[i]} in ${st.label}; weights must be finite numbers (corrupt or diverged checkpoint)`);
   return data;
 }
 

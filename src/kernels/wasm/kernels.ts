@@ -17,10 +17,12 @@
  *   gelu                                                   GELU, see ./gelu.ts
  *   addNorm                                                residual add + layer norm, see ./elementwise.ts
  *   quantRows, linearI8                                    int8 linear layers, see ./int8Kernels.ts
+ *   firstNonFinite(ptr, n)                                 load-time weight check, see ./scan.ts
  */
 import { Code, F32, F64, I32, L, ModuleBuilder, Op, Simd, V128 } from "./emit.js";
 import { addNormKernel } from "./elementwise.js";
 import { geluKernel } from "./gelu.js";
+import { firstNonFiniteKernel } from "./scan.js";
 import { linearI8Kernel, quantRowsKernel } from "./int8Kernels.js";
 
 export interface KernelShape {
@@ -76,6 +78,7 @@ export function buildKernelModule(shape: KernelShape, memory: { min: number; max
   mb.func(addNormKernel(), "addNorm");
   mb.func(quantRowsKernel(), "quantRows");
   mb.func(linearI8Kernel(), "linearI8");
+  mb.func(firstNonFiniteKernel(), "firstNonFinite");
   return mb.toBytes();
 }
 

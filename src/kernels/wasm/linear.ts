@@ -17,16 +17,31 @@ export interface WasmPacked {
   readonly bias: number;
 }
 
-/** Pack `weight [N, K]` (+ bias) into WebAssembly memory. */
+/**
+ * Pack `weight [N, K]` (+ bias) into WebAssembly memory, writing each panel in order (sixteen strided reads, one
+ * sequential run of writes per k). Panel rows past N stay zero: fresh WebAssembly memory is zeroed.
+ */
 export function packWasm(weight: Float32Array, N: number, K: number, bias: Float32Array | null): WasmPacked {
   const panels = Math.ceil(N / WASM_PANEL);
   const w = wasmAlloc(panels * K * WASM_PANEL * 4);
   const b = bias ? wasmAlloc(panels * WASM_PANEL * 4) : 0;
   const dst = f32View(w, panels * K * WASM_PANEL);
-  for (let n = 0; n < N; n++) {
-    const base = Math.floor(n / WASM_PANEL) * K * WASM_PANEL + (n % WASM_PANEL);
-    const row = n * K;
-    for (let k = 0; k < K; k++) dst[base + k * WASM_PANEL] = weight[row + k];
+  const full = Math.floor(N / WASM_PANEL);
+  let o = 0;
+  for (let p = 0; p < full; p++) {
+    const r = p * WASM_PANEL * K;
+    for (let k = 0; k < K; k++, o += 16) {
+      const q = r + k;
+      dst[o] = weight[q]; dst[o + 1] = weight[q + K]; dst[o + 2] = weight[q + 2 * K]; dst[o + 3] = weight[q + 3 * K];
+      dst[o + 4] = weight[q + 4 * K]; dst[o + 5] = weight[q + 5 * K]; dst[o + 6] = weight[q + 6 * K]; dst[o + 7] = weight[q + 7 * K];
+      dst[o + 8] = weight[q + 8 * K]; dst[o + 9] = weight[q + 9 * K]; dst[o + 10] = weight[q + 10 * K]; dst[o + 11] = weight[q + 11 * K];
+      dst[o + 12] = weight[q + 12 * K]; dst[o + 13] = weight[q + 13 * K]; dst[o + 14] = weight[q + 14 * K]; dst[o + 15] = weight[q + 15 * K];
+    }
+  }
+  // The last, partial panel.
+  for (let n = full * WASM_PANEL; n < N; n++) {
+    const base = full * K * WASM_PANEL + (n % WASM_PANEL);
+    for (let k = 0; k < K; k++) dst[base + k * WASM_PANEL] = weight[n * K + k];
   }
   if (bias) f32View(b, N).set(bias);
   return { w, bias: b };

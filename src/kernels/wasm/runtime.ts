@@ -19,6 +19,7 @@ export interface KernelExports {
   addNorm(a: number, b: number, rows: number, dim: number, gamma: number, beta: number, eps: number, r0: number, r1: number): void;
   quantRows(x: number, ldx: number, rows: number, K: number, Kp: number, q: number, sx: number): void;
   linearI8(q: number, sx: number, rows: number, Kp: number, w: number, scales: number, bias: number, y: number, ldy: number, N: number, t0: number, t1: number): void;
+  firstNonFinite(ptr: number, n: number): number;
 }
 
 export interface KernelVariant {
