@@ -363,6 +363,11 @@ describe("kernel backends in every runtime but the browser (test/runtimes/backen
         expect(r.configs[cfg].extract, `${name} ${cfg} extraction`).toBe(reference!.configs[cfg].extract);
       }
     }
+    // Relaxed SIMD: one result shared by every engine that fuses its multiply-add; an engine that does not
+    // (Bun) computes plain SIMD's products and sums in the same order, so it matches plain SIMD.
+    const fused = [...reports.values()].filter((r) => r.fresh.fusedMultiplyAdd);
+    for (const r of fused) expect(r.configs["wasm-relaxed"].hidden, `${r.runtime} relaxed vs ${fused[0].runtime}`).toEqual(fused[0].configs["wasm-relaxed"].hidden);
+    for (const r of reports.values()) if (!r.fresh.fusedMultiplyAdd) expect(r.configs["wasm-relaxed"].hidden, `${r.runtime} unfused relaxed vs plain`).toEqual(r.configs.wasm.hidden);
     // The in-thread wasm extraction is the default (off-thread, "auto") one of the section above.
     const nodeSrc = outputs.get("node-src");
     if (nodeSrc !== undefined) expect(reference!.configs.wasm.extract).toBe(nodeSrc);
