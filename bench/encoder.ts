@@ -26,8 +26,8 @@ import { setLoadPolicy } from "../src/model/weights.js";
 import { ortMatmul } from "./ortMatmul.js";
 import { describePeak, simdPeak } from "./simdPeak.js";
 
-// Before the kernels are first compiled (they are, lazily, on first use).
-v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+// Before the kernels are first compiled (they are, lazily, on first use). Node 22+ has it on and no such flag.
+if (process.versions.node.startsWith("20.")) v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { writeSafetensors } from "./safetensorsWriter.js";
 import { ENCODER_CONFIG, filler, randomTensors, SHAPE as BASE_SHAPE } from "./shared/baseCheckpoint.js";
 
