@@ -24,9 +24,10 @@ import { backendInfo, int8Linear, linear, linearInt8Reference, packLinear, PANEL
 import { DEFAULT_INT8_PLAN } from "../src/int8/plan.js";
 import { setLoadPolicy } from "../src/model/weights.js";
 import { ortMatmul } from "./ortMatmul.js";
+import { describePeak, simdPeak } from "./simdPeak.js";
 
-// Before the kernels are first compiled (they are, lazily, on first use).
-v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+// Before the kernels are first compiled (they are, lazily, on first use). Node 22+ has it on and no such flag.
+if (process.versions.node.startsWith("20.")) v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { writeSafetensors } from "./safetensorsWriter.js";
 import { ENCODER_CONFIG, filler, randomTensors, SHAPE as BASE_SHAPE } from "./shared/baseCheckpoint.js";
 
@@ -103,6 +104,9 @@ async function kernelComparison(): Promise<void> {
   const int8Kinds = info.simd ? ["js-int8", "wasm-int8"] : ["js-int8"];
   const rows: string[][] = [["M×K×N", "js", ...wasmKinds, ...int8Kinds, "onnxruntime-web", ...wasmKinds.map((k) => `${k}/ort`), ...wasmKinds.map((k) => `${k}/js`), ...(info.simd ? ["wasm-int8/ort", "wasm-int8/wasm", "wasm-int8/js-int8"] : [])]];
   let ortVersion = "";
+  // This CPU's WebAssembly SIMD ceiling (bench/simdPeak.ts), and each kernel's share of it.
+  const peak = info.simd ? simdPeak() : null;
+  const ofPeak: string[][] = [["M×K×N", "wasm / mul+add peak", "wasm-relaxed / relaxed_madd peak", "wasm-int8 / dot_i16x8 peak", "onnxruntime-web / mul+add peak", "mul+add peak / ort", "relaxed_madd peak / ort"]];
   for (const [M, K, N] of shapes) {
     const rand = filler(M + K + N);
     const x = rand(M * K, 0.5);
@@ -144,6 +148,10 @@ async function kernelComparison(): Promise<void> {
     await ort?.release();
     const gf = (name: string) => (best.has(name) ? (2 * M * K * N) / best.get(name)! / 1e6 : NaN);
     const f = (v: number) => (Number.isNaN(v) ? "-" : v.toFixed(1));
+    const pct = (name: string, p: { gflops: number } | null | undefined) => (p && best.has(name) ? `${((100 * gf(name)) / p.gflops).toFixed(0)} %` : "-");
+    // The last two: what a kernel at 100 % of the ceiling would give against onnxruntime-web.
+    const overOrt = (p: { gflops: number } | null | undefined) => (p && best.has("onnxruntime-web") ? `${(p.gflops / gf("onnxruntime-web")).toFixed(2)}×` : "-");
+    ofPeak.push([`${M}×${K}×${N}`, pct("wasm", peak?.["mul+add"]), pct("wasm-relaxed", peak?.relaxed_madd), pct("wasm-int8", peak?.dot_i16x8), pct("onnxruntime-web", peak?.["mul+add"]), overOrt(peak?.["mul+add"]), overOrt(peak?.relaxed_madd)]);
     rows.push([
       `${M}×${K}×${N}`,
       f(gf("js")),
@@ -158,6 +166,12 @@ async function kernelComparison(): Promise<void> {
   setBackend("auto");
   console.log(`Kernels, one thread, GFLOP/s (GOP/s for int8, quantizing the activations included) by CPU time (best of interleaved bursts)${ortVersion ? `; onnxruntime-web ${ortVersion} MatMul, 1 thread` : "; onnxruntime-web not installed"}`);
   table(rows);
+  if (peak) {
+    console.log("\nWebAssembly SIMD ceiling, one thread, accumulator chains with no loads or stores (bench/simdPeak.ts):");
+    for (const line of describePeak(peak)) console.log(line);
+    console.log("Each kernel as a share of its instructions' ceiling (same run):");
+    table(ofPeak);
+  }
   console.log("");
 }
 

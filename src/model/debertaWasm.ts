@@ -109,7 +109,9 @@ export function encodeWasm(
   }
   const base = arena.get(total);
   for (const name of Object.keys(at)) at[name] += base;
-  // Views (no allocation happens after this point in the pass).
+  // Views. The only allocation after this point is the int8 linear layers' activation scratch (grown on first use
+  // of a length): growing a non-shared memory (browsers without cross-origin isolation) detaches every view made
+  // before, so the loop fetches the parameter view again after its linear layers.
   let xP = at.x;
   let outP = at.out;
   const view = (p: number, n: number) => f32View(p, n);
@@ -141,11 +143,12 @@ export function encodeWasm(
     linearAt(v, xP, H, rows, layer.key, at.qkv + 4 * H, 3 * H);
     linearAt(v, xP, H, rows, layer.value, at.qkv + 8 * H, 3 * H);
     const tables = layer.posTables!;
-    P[AttnParam.pkTable] = tables.pk;
-    P[AttnParam.pqTable] = tables.pq;
+    const LP = i32View(at.params, ATTN_PARAM_WORDS);
+    LP[AttnParam.pkTable] = tables.pk;
+    LP[AttnParam.pqTable] = tables.pq;
     const traced = trace !== undefined && l === 0;
-    P[AttnParam.relOut] = traced ? at.relOut : 0;
-    P[AttnParam.probsOut] = traced ? at.probs : 0;
+    LP[AttnParam.relOut] = traced ? at.relOut : 0;
+    LP[AttnParam.probsOut] = traced ? at.probs : 0;
     runAttention(v, at.params, units, at.scratch, scratchBytes);
     if (traced) {
       trace.layer0RelAtt = view(at.relOut, units * L * L).slice();
