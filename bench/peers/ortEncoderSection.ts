@@ -4,12 +4,14 @@
  * 1 and 2 threads (each in its own worker: ortEncoderWorker.ts) against ours on wasm / wasm-relaxed / wasm-int8
  * at 1 and 2 threads. Interleaved rounds, best of each: wall and CPU ms (CPU of the whole process, every thread),
  * the ratio ours / onnxruntime-web at the same thread count, and max |diff| of the hidden states as a sanity line.
+ * When the optional onnxruntime-node is installed, its native CPU build runs the same graph as context rows.
  */
 import { encode, type DebertaEncoder } from "../../src/model/deberta.js";
 import type { DebertaConfig } from "../../src/model/config.js";
 import type { SafetensorsFile } from "../../src/model/safetensors.js";
 import { setBackend, startThreads, stopThreads, threadCount, type ActiveBackend } from "../../src/kernels/index.js";
 import { encoderOnnx } from "./onnxEncoder.js";
+import { ortNodeEncoders, type OrtNodeEncoder } from "./ortNode.js";
 import { startOrtWorker, type OrtWorker } from "./ortWorkerClient.js";
 
 export interface OursConfig {
@@ -58,32 +60,47 @@ export async function ortEncoderComparison(opts: {
     const modelMiB = model.byteLength / 2 ** 20;
     const tBuilt = performance.now();
     const peers: { threads: number; w: OrtWorker }[] = [];
+    let natives: OrtNodeEncoder[] | null = null;
     try {
       for (const threads of [1, 2]) peers.push({ threads, w: await startOrtWorker(opts.workerScript, model, 1, L, threads) });
-      model = null; // each worker has its own copy in its WebAssembly memory now
+      natives = await ortNodeEncoders(model, 1, L, [1, 2]);
+      model = null; // each session has its own copy now
       console.log(
         `encoder vs onnxruntime-web ${peers[0].w.version}, ${L} tokens: ONNX graph (${modelMiB.toFixed(0)} MiB) written in ${((tBuilt - t0) / 1000).toFixed(1)} s, ` +
-          `2 sessions created in ${((performance.now() - tBuilt) / 1000).toFixed(1)} s; onnxruntime-web reports numThreads ${peers.map((p) => p.w.threads).join(" / ")}`,
+          `sessions created in ${((performance.now() - tBuilt) / 1000).toFixed(1)} s; onnxruntime-web reports numThreads ${peers.map((p) => p.w.threads).join(" / ")}; ` +
+          (natives ? `onnxruntime-node ${natives[0].version} (native CPU) as context` : "onnxruntime-node not installed (no native context rows)"),
       );
 
-      type Row = { name: string; threads: number; ort: boolean; run: () => Promise<{ wall: number; cpu: number; out: Float32Array | null }> };
+      type Kind = "web" | "native" | "ours";
+      type Row = { name: string; threads: number; kind: Kind; run: () => Promise<{ wall: number; cpu: number }> };
       const rows: Row[] = [];
-      for (const p of peers) {
-        rows.push({ name: "onnxruntime-web", threads: p.threads, ort: true, run: async () => ({ ...(await p.w.run(ids, mask)), out: null }) });
+      for (const p of peers) rows.push({ name: "onnxruntime-web", threads: p.threads, kind: "web", run: () => p.w.run(ids, mask) });
+      for (const n of natives ?? []) {
+        rows.push({
+          name: "onnxruntime-node",
+          threads: n.threads,
+          kind: "native",
+          run: async () => {
+            const w0 = performance.now();
+            const c0 = cpuMs();
+            await n.run(ids, mask);
+            return { cpu: cpuMs() - c0, wall: performance.now() - w0 };
+          },
+        });
       }
       for (const threads of [1, 2]) {
         for (const c of ours) {
           rows.push({
             name: c.name,
             threads,
-            ort: false,
+            kind: "ours",
             run: async () => {
               setBackend(c.backend);
               if (threadCount() !== threads) await startThreads(threads);
               const w0 = performance.now();
               const c0 = cpuMs();
-              const out = encode(c.enc, ids, mask, 1, L);
-              return { cpu: cpuMs() - c0, wall: performance.now() - w0, out };
+              encode(c.enc, ids, mask, 1, L);
+              return { cpu: cpuMs() - c0, wall: performance.now() - w0 };
             },
           });
         }
@@ -107,26 +124,42 @@ export async function ortEncoderComparison(opts: {
       const ort1 = (await peers[0].w.run(ids, mask, true)).out!;
       const ort2 = (await peers[1].w.run(ids, mask, true)).out!;
       const sanity: string[] = [`max |onnxruntime-web 2T − 1T| = ${maxAbsDiff(ort2, ort1).toExponential(2)}`];
+      if (natives) sanity.push(`max |onnxruntime-node − onnxruntime-web| = ${maxAbsDiff(await natives[0].run(ids, mask), ort1).toExponential(2)}`);
       for (const c of ours) {
         setBackend(c.backend);
         sanity.push(`max |${c.name} − onnxruntime-web| = ${maxAbsDiff(encode(c.enc, ids, mask, 1, L), ort1).toExponential(2)}`);
       }
       setBackend("auto");
 
-      const ortBest = (threads: number) => best.get(rows.find((r) => r.ort && r.threads === threads)!)!;
-      const out: string[][] = [["engine", "threads", "wall ms", "cpu ms", "cpu/wall", "ours/ort (wall)", "ours/ort (cpu)"]];
+      const bestOf = (kind: Kind, threads: number) => {
+        const r = rows.find((x) => x.kind === kind && x.threads === threads);
+        return r ? best.get(r)! : undefined;
+      };
+      const ratio = (a: number, b: number | undefined) => (b === undefined ? "-" : `${(a / b).toFixed(2)}×`);
+      const out: string[][] = [["engine", "threads", "wall ms", "cpu ms", "cpu/wall", "ours/ort-web (wall)", "ours/ort-web (cpu)", ...(natives ? ["ours/ort-node (wall)"] : [])]];
       for (const r of rows) {
         const b = best.get(r)!;
-        const o = ortBest(r.threads);
-        out.push([r.name, String(r.threads), b.wall.toFixed(0), b.cpu.toFixed(0), (b.cpu / b.wall).toFixed(2), r.ort ? "-" : `${(b.wall / o.wall).toFixed(2)}×`, r.ort ? "-" : `${(b.cpu / o.cpu).toFixed(2)}×`]);
+        const web = bestOf("web", r.threads)!;
+        const ours = r.kind === "ours";
+        out.push([
+          r.name,
+          String(r.threads),
+          b.wall.toFixed(0),
+          b.cpu.toFixed(0),
+          (b.cpu / b.wall).toFixed(2),
+          ours ? ratio(b.wall, web.wall) : "-",
+          ours ? ratio(b.cpu, web.cpu) : "-",
+          ...(natives ? [ours ? ratio(b.wall, bestOf("native", r.threads)?.wall) : "-"] : []),
+        ]);
       }
       console.log(`Whole encoder, batch 1, ${L} tokens, best of ${rounds(L)} interleaved rounds (cpu = whole process, all threads)`);
       table(out);
       for (const s of sanity) console.log(`  ${s}`);
-      console.log(`  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (onnxruntime-web's two sessions included)\n`);
+      console.log(`  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (every onnxruntime session included)\n`);
     } finally {
       stopThreads();
       for (const p of peers) await p.w.close();
+      for (const n of natives ?? []) await n.release();
     }
   }
 }
