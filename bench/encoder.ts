@@ -19,6 +19,7 @@
  *   npm run bench -- --kernels    # kernels only
  *   npm run bench -- --no-js 512  # leave the (slow) plain-TS encoder out
  *   npm run bench -- --ort-encoder 128  # part 3 only (128 tokens when no length is given)
+ *   npm run bench -- --ort-encoder --rounds 10 128  # more interleaved rounds (more chances of quiet moments)
  */
 import v8 from "node:v8";
 import { parseEncoderConfig } from "../src/model/config.js";
@@ -168,7 +169,10 @@ async function kernelComparison(): Promise<void> {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const lengths = args.map(Number).filter((n) => n > 0);
+  const roundsAt = args.indexOf("--rounds");
+  const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : undefined;
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) throw new Error(`--rounds needs a positive integer, got ${args[roundsAt + 1]}`);
+  const lengths = args.filter((_, i) => roundsAt < 0 || i !== roundsAt + 1).map(Number).filter((n) => n > 0);
   const ortOnly = args.includes("--ort-encoder");
   const Ls = lengths.length > 0 ? lengths : ortOnly ? [128] : [64, 128, 256, 512];
   const info = backendInfo();
@@ -199,7 +203,7 @@ async function main(): Promise<void> {
     console.log(`quantized and packed for wasm-int8 in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
   }
   console.log("");
-  if (ortOnly) return ortSection(st, config, encoders, Ls);
+  if (ortOnly) return ortSection(st, config, encoders, Ls, rounds);
   // wasm-relaxed runs the weights packed for wasm (same layout).
   const configs: { name: string; backend: ActiveBackend; threads: number; enc: string }[] = withJs ? [{ name: "js", backend: "js", threads: 1, enc: "js" }] : [];
   if (info.simd) {
@@ -243,11 +247,11 @@ async function main(): Promise<void> {
   console.log("Whole encoder, batch 1, best of the repetitions: wall ms, and CPU ms for one-thread runs (2T = two threads)");
   table(rows);
   console.log("");
-  await ortSection(st, config, encoders, Ls);
+  await ortSection(st, config, encoders, Ls, rounds);
 }
 
 /** Part 3: the whole encoder against onnxruntime-web's, same weights, same run. */
-async function ortSection(st: ReturnType<typeof parseSafetensors>, config: ReturnType<typeof parseEncoderConfig>, encoders: Map<string, DebertaEncoder>, Ls: number[]): Promise<void> {
+async function ortSection(st: ReturnType<typeof parseSafetensors>, config: ReturnType<typeof parseEncoderConfig>, encoders: Map<string, DebertaEncoder>, Ls: number[], rounds?: number): Promise<void> {
   const info = backendInfo();
   if (!info.simd || !info.sharedMemory) {
     console.log("encoder vs onnxruntime-web: skipped (needs WebAssembly SIMD and shared memory for our wasm rows)");
@@ -264,7 +268,7 @@ async function ortSection(st: ReturnType<typeof parseSafetensors>, config: Retur
     ...(info.relaxedSimd ? [{ name: "wasm-relaxed", backend: "wasm-relaxed" as const, enc: encoders.get("wasm")!, int8: false }] : []),
     { name: "wasm-int8", backend: "wasm", enc: encoders.get("wasm-int8")!, int8: true },
   ];
-  await ortEncoderComparison({ st, config, ours, lengths: Ls, vocab: SHAPE.vocab, workerScript: new URL("./ortEncoderWorker.js", import.meta.url) });
+  await ortEncoderComparison({ st, config, ours, lengths: Ls, vocab: SHAPE.vocab, rounds: rounds === undefined ? undefined : () => rounds, workerScript: new URL("./ortEncoderWorker.js", import.meta.url) });
 }
 
 /** Run `fn` with linear() routed to the naive reference kernel (js backend only). */

@@ -6,6 +6,7 @@
  * the ratio ours / onnxruntime-web at the same thread count, and max |diff| of the hidden states as a sanity line.
  * When the optional onnxruntime-node is installed, its native CPU build runs the same graph as context rows.
  */
+import { loadavg } from "node:os";
 import { encode, type DebertaEncoder } from "../../src/model/deberta.js";
 import type { DebertaConfig } from "../../src/model/config.js";
 import type { SafetensorsFile } from "../../src/model/safetensors.js";
@@ -108,6 +109,7 @@ export async function ortEncoderComparison(opts: {
       // Interleaved: every round runs each row once (ours grouped by thread count, so our pool starts once per
       // group); round 0 is the warm-up. A pause after each run lets the other engine's threads go idle.
       const best = new Map<Row, { wall: number; cpu: number }>();
+      const loadBefore = loadavg()[0];
       for (let round = 0; round <= rounds(L); round++) {
         for (const r of rows) {
           const t = await r.run();
@@ -152,7 +154,7 @@ export async function ortEncoderComparison(opts: {
           ...(natives ? [ours ? ratio(b.wall, bestOf("native", r.threads)?.wall) : "-"] : []),
         ]);
       }
-      console.log(`Whole encoder, batch 1, ${L} tokens, best of ${rounds(L)} interleaved rounds (cpu = whole process, all threads)`);
+      console.log(`Whole encoder, batch 1, ${L} tokens, best of ${rounds(L)} interleaved rounds (cpu = whole process, all threads); 1-min load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after`);
       table(out);
       for (const s of sanity) console.log(`  ${s}`);
       console.log(`  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (every onnxruntime session included)\n`);
