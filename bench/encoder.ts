@@ -8,13 +8,18 @@
  *     SIMD, relaxed SIMD) and onnxruntime-web's MatMul (its WebAssembly SIMD build), interleaved best-of bursts;
  *     and the int8 kernels (the plain-TS reference and the WebAssembly one, quantization of the activations
  *     included; GOP/s);
- *  2. the whole encoder: js vs wasm vs wasm-relaxed vs wasm-int8 (`quantize: "int8"`'s plan), 1 and 2 threads.
+ *  2. the whole encoder: js vs wasm vs wasm-relaxed vs wasm-int8 (`quantize: "int8"`'s plan), 1 and 2 threads;
+ *  3. encoder vs onnxruntime-web, same run: the same weights as a hand-written ONNX graph of the whole encoder
+ *     (bench/peers/onnxEncoder.ts; test/onnxPeer.test.ts proves it computes what ours does) in onnxruntime-web
+ *     at 1 and 2 threads against ours (wasm / wasm-relaxed / wasm-int8) at 1 and 2 threads, interleaved.
  * Node 20 has relaxed SIMD behind a V8 flag: it is switched on here (on by default from Node 22).
  *
  *   npm run bench                 # all lengths
  *   npm run bench -- 128          # chosen lengths
  *   npm run bench -- --kernels    # kernels only
  *   npm run bench -- --no-js 512  # leave the (slow) plain-TS encoder out
+ *   npm run bench -- --ort-encoder 128  # part 3 only (128 tokens when no length is given)
+ *   npm run bench -- --ort-encoder --rounds 10 128  # more interleaved rounds (more chances of quiet moments)
  */
 import v8 from "node:v8";
 import { parseEncoderConfig } from "../src/model/config.js";
@@ -25,6 +30,7 @@ import { DEFAULT_INT8_PLAN } from "../src/int8/plan.js";
 import { setLoadPolicy } from "../src/model/weights.js";
 import { ortMatmul } from "./ortMatmul.js";
 import { describePeak, simdPeak } from "./simdPeak.js";
+import { ortEncoderComparison, type OursConfig } from "./peers/ortEncoderSection.js";
 
 // Before the kernels are first compiled (they are, lazily, on first use). Node 22+ has it on and no such flag.
 if (process.versions.node.startsWith("20.")) v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
@@ -177,11 +183,15 @@ async function kernelComparison(): Promise<void> {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const lengths = args.map(Number).filter((n) => n > 0);
-  const Ls = lengths.length > 0 ? lengths : [64, 128, 256, 512];
+  const roundsAt = args.indexOf("--rounds");
+  const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : undefined;
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) throw new Error(`--rounds needs a positive integer, got ${args[roundsAt + 1]}`);
+  const lengths = args.filter((_, i) => roundsAt < 0 || i !== roundsAt + 1).map(Number).filter((n) => n > 0);
+  const ortOnly = args.includes("--ort-encoder");
+  const Ls = lengths.length > 0 ? lengths : ortOnly ? [128] : [64, 128, 256, 512];
   const info = backendInfo();
   console.log(`node ${process.version}; WebAssembly SIMD ${info.simd ? "yes" : "no"}, relaxed SIMD ${info.relaxedSimd ? `yes (${info.fusedMultiplyAdd ? "fused" : "unfused"})` : "no"}, shared memory ${info.sharedMemory ? "yes" : "no"}; kernels compiled in ${info.compileMs.toFixed(1)} ms\n`);
-  await kernelComparison();
+  if (!ortOnly) await kernelComparison();
   if (args.includes("--kernels")) return;
 
   const t0 = performance.now();
@@ -190,7 +200,7 @@ async function main(): Promise<void> {
   const st = parseSafetensors(bytes, "random-gliner2-base.safetensors");
   console.log(`random gliner2-base-shaped checkpoint (seed ${SEED}) built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const encoders = new Map<string, DebertaEncoder>();
-  const withJs = !args.includes("--no-js");
+  const withJs = !args.includes("--no-js") && !ortOnly;
   for (const kind of [...(withJs ? ["js"] : []), ...(info.simd ? ["wasm"] : [])] as ("js" | "wasm")[]) {
     setBackend(kind);
     const t1 = performance.now();
@@ -207,6 +217,7 @@ async function main(): Promise<void> {
     console.log(`quantized and packed for wasm-int8 in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
   }
   console.log("");
+  if (ortOnly) return ortSection(st, config, encoders, Ls, rounds);
   // wasm-relaxed runs the weights packed for wasm (same layout).
   const configs: { name: string; backend: ActiveBackend; threads: number; enc: string }[] = withJs ? [{ name: "js", backend: "js", threads: 1, enc: "js" }] : [];
   if (info.simd) {
@@ -249,6 +260,29 @@ async function main(): Promise<void> {
   setBackend("auto");
   console.log("Whole encoder, batch 1, best of the repetitions: wall ms, and CPU ms for one-thread runs (2T = two threads)");
   table(rows);
+  console.log("");
+  await ortSection(st, config, encoders, Ls, rounds);
+}
+
+/** Part 3: the whole encoder against onnxruntime-web's, same weights, same run. */
+async function ortSection(st: ReturnType<typeof parseSafetensors>, config: ReturnType<typeof parseEncoderConfig>, encoders: Map<string, DebertaEncoder>, Ls: number[], rounds?: number): Promise<void> {
+  const info = backendInfo();
+  if (!info.simd || !info.sharedMemory) {
+    console.log("encoder vs onnxruntime-web: skipped (needs WebAssembly SIMD and shared memory for our wasm rows)");
+    return;
+  }
+  try {
+    await import("onnxruntime-web");
+  } catch {
+    console.log("encoder vs onnxruntime-web: skipped (onnxruntime-web is not installed)");
+    return;
+  }
+  const ours: OursConfig[] = [
+    { name: "wasm", backend: "wasm", enc: encoders.get("wasm")!, int8: false },
+    ...(info.relaxedSimd ? [{ name: "wasm-relaxed", backend: "wasm-relaxed" as const, enc: encoders.get("wasm")!, int8: false }] : []),
+    { name: "wasm-int8", backend: "wasm", enc: encoders.get("wasm-int8")!, int8: true },
+  ];
+  await ortEncoderComparison({ st, config, ours, lengths: Ls, vocab: SHAPE.vocab, rounds: rounds === undefined ? undefined : () => rounds, workerScript: new URL("./ortEncoderWorker.js", import.meta.url) });
 }
 
 /** Run `fn` with linear() routed to the naive reference kernel (js backend only). */

@@ -210,8 +210,9 @@ async function buildBench(out) {
     outdir: join(out, "bench"),
     platform: "node",
     target: "node20",
-    // Benchmarks may use dev-only tools (autocannon); they stay installed packages, not bundled copies.
-    external: [...externalDeps, ...Object.keys(pkg.devDependencies ?? {})],
+    // Benchmarks may use dev-only tools (autocannon); they stay installed packages, not bundled copies. So does
+    // the optional onnxruntime-node (a native addon; not in the lockfile, see README → Dependencies).
+    external: [...externalDeps, ...Object.keys(pkg.devDependencies ?? {}), "onnxruntime-node"],
   });
   return entries.map((e) => join(out, "bench", e.slice(dir.length + 1).replace(/\.ts$/, ".js")));
 }
