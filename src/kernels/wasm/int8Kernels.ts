@@ -97,12 +97,16 @@ export function quantRowsKernel(): Code {
   return c;
 }
 
-/** The product over panels [t0, t1), 2 rows × 16 features per tile (8 i32x4 accumulators), then the rescale. */
+/** The product over panels [t0, t1), 4 rows × 8 features per tile (8 i32x4 accumulators), then the rescale. */
 export function linearI8Kernel(): Code {
   const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [q, sx, rows, Kp, w, scales, bias, y, ldy, N, t0, t1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-  const R = 2;
-  const V = 4;
+  // 4 rows × 8 features (half a panel): each widened weight vector feeds four dot products. Measured, 128×768×3072:
+  // 67–70 GOP/s on Node 20 and 24 (2×16: 62–63), 67 on Node 22 (65); 6×8 spills on Node 20.
+  const R = 4;
+  const V = 2;
+  const TW = 4 * V;
+  const h = c.local(I32);
   const t = c.local(I32), n0 = c.local(I32), wt = c.local(I32), m = c.local(I32), k = c.local(I32), wp = c.local(I32);
   const rem = c.local(I32), yp = c.local(I32), mb0 = c.local(I32), mb1 = c.local(I32), sp = c.local(I32), bp = c.local(I32);
   const xp = Array.from({ length: R }, () => c.local(I32));
@@ -138,7 +142,7 @@ export function linearI8Kernel(): Code {
     for (let r = 0; r < RR; r++) {
       c.get(sx).get(m).i32(r).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2).op(Op.f64PromoteF32).set(sd);
       c.get(m).i32(r).op(Op.i32Add).get(ldy).op(Op.i32Mul).get(y).op(Op.i32Add).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(yp);
-      for (let j = 0; j < I8_PANEL; j++) {
+      for (let j = 0; j < TW; j++) {
         c.i32(j).get(rem).op(Op.i32LtS).ifElse(() => {
           c.get(yp);
           c.get(acc[r * V + (j >> 2)]).simd(Simd.i32x4ExtractLane).op(j & 3).op(Op.f64ConvertI32S);
@@ -154,14 +158,18 @@ export function linearI8Kernel(): Code {
     c.get(mb0).i32(MB).op(Op.i32Add).set(mb1);
     c.get(mb1).get(rows).get(mb1).get(rows).op(Op.i32LtS).op(Op.select).set(mb1);
     c.for(t, L(t0), L(t1), 1, () => {
-      c.get(t).i32(4).op(Op.i32Shl).set(n0);
-      // wt = w + t·Kp·16
-      c.get(w).get(t).get(Kp).op(Op.i32Mul).i32(4).op(Op.i32Shl).op(Op.i32Add).set(wt);
+      c.for(h, 0, I8_PANEL / TW, 1, () => {
+      c.get(t).i32(4).op(Op.i32Shl).get(h).i32(TW).op(Op.i32Mul).op(Op.i32Add).set(n0);
+      // wt = w + t·Kp·16 + h·TW·2 (this tile's groups within each 32-byte k-pair block)
+      c.get(w).get(t).get(Kp).op(Op.i32Mul).i32(4).op(Op.i32Shl).op(Op.i32Add).get(h).i32(2 * TW).op(Op.i32Mul).op(Op.i32Add).set(wt);
       c.get(scales).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(sp);
       c.get(bias).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(bp);
       c.get(N).get(n0).op(Op.i32Sub).set(rem);
+      c.get(rem).i32(0).op(Op.i32GtS).ifElse(() => {
       c.for(m, L(mb0), () => c.get(mb1).i32(R - 1).op(Op.i32Sub), R, () => tile(R));
       c.for(m, null, L(mb1), 1, () => tile(1));
+      });
+      });
     });
   });
   return c;
