@@ -11,7 +11,7 @@ import { loadDebertaEncoder } from "./model/deberta.js";
 import { openSafetensorsFile, parseSafetensors, type SafetensorsFile } from "./model/safetensors.js";
 import { loadTokenizer } from "./text/tokenizer.js";
 import { resolvePlan, type QuantizeOption } from "./int8/plan.js";
-import { setLoadPolicy } from "./model/weights.js";
+import { releaseLoadScratch, setLoadPolicy } from "./model/weights.js";
 
 /** The files of a checkpoint; JSON files as text or parsed objects. */
 export interface CheckpointFiles {
@@ -103,9 +103,13 @@ function loadParsed(files: Omit<CheckpointFiles, "weights">, st: SafetensorsFile
       "pad_token_id",
     );
   }
-  const encoder = loadDebertaEncoder(st, encoderConfig);
-  const heads = loadHeads(st, { hidden: encoderConfig.hiddenSize, maxWidth: config.maxWidth, countingLayer: config.countingLayer });
-  return { config, encoder, heads, tokenizer };
+  try {
+    const encoder = loadDebertaEncoder(st, encoderConfig);
+    const heads = loadHeads(st, { hidden: encoderConfig.hiddenSize, maxWidth: config.maxWidth, countingLayer: config.countingLayer });
+    return { config, encoder, heads, tokenizer };
+  } finally {
+    releaseLoadScratch();
+  }
 }
 
 /** The shape of `files` itself, before any file is parsed (callers from plain JS can pass anything). */
