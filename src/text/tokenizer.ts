@@ -251,7 +251,8 @@ function readModel(json: Record<string, unknown>, file: string, scanned?: Vocab)
     );
   }
   const vocab = scanned ?? parsedVocab(m.vocab, file);
-  if (scanned) for (let i = 0; i < vocab.size; i++) checkPiece(vocab.blob, vocab.offsets[i], vocab.offsets[i + 1], file, i);
+  // The scanner already refused lone surrogates (the ordinary path then reports them): lengths remain.
+  if (scanned) for (let i = 0; i < vocab.size; i++) if (vocab.offsets[i + 1] - vocab.offsets[i] > MAX_PIECE_LENGTH) checkPiece(vocab.blob, vocab.offsets[i], vocab.offsets[i + 1], file, i);
   const unk = m.unk_id;
   if (unk !== undefined && unk !== null && !(Number.isInteger(unk) && (unk as number) >= 0 && (unk as number) < vocab.size)) {
     throw new TokenizerError(`must be null or an index into model.vocab (0…${vocab.size - 1}), got ${show(unk)}`, file, "model.unk_id");
@@ -356,8 +357,14 @@ function assignAddedIds(tokens: AddedToken[], vocab: Vocab): AddedToken[] {
 /** Ids of the given token strings: added tokens first, then the model vocabulary (last id of a repeated piece). */
 function findTokens(names: string[], added: ReadonlyMap<string, number>, vocab: Vocab): Map<string, number> {
   const found = new Map<string, number>();
-  const inVocab = [...new Set(names.filter((n) => !added.has(n)))];
-  for (let i = 0; i < vocab.size && inVocab.length > 0; i++) for (const n of inVocab) if (pieceEquals(vocab, i, n)) found.set(n, i);
+  // Candidates by length: most pieces are ruled out by one subtraction, and no piece string is built.
+  const byLength = new Map<number, string[]>();
+  for (const n of new Set(names.filter((n) => !added.has(n)))) byLength.set(n.length, [...(byLength.get(n.length) ?? []), n]);
+  const { offsets } = vocab;
+  for (let i = 0; i < vocab.size && byLength.size > 0; i++) {
+    const candidates = byLength.get(offsets[i + 1] - offsets[i]);
+    if (candidates) for (const n of candidates) if (pieceEquals(vocab, i, n)) found.set(n, i);
+  }
   for (const n of names) if (added.has(n)) found.set(n, added.get(n)!);
   return found;
 }

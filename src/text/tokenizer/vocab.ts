@@ -118,30 +118,26 @@ function skipValue(t: string, i: number): number {
 }
 
 /**
- * The value ranges of an object's keys (the object starting at `i`), scanning each value's extent only.
- * Keys are compared as written (a key with escapes never matches, and a repeated key gives up).
+ * Walk the object starting at `i`: for each key (compared as written; a key with escapes gives up, as it could spell
+ * a wanted one), `onKey` may consume the value and return where it ends, or return -1 to have it skipped. Returns
+ * the index after the closing brace.
  */
-function objectKeys(t: string, i: number, want: readonly string[]): Map<string, [number, number]> {
-  const found = new Map<string, [number, number]>();
+function scanObject(t: string, i: number, onKey: (key: string, value: number) => number): number {
   if (t.charCodeAt(i) !== C.OpenBrace) giveUp();
   let j = ws(t, i + 1);
-  if (t.charCodeAt(j) === C.CloseBrace) return found;
+  if (t.charCodeAt(j) === C.CloseBrace) return j + 1;
   for (;;) {
     if (t.charCodeAt(j) !== C.Quote) giveUp();
     const keyEnd = skipString(t, j);
     const key = t.slice(j + 1, keyEnd - 1);
-    if (key.includes("\\")) giveUp(); // an escaped key could spell a wanted one
+    if (key.includes("\\")) giveUp();
     j = ws(t, keyEnd);
     if (t.charCodeAt(j) !== C.Colon) giveUp();
     const v = ws(t, j + 1);
-    const end = skipValue(t, v);
-    if (want.includes(key)) {
-      if (found.has(key)) giveUp();
-      found.set(key, [v, end]);
-    }
-    j = ws(t, end);
+    const consumed = onKey(key, v);
+    j = ws(t, consumed >= 0 ? consumed : skipValue(t, v));
     const d = t.charCodeAt(j);
-    if (d === C.CloseBrace) return found;
+    if (d === C.CloseBrace) return j + 1;
     if (d !== C.Comma) giveUp();
     j = ws(t, j + 1);
   }
@@ -175,8 +171,9 @@ function jsonNumberEnd(t: string, i: number): number {
   return j;
 }
 
-/** Parse `[[piece, score], …]` occupying t[a, b). */
-function parseVocab(t: string, a: number, b: number): Vocab {
+/** Parse `[[piece, score], …]` starting at t[a]; returns it and the index after its closing bracket. */
+function parseVocab(t: string, a: number): { vocab: Vocab; end: number } {
+  const b = t.length;
   // Pieces are copied as UTF-16 code units and decoded into one string at the end: a join of slices of the file
   // text would keep the whole 17 MB text alive through them.
   let units = new Uint16Array(1 << 20);
@@ -243,11 +240,10 @@ function parseVocab(t: string, a: number, b: number): Vocab {
     if (d !== C.Comma) giveUp();
     j = ws(t, j + 1);
   }
-  if (j + 1 !== b) giveUp();
   const size = offs.length - 1;
   const blob = new TextDecoder("utf-16le").decode(units.subarray(0, at));
   if (blob.length !== at) giveUp();
-  return { size, blob, offsets: Int32Array.from(offs), scores: scores.slice(0, size) };
+  return { vocab: { size, blob, offsets: Int32Array.from(offs), scores: scores.slice(0, size) }, end: j + 1 };
 }
 
 /**
@@ -256,15 +252,28 @@ function parseVocab(t: string, a: number, b: number): Vocab {
  */
 export function scanTokenizerJson(text: string): ScannedTokenizer | null {
   try {
-    const start = ws(text, 0);
-    const model = objectKeys(text, start, ["model"]).get("model");
-    if (!model) return null;
-    const vocab = objectKeys(text, model[0], ["vocab"]).get("vocab");
-    if (!vocab || text.charCodeAt(vocab[0]) !== C.OpenBracket) return null;
-    const parsed = parseVocab(text, vocab[0], vocab[1]);
-    const json: unknown = JSON.parse(text.slice(0, vocab[0]) + "[]" + text.slice(vocab[1]));
+    // One pass: the vocabulary is parsed where it is met; a second "model" or "vocab" key gives up (JSON.parse
+    // would keep the last one).
+    const found: { vocab: Vocab | null; range: [number, number] | null } = { vocab: null, range: null };
+    let models = 0;
+    const end = scanObject(text, ws(text, 0), (key, v) => {
+      if (key !== "model") return -1;
+      if (++models > 1 || text.charCodeAt(v) !== C.OpenBrace) giveUp();
+      return scanObject(text, v, (k, w) => {
+        if (k !== "vocab") return -1;
+        if (found.range !== null || text.charCodeAt(w) !== C.OpenBracket) giveUp();
+        const parsed = parseVocab(text, w);
+        found.vocab = parsed.vocab;
+        found.range = [w, parsed.end];
+        return parsed.end;
+      });
+    });
+    const { vocab, range } = found;
+    if (vocab === null || range === null || ws(text, end) !== text.length) return null;
+    const [a, b] = range;
+    const json: unknown = JSON.parse(text.slice(0, a) + "[]" + text.slice(b));
     if (typeof json !== "object" || json === null || Array.isArray(json)) return null;
-    return { json: json as Record<string, unknown>, vocab: parsed };
+    return { json: json as Record<string, unknown>, vocab };
   } catch (e) {
     if (e instanceof GiveUp || e instanceof SyntaxError) return null;
     throw e;
