@@ -49,6 +49,18 @@ describe("scanTokenizerJson", () => {
     expect(scanTokenizerJson(JSON.stringify(j))).not.toBeNull(); // minified: no whitespace anywhere
   });
 
+  it("reads scores exactly as JSON.parse does (short decimals by exact division, the rest by Number)", () => {
+    let seed = 12345;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const numbers = ["-0.0", "0", "-0", "0.1", "-12.345678901234", "-12.3456789012345", "-12.34567890123456", "1e-5", "-3.5E+2", "123456789012345678", "0.000000000000000000000123", "-9.999999999999999", "-19.5"];
+    for (let i = 0; i < 3000; i++) numbers.push((-(rand() * 20)).toFixed(1 + Math.floor(rand() * 16)), String(-(rand() * 30)));
+    const body = numbers.map((n, i) => `["p${i}", ${n}]`).join(", ");
+    const t = tiny.replace(/"vocab"\s*:\s*\[/, `"vocab": [${body}, `);
+    const scanned = scanTokenizerJson(t)!;
+    expect(scanned).not.toBeNull();
+    for (let i = 0; i < numbers.length; i++) if (!Object.is(scanned.vocab.scores[i], JSON.parse(numbers[i]))) throw new Error(`${numbers[i]}: ${scanned.vocab.scores[i]}`);
+  });
+
   it("decodes pieces written with escapes", () => {
     const j = JSON.parse(tiny) as { model: { vocab: [string, number][] } };
     const t = JSON.stringify({ ...j, model: { ...j.model, vocab: [...j.model.vocab, ['a"b\\', -20], ["x\n", -21], ["yqz", -22]] } }).replace('["yqz",', '["\\u0079\\ud83d\\ude00",');

@@ -178,7 +178,8 @@ function parseVocab(t: string, a: number): { vocab: Vocab; end: number } {
   // text would keep the whole 17 MB text alive through them.
   let units = new Uint16Array(1 << 20);
   let scores = new Float64Array(1 << 17);
-  const offs: number[] = [0];
+  let offs = new Int32Array((1 << 17) + 1);
+  let count = 0;
   let at = 0;
   let j = ws(t, a + 1);
   if (t.charCodeAt(j) === C.CloseBracket) giveUp(); // empty: the ordinary path reports it
@@ -224,14 +225,16 @@ function parseVocab(t: string, a: number): { vocab: Vocab; end: number } {
     if (t.charCodeAt(j) !== C.Comma) giveUp();
     const n0 = ws(t, j + 1);
     const n1 = jsonNumberEnd(t, n0);
-    const i = offs.length - 1;
-    if (i === scores.length) {
+    if (count === scores.length) {
       const grown = new Float64Array(scores.length * 2);
       grown.set(scores);
       scores = grown;
+      const grownOffs = new Int32Array(scores.length + 1);
+      grownOffs.set(offs);
+      offs = grownOffs;
     }
-    scores[i] = Number(t.slice(n0, n1));
-    offs.push(at);
+    scores[count] = Number(t.slice(n0, n1));
+    offs[++count] = at;
     j = ws(t, n1);
     if (t.charCodeAt(j) !== C.CloseBracket) giveUp();
     j = ws(t, j + 1);
@@ -240,10 +243,10 @@ function parseVocab(t: string, a: number): { vocab: Vocab; end: number } {
     if (d !== C.Comma) giveUp();
     j = ws(t, j + 1);
   }
-  const size = offs.length - 1;
+  const size = count;
   const blob = new TextDecoder("utf-16le").decode(units.subarray(0, at));
   if (blob.length !== at) giveUp();
-  return { vocab: { size, blob, offsets: Int32Array.from(offs), scores: scores.slice(0, size) }, end: j + 1 };
+  return { vocab: { size, blob, offsets: offs.slice(0, size + 1), scores: scores.slice(0, size) }, end: j + 1 };
 }
 
 /**
