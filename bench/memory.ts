@@ -8,6 +8,7 @@
  *   tokenizer         loadTokenizerFromDir only
  *   f32 / int8        fromPretrained(dir, { quantize, offThread })   offThread false (this thread) or true (a worker:
  *                     the default "auto" in Node)
+ *   int8-file         fromPretrained(dirInt8, { offThread })         the checkpoint `gliner2 quantize` writes
  *
  * Two readings per row. "as is": RSS as the process sees it (no forced GC: what a container limit meets).
  * "after GC": the same process after global.gc() (--expose-gc; it collects the calling thread's heap only, so
@@ -25,6 +26,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import { GLiNER2 } from "../src/gliner2.js";
+import { quantizeCheckpoint } from "../src/int8/checkpoint.js";
 import { wasmRuntime } from "../src/kernels/wasm/runtime.js";
 import { loadTokenizerFromDir } from "../src/text/tokenizer.js";
 import { setWorkerEntry } from "../src/worker/client.js";
@@ -65,9 +67,11 @@ function mappings(): { mallocHeap: number; nodeBinary: number } {
   return { mallocHeap: mallocHeap / 1024, nodeBinary: nodeBinary / 1024 };
 }
 
-function read(): Reading {
+/** `wasm`: read the WebAssembly memory's size (only where a model was loaded here: the first call creates it). */
+function read(wasm = false): Reading {
   const m = process.memoryUsage();
-  return { rss: m.rss / MB, heapUsed: m.heapUsed / MB, heapTotal: m.heapTotal / MB, arrayBuffers: m.arrayBuffers / MB, wasm: (wasmRuntime()?.memory.buffer.byteLength ?? 0) / MB, ...mappings() };
+  const wasmBytes = wasm ? (wasmRuntime()?.memory.buffer.byteLength ?? 0) : NaN;
+  return { rss: m.rss / MB, heapUsed: m.heapUsed / MB, heapTotal: m.heapTotal / MB, arrayBuffers: m.arrayBuffers / MB, wasm: wasmBytes / MB, ...mappings() };
 }
 
 function peak(): number {
@@ -94,13 +98,15 @@ async function child(mode: string, dir: string, gc: boolean): Promise<{ load: Re
     settle();
     return { load: read(), peak: peak() };
   }
-  const [quantize, where] = mode.split(" ");
-  const model = await GLiNER2.fromPretrained(dir, { quantize: quantize === "int8" ? "int8" : "none", offThread: where === "worker" });
+  const [kind, where] = mode.split(" ");
+  const source = kind === "int8-file" ? `${dir}-int8` : dir;
+  const model = await GLiNER2.fromPretrained(source, { quantize: kind === "int8" ? "int8" : "none", offThread: where === "worker" });
   settle();
-  const load = read();
+  const here = where !== "worker";
+  const load = read(here);
   await model.extract(TEXT, SCHEMA);
   settle();
-  const extract = read();
+  const extract = read(here);
   await model.dispose();
   return { load, extract, peak: peak() };
 }
@@ -120,9 +126,10 @@ async function main(): Promise<void> {
   const dir = join(work, "base");
   try {
     writeCheckpoint(dir, tok.path, { count: 1 });
+    await quantizeCheckpoint(dir, `${dir}-int8`);
     console.log(`node ${process.version}; random gliner2-base-shaped checkpoint; tokenizer: ${tok.real ? "the real 128k one" : `${tok.path} (fixture: not representative)`}`);
     console.log(`every row a fresh process; MiB; "as is" = no forced GC, "GC" = after global.gc() in this thread\n`);
-    const modes = ["bare", "tokenizer", "f32 thread", "f32 worker", "int8 thread", "int8 worker"];
+    const modes = ["bare", "tokenizer", "f32 thread", "f32 worker", "int8 thread", "int8 worker", "int8-file thread", "int8-file worker"];
     const header = ["mode", "RSS load as is", "RSS load GC", "RSS extract as is", "RSS extract GC", "peak", "heap used/committed", "ArrayBuffers", "wasm memory", "malloc [heap]", "node binary"];
     const rows: string[][] = [header];
     for (const mode of modes) {
@@ -133,7 +140,7 @@ async function main(): Promise<void> {
       };
       const asIs = run(false);
       const gc = run(true);
-      const f = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(0));
+      const f = (v: number | undefined | null) => (v === undefined || v === null || Number.isNaN(v) ? "-" : v.toFixed(0));
       const c = gc.extract ?? gc.load; // composition after GC, after the extract where there is one
       rows.push([
         mode,
