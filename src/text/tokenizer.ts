@@ -376,7 +376,8 @@ export async function loadTokenizerFromDir(dir: string): Promise<Gliner2Tokenize
   const path = join(dir, "tokenizer.json");
   let json: string;
   try {
-    json = await readFile(path, "utf8");
+    // Whole bytes decoded once (see readDirFiles in src/checkpoint.ts: the chunked "utf8" read grows V8's young generation).
+    json = new TextDecoder("utf-8", { ignoreBOM: true }).decode(await readFile(path));
   } catch (e) {
     throw new TokenizerError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
