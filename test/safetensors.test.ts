@@ -234,3 +234,27 @@ describe("configs", () => {
     expect(() => loadDebertaEncoder(st, deep)).toThrow(/encoder\.encoder\.layer\.2\.attention\.self\.query_proj\.weight": missing/);
   });
 });
+
+describe("transient reads (quantizing at load)", () => {
+  it("f32Transient gives f32Range's values, reusing one scratch buffer on a file opened from disk", async () => {
+    const { openSafetensorsFile } = await import("../src/model/safetensors.js");
+    const { bytesOf, writeSafetensorsBuffer } = await import("../src/model/safetensorsWriter.js");
+    const a = Float32Array.from({ length: 600 }, (_, i) => Math.sin(i) * 3);
+    const b = Float32Array.from({ length: 90 }, (_, i) => i - 45.5);
+    const path = join(mkdtempSync(join(tmpdir(), "gliner2-st-")), "t.safetensors");
+    writeFileSync(path, writeSafetensorsBuffer([{ name: "a", dtype: "F32", shape: [20, 30], bytes: bytesOf(a) }, { name: "b", dtype: "F32", shape: [3, 30], bytes: bytesOf(b) }]));
+    const { file, close } = await openSafetensorsFile(path);
+    try {
+      const x = file.f32Transient("a", 60, 300);
+      expect(Array.from(x)).toEqual(Array.from(a.subarray(60, 360)));
+      const y = file.f32Transient("b", 30, 60);
+      expect(Array.from(y)).toEqual(Array.from(b.subarray(30, 90)));
+      expect(y.buffer).toBe(x.buffer); // same scratch: x is no longer valid
+      expect(Array.from(file.f32Range("a", 0, 600))).toEqual(Array.from(a)); // ordinary reads stay fresh buffers
+      expect(file.f32Range("a", 0, 10).buffer).not.toBe(x.buffer);
+      expect(() => file.f32Transient("a", 590, 20)).toThrow(RangeError);
+    } finally {
+      close();
+    }
+  });
+});

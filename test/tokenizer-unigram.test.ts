@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { TokenizerError } from "../src/errors.js";
 import { unigramModel } from "../src/text/tokenizer/unigram.js";
+import { vocabFromPieces } from "../src/text/tokenizer/vocab.js";
 
 const model = (vocab: [string, number][], opts: { unkId?: number; byteFallback?: boolean } = {}) =>
-  unigramModel({ pieces: vocab.map((v) => v[0]), scores: Float64Array.from(vocab.map((v) => v[1])), unkId: opts.unkId, byteFallback: opts.byteFallback ?? false, file: "t.json" });
+  unigramModel({ vocab: vocabFromPieces(vocab.map((v) => v[0]), Float64Array.from(vocab.map((v) => v[1]))), unkId: opts.unkId, byteFallback: opts.byteFallback ?? false, file: "t.json" });
 const encode = (m: ReturnType<typeof model>, text: string) => {
   const tokens: string[] = [];
   const ids: number[] = [];

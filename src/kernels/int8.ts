@@ -44,12 +44,11 @@ export function roundHalfEven(v: number): number {
 
 /**
  * Quantize `rows` rows of `cols` values (row-major) with the per-row rule above. `src` may be a view into a file
- * buffer: nothing keeps a reference to it.
+ * buffer: nothing keeps a reference to it. Written into `q` and `scales` when given (views into a larger result).
  */
-export function quantizeRows(src: Float32Array, rows: number, cols: number): Int8Rows {
+export function quantizeRows(src: Float32Array, rows: number, cols: number, q: Int8Array = new Int8Array(rows * cols), scales: Float32Array = new Float32Array(rows)): Int8Rows {
   if (src.length < rows * cols) throw new RangeError(`quantizeRows: ${src.length} values, expected ${rows}×${cols}`);
-  const q = new Int8Array(rows * cols);
-  const scales = new Float32Array(rows);
+  if (q.length < rows * cols || scales.length < rows) throw new RangeError(`quantizeRows: output holds ${q.length} values and ${scales.length} scales, expected ${rows}×${cols} and ${rows}`);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let amax = 0;

@@ -82,6 +82,7 @@ export function loadDebertaEncoder(st: SafetensorsFile, config: DebertaConfig, p
   const relRaw = weight(st, `${prefix}encoder.rel_embeddings.weight`, [relRows, H]);
   const relEmbeddings = layerNorm(relRaw, relRows, H, relNorm.gamma, relNorm.beta, config.layerNormEps);
   const layers: DebertaLayer[] = [];
+  const scratch = activeVariant() ? projectionScratch(config) : undefined;
   for (let l = 0; l < config.numLayers; l++) {
     const p = `${prefix}encoder.layer.${l}.`;
     const query = linearLayer(st, `${p}attention.self.query_proj`, H, H);
@@ -98,7 +99,7 @@ export function loadDebertaEncoder(st: SafetensorsFile, config: DebertaConfig, p
       output: linearLayer(st, `${p}output.dense`, H, I),
       outputNorm,
     };
-    layers.push(withProjections(linears, positionProjections(relEmbeddings, config, query, key, attnNorm, outputNorm)));
+    layers.push(withProjections(linears, positionProjections(relEmbeddings, config, query, key, attnNorm, outputNorm, scratch)));
   }
   return { config, wordEmbeddings, embeddingNorm, relEmbeddings, layers };
 }
@@ -116,6 +117,7 @@ export function positionProjections(
   key: PackedLinear,
   attnNorm: Norm,
   outputNorm: Norm,
+  scratch?: ProjectionScratch,
 ): Pick<DebertaLayer, "posQuery" | "posKey" | "posTables"> {
   const H = config.hiddenSize;
   const heads = config.numHeads;
@@ -135,11 +137,37 @@ export function positionProjections(
     // Tables only for layers the WebAssembly forward can run (no run-time deltas: see runsOnWasm).
     posTables: wasm && onWasm(query) && onWasm(key) && !query.deltas && !key.deltas
       ? {
-          ...packPositionTables(wasm, project(key)(), project(query)(), relRows, d),
+          ...packPositionTables(wasm, projectInto(relEmbeddings, relRows, key, heads, scratch?.flat, scratch?.key), projectInto(relEmbeddings, relRows, query, heads, scratch?.flat, scratch?.query), relRows, d),
           norms: { attnGamma: wasmFloats(attnNorm.gamma), attnBeta: wasmFloats(attnNorm.beta), outGamma: wasmFloats(outputNorm.gamma), outBeta: wasmFloats(outputNorm.beta) },
         }
       : undefined,
   };
+}
+
+/**
+ * Buffers the loader reuses for every layer's position projections on their way into WebAssembly memory (a fresh
+ * 3 MB per layer would be garbage the allocator keeps resident): `[relRows, hidden]` and two sets of per-head
+ * `[relRows, d]` arrays.
+ */
+export interface ProjectionScratch {
+  readonly flat: Float32Array;
+  readonly key: Float32Array[];
+  readonly query: Float32Array[];
+}
+
+/**
+ * One projection split per head, into the given buffers when there are some (a plain function: a closure beside
+ * the lazy getters would keep the loader's scratch alive as long as the model).
+ */
+function projectInto(relEmbeddings: Float32Array, relRows: number, layer: PackedLinear, heads: number, flat?: Float32Array, out?: Float32Array[]): Float32Array[] {
+  return splitHeads(linear(relEmbeddings, relRows, layer, flat), relRows, heads, layer.outFeatures / heads, out);
+}
+
+function projectionScratch(config: DebertaConfig): ProjectionScratch {
+  const relRows = 2 * config.attSpan;
+  const d = config.hiddenSize / config.numHeads;
+  const perHead = () => Array.from({ length: config.numHeads }, () => new Float32Array(relRows * d));
+  return { flat: new Float32Array(relRows * config.hiddenSize), key: perHead(), query: perHead() };
 }
 
 /** `layer` with the (lazy) position projections set, copied by property descriptor so they stay lazy. */

@@ -38,8 +38,11 @@ export interface Tensor<D extends TensorData = TensorData> {
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Reads bytes [start, end) of a file (absolute offsets) into a fresh buffer: tensors of a file not held in memory. */
-export type ByteReader = (start: number, end: number) => Uint8Array;
+/**
+ * Reads bytes [start, end) of a file (absolute offsets): tensors of a file not held in memory. Into a fresh
+ * buffer, or into the front of `into` when given (a scratch buffer reused for data nobody keeps).
+ */
+export type ByteReader = (start: number, end: number, into?: Uint8Array) => Uint8Array;
 
 /**
  * A parsed safetensors buffer. Tensors are decoded on access; float32 data is a zero-copy view when aligned.
@@ -52,6 +55,8 @@ export class SafetensorsFile {
   private readonly bytes: Uint8Array;
   private readonly dataStart: number;
   private readonly reader: ByteReader | null;
+  /** Reused by `f32Transient` reads (grown on demand; released with this object). */
+  private scratch: Uint8Array | null = null;
 
   constructor(label: string, bytes: Uint8Array, dataStart: number, infos: Map<string, TensorInfo>, metadata: Record<string, string>, reader: ByteReader | null = null) {
     this.label = label;
@@ -63,11 +68,16 @@ export class SafetensorsFile {
   }
 
   /** Bytes [begin, end) of the data area (offsets relative to it), a view of the buffer or a fresh read. */
-  private region(begin: number, end: number): Uint8Array {
+  private region(begin: number, end: number, transient = false): Uint8Array {
     const a = this.dataStart + begin;
     const b = this.dataStart + end;
     if (this.reader) {
-      const out = this.reader(a, b);
+      let into: Uint8Array | undefined;
+      if (transient) {
+        if (this.scratch === null || this.scratch.byteLength < b - a) this.scratch = new Uint8Array(Math.max(b - a, Math.ceil((this.scratch?.byteLength ?? 0) * 1.5)));
+        into = this.scratch;
+      }
+      const out = this.reader(a, b, into);
       if (out.byteLength !== b - a) throw new SafetensorsError(this.label, `read ${out.byteLength} bytes at offset ${a}, expected ${b - a} (file changed or truncated while loading?)`);
       return out;
     }
@@ -84,6 +94,20 @@ export class SafetensorsFile {
     const total = (info.end - info.begin) / 4;
     if (!(first >= 0 && count >= 0 && first + count <= total)) throw new RangeError(`f32Range: [${first}, ${first + count}) outside ${total} elements of "${name}"`);
     return this.decode({ ...info, begin: info.begin + first * 4, end: info.begin + (first + count) * 4 }) as Float32Array;
+  }
+
+  /**
+   * Like `f32Range`, but a file opened with a reader reads into one scratch buffer reused by every such call:
+   * the values are valid only until the next `f32Transient` call. For data that is converted and dropped
+   * (quantizing at load): dozens of large short-lived buffers would otherwise be left to the allocator, and
+   * glibc keeps such freed memory resident (tens of MiB for a base checkpoint).
+   */
+  f32Transient(name: string, first: number, count: number): Float32Array {
+    const info = this.info(name);
+    if (info.dtype !== "F32" || !this.reader) return this.f32Range(name, first, count);
+    const total = (info.end - info.begin) / 4;
+    if (!(first >= 0 && count >= 0 && first + count <= total)) throw new RangeError(`f32Transient: [${first}, ${first + count}) outside ${total} elements of "${name}"`);
+    return this.decode({ ...info, begin: info.begin + first * 4, end: info.begin + (first + count) * 4 }, true) as Float32Array;
   }
 
   /** Tensor names in file order (sorted by data offset). */
@@ -146,8 +170,8 @@ export class SafetensorsFile {
     return this.region(info.begin, info.end);
   }
 
-  private decode(info: TensorInfo): TensorData {
-    const region = this.region(info.begin, info.end);
+  private decode(info: TensorInfo, transient = false): TensorData {
+    const region = this.region(info.begin, info.end, transient);
     const byteLength = region.byteLength;
     const count = byteLength / DTYPE_BYTES[info.dtype];
     const abs = region.byteOffset;
@@ -350,8 +374,8 @@ export async function openSafetensorsFile(path: string): Promise<{ file: Safeten
   }
   try {
     const size = fs.fstatSync(fd).size;
-    const read = (start: number, end: number): Uint8Array => {
-      const out = new Uint8Array(end - start);
+    const read = (start: number, end: number, into?: Uint8Array): Uint8Array => {
+      const out = into && into.byteLength >= end - start ? into.subarray(0, end - start) : new Uint8Array(end - start);
       let done = 0;
       while (done < out.byteLength) {
         const n = fs.readSync(fd, out, done, out.byteLength - done, start + done);

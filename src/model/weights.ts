@@ -8,6 +8,7 @@
  */
 import { SafetensorsError, WeightsError } from "../errors.js";
 import { firstNonFinite, int8Linear, packLinear, quantizeRows, dequantizeRows, type Int8Rows, type PackedLinear } from "../kernels/index.js";
+import { activeVariant } from "../kernels/backend.js";
 import { planQuantizes, SCALE_SUFFIX, type Int8Plan } from "../int8/plan.js";
 import type { SafetensorsFile } from "./safetensors.js";
 
@@ -109,13 +110,13 @@ export function floats(st: SafetensorsFile, name: string): Float32Array {
  * A 2-D weight `[rows, cols]` as int8 when the file stores it I8 or the load policy quantizes it; null when it
  * stays float.
  */
-export function int8Weight(st: SafetensorsFile, name: string, rows: number, cols: number): Int8Rows | null {
+export function int8Weight(st: SafetensorsFile, name: string, rows: number, cols: number, transient = false): Int8Rows | null {
   checkShape(st, name, [rows, cols]);
   if (st.info(name).dtype === "I8") return storedInt8(st, name);
   refuseStrayScale(st, name);
   if (!planQuantizes(policyOf(st).plan, name)) return null;
   try {
-    return quantizeInChunks(st, name, rows, cols);
+    return quantizeInChunks(st, name, rows, cols, CHUNK_VALUES, transient ? transientRows(rows, cols) : undefined);
   } catch (e) {
     // quantizeRows refuses NaN/±Inf: the same typed error as a float load gives.
     if (e instanceof RangeError) throw new WeightsError(name, `${e.message} in ${st.label}; weights must be finite numbers (corrupt or diverged checkpoint)`);
@@ -131,23 +132,42 @@ const CHUNK_VALUES = 1 << 22;
  * block is ever in memory (the word-embedding table alone is ~390 MB of float32 in base). Per-row scales make
  * the result identical to quantizing the whole tensor at once.
  */
-export function quantizeInChunks(st: SafetensorsFile, name: string, rows: number, cols: number, chunkValues = CHUNK_VALUES): Int8Rows {
+export function quantizeInChunks(st: SafetensorsFile, name: string, rows: number, cols: number, chunkValues = CHUNK_VALUES, into?: Int8Rows): Int8Rows {
   const step = Math.max(1, Math.floor(chunkValues / Math.max(1, cols)));
-  if (step >= rows) return quantizeRows(st.f32(name), rows, cols);
-  const q = new Int8Array(rows * cols);
-  const scales = new Float32Array(rows);
+  // The float rows are read into the file's scratch buffer and quantized straight into the result.
+  const q = into?.q ?? new Int8Array(rows * cols);
+  const scales = into?.scales ?? new Float32Array(rows);
   for (let r0 = 0; r0 < rows; r0 += step) {
     const n = Math.min(step, rows - r0);
-    const part = quantizeRows(st.f32Range(name, r0 * cols, n * cols), n, cols);
-    q.set(part.q, r0 * cols);
-    scales.set(part.scales, r0);
+    quantizeRows(st.f32Transient(name, r0 * cols, n * cols), n, cols, q.subarray(r0 * cols, (r0 + n) * cols), scales.subarray(r0, r0 + n));
   }
   return { rows, cols, q, scales };
 }
 
+/**
+ * Scratch for int8 weights that are copied into WebAssembly memory at once (a wasm backend's `int8Linear` keeps
+ * no row-major copy): one grow-only buffer instead of a freed multi-MB array per layer, which glibc would keep
+ * resident. Released when loading ends (`releaseLoadScratch`).
+ */
+let scratchQ: Int8Array | null = null;
+let scratchScales: Float32Array | null = null;
+function transientRows(rows: number, cols: number): Int8Rows {
+  if (scratchQ === null || scratchQ.length < rows * cols) scratchQ = new Int8Array(Math.max(rows * cols, 3072 * 768));
+  if (scratchScales === null || scratchScales.length < rows) scratchScales = new Float32Array(Math.max(rows, 4096));
+  scratchQ.fill(0, 0, rows * cols); // rows whose scale underflows stay zeros
+  return { rows, cols, q: scratchQ.subarray(0, rows * cols), scales: scratchScales.subarray(0, rows) };
+}
+
+/** Drop the loader's scratch buffers (called when a model has finished loading). */
+export function releaseLoadScratch(): void {
+  scratchQ = null;
+  scratchScales = null;
+}
+
 /** A Linear from explicitly named tensors (`bias` null: none), int8 or packed float per the file and policy. */
 export function linearFrom(st: SafetensorsFile, weightName: string, biasName: string | null, outFeatures: number, inFeatures: number): PackedLinear {
-  const q = int8Weight(st, weightName, outFeatures, inFeatures);
+  // Under a wasm backend int8Linear packs the weights into WebAssembly memory and keeps nothing else.
+  const q = int8Weight(st, weightName, outFeatures, inFeatures, activeVariant() !== null);
   const b = biasName === null ? null : weight(st, biasName, [outFeatures]);
   if (q) return int8Linear(q, b);
   return packLinear(weight(st, weightName, [outFeatures, inFeatures]), outFeatures, inFeatures, b);

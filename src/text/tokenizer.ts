@@ -19,6 +19,7 @@ import { addedTokenMatcher, type AddedToken, type Matcher } from "./tokenizer/ad
 import { buildNormalizer, isRustWhitespace, object, show, stripsLeft, type Normalize } from "./tokenizer/normalize.js";
 import { buildPreTokenizer, type PreTokenize } from "./tokenizer/pretokenize.js";
 import { MAX_PIECE_LENGTH, unigramModel, type UnigramModel } from "./tokenizer/unigram.js";
+import { pieceEquals, scanTokenizerJson, vocabFromPieces, type Vocab } from "./tokenizer/vocab.js";
 
 /** The tokens GLiNER2's processor adds to the tokenizer, in the order it adds them. */
 export const GLINER2_SPECIAL_TOKENS = [
@@ -83,11 +84,13 @@ function quote(s: string): string {
 export function loadTokenizer(tokenizerJson: object | string, tokenizerConfig?: object | string, options: LoadTokenizerOptions = {}): Gliner2Tokenizer {
   const file = options.file ?? "tokenizer.json";
   const configFile = options.configFile ?? "tokenizer_config.json";
-  const json = parseJsonObject(tokenizerJson, file);
+  // The released tokenizer.json is 8.6 MB, nearly all vocabulary: read that part compactly when given text.
+  const scanned = typeof tokenizerJson === "string" ? scanTokenizerJson(stripBom(tokenizerJson)) : null;
+  const json = scanned ? scanned.json : parseJsonObject(tokenizerJson, file);
   const config = tokenizerConfig === undefined ? {} : parseJsonObject(tokenizerConfig, configFile);
 
-  const model = readModel(json, file);
-  const added = assignAddedIds(readAddedTokens(json.added_tokens, file), model.pieces);
+  const model = readModel(json, file, scanned?.vocab);
+  const added = assignAddedIds(readAddedTokens(json.added_tokens, file), model.vocab);
   const normalize = buildNormalizer(json.normalizer, file);
   const preTokenize = buildPreTokenizer(json.pre_tokenizer, file);
 
@@ -96,7 +99,7 @@ export function loadTokenizer(tokenizerJson: object | string, tokenizerConfig?: 
   // The tokens transformers resolves through tokenizer_config (unk_token, pad_token, …) must exist.
   const roles = { unk: "[UNK]", pad: "[PAD]", cls: "[CLS]", sep: "[SEP]" } as const;
   const names = Object.fromEntries(Object.entries(roles).map(([role, fallback]) => [role, configuredToken(config, `${role}_token`, fallback, configFile)])) as Record<keyof typeof roles, string>;
-  const found = findTokens(Object.values(names), addedByContent, model.pieces);
+  const found = findTokens(Object.values(names), addedByContent, model.vocab);
   const idFor = (role: keyof typeof roles): number => {
     const id = found.get(names[role]);
     if (id !== undefined) return id;
@@ -116,7 +119,7 @@ export function loadTokenizer(tokenizerJson: object | string, tokenizerConfig?: 
   const normMatcher = addedTokenMatcher(added.filter((t) => t.normalized).map((t) => ({ token: t, pattern: normalize ? normalize(t.content) : t.content })));
   const unigram = unigramModel({ ...model, unkOutId: unkId, file });
 
-  let vocabSize = model.pieces.length;
+  let vocabSize = model.vocab.size;
   for (const t of added) vocabSize = Math.max(vocabSize, t.id + 1);
 
   const pipeline: Pipeline = { rawMatcher, normMatcher, normalize, preTokenize, unigram, addedByContent, unkId, stripsLeft: stripsLeft(json.normalizer) };
@@ -226,16 +229,16 @@ function run(p: Pipeline, s: string, tokens: string[], ids: number[]): void {
 }
 
 interface ModelSpec {
-  readonly pieces: string[];
-  readonly scores: Float64Array;
+  readonly vocab: Vocab;
   readonly unkId: number | undefined;
   readonly byteFallback: boolean;
 }
 
-const LONE_SURROGATE = /[\ud800-\udfff]/u;
-
-/** The Unigram model section: type, [piece, score] pairs, unk_id, byte_fallback — each checked. */
-function readModel(json: Record<string, unknown>, file: string): ModelSpec {
+/**
+ * The Unigram model section: type, [piece, score] pairs, unk_id, byte_fallback — each checked. `scanned`: the
+ * vocabulary already read from the text (json.model.vocab is then an empty placeholder).
+ */
+function readModel(json: Record<string, unknown>, file: string, scanned?: Vocab): ModelSpec {
   if (typeof json.model !== "object" || json.model === null || Array.isArray(json.model)) {
     throw new TokenizerError(`missing or not an object; expected a Hugging Face fast-tokenizer file`, file, "model");
   }
@@ -247,7 +250,20 @@ function readModel(json: Record<string, unknown>, file: string): ModelSpec {
       "model.type",
     );
   }
-  const vocab = m.vocab;
+  const vocab = scanned ?? parsedVocab(m.vocab, file);
+  // The scanner already refused lone surrogates (the ordinary path then reports them): lengths remain.
+  if (scanned) for (let i = 0; i < vocab.size; i++) if (vocab.offsets[i + 1] - vocab.offsets[i] > MAX_PIECE_LENGTH) checkPiece(vocab.blob, vocab.offsets[i], vocab.offsets[i + 1], file, i);
+  const unk = m.unk_id;
+  if (unk !== undefined && unk !== null && !(Number.isInteger(unk) && (unk as number) >= 0 && (unk as number) < vocab.size)) {
+    throw new TokenizerError(`must be null or an index into model.vocab (0…${vocab.size - 1}), got ${show(unk)}`, file, "model.unk_id");
+  }
+  const byteFallback = m.byte_fallback ?? false;
+  if (typeof byteFallback !== "boolean") throw new TokenizerError(`must be true or false, got ${show(byteFallback)}`, file, "model.byte_fallback");
+  return { vocab, unkId: typeof unk === "number" ? unk : undefined, byteFallback };
+}
+
+/** model.vocab of a parsed file: every entry a [piece, score] pair. */
+function parsedVocab(vocab: unknown, file: string): Vocab {
   if (!Array.isArray(vocab)) {
     throw new TokenizerError(`must be an array of [piece, score] pairs, got ${vocab === null ? "null" : typeof vocab}`, file, "model.vocab");
   }
@@ -259,20 +275,24 @@ function readModel(json: Record<string, unknown>, file: string): ModelSpec {
     if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== "string" || typeof e[1] !== "number" || !Number.isFinite(e[1])) {
       throw new TokenizerError(`must be a [piece, score] pair (a string and a finite number), got ${show(e)}`, file, `model.vocab[${i}]`);
     }
-    if (LONE_SURROGATE.test(e[0])) throw new TokenizerError(`piece holds a lone UTF-16 surrogate (not valid Unicode)`, file, `model.vocab[${i}]`);
-    if (e[0].length > MAX_PIECE_LENGTH) {
-      throw new TokenizerError(`piece of ${e[0].length} characters is longer than ${MAX_PIECE_LENGTH}; not a SentencePiece vocabulary`, file, `model.vocab[${i}]`);
-    }
+    checkPiece(e[0], 0, e[0].length, file, i);
     pieces[i] = e[0];
     scores[i] = e[1];
   }
-  const unk = m.unk_id;
-  if (unk !== undefined && unk !== null && !(Number.isInteger(unk) && (unk as number) >= 0 && (unk as number) < vocab.length)) {
-    throw new TokenizerError(`must be null or an index into model.vocab (0…${vocab.length - 1}), got ${show(unk)}`, file, "model.unk_id");
+  return vocabFromPieces(pieces, scores);
+}
+
+/** Piece `i` (s[a, b)): valid Unicode (no lone UTF-16 surrogate), not absurdly long. */
+function checkPiece(s: string, a: number, b: number, file: string, i: number): void {
+  for (let k = a; k < b; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c <= 0xdbff && k + 1 < b && (s.charCodeAt(k + 1) & 0xfc00) === 0xdc00) k++;
+    else throw new TokenizerError(`piece holds a lone UTF-16 surrogate (not valid Unicode)`, file, `model.vocab[${i}]`);
   }
-  const byteFallback = m.byte_fallback ?? false;
-  if (typeof byteFallback !== "boolean") throw new TokenizerError(`must be true or false, got ${show(byteFallback)}`, file, "model.byte_fallback");
-  return { pieces, scores, unkId: typeof unk === "number" ? unk : undefined, byteFallback };
+  if (b - a > MAX_PIECE_LENGTH) {
+    throw new TokenizerError(`piece of ${b - a} characters is longer than ${MAX_PIECE_LENGTH}; not a SentencePiece vocabulary`, file, `model.vocab[${i}]`);
+  }
 }
 
 function readAddedTokens(v: unknown, file: string): AddedToken[] {
@@ -316,18 +336,18 @@ function configuredToken(config: Record<string, unknown>, key: string, fallback:
  * earlier added token's, whose flags it then replaces), and a new one takes the next id after the model
  * vocabulary and the added tokens so far. For released files both agree.
  */
-function assignAddedIds(tokens: AddedToken[], pieces: readonly string[]): AddedToken[] {
+function assignAddedIds(tokens: AddedToken[], vocab: Vocab): AddedToken[] {
   const inModel = findTokens(
     tokens.map((t) => t.content),
     new Map(),
-    pieces,
+    vocab,
   );
   const byContent = new Map<string, AddedToken>();
   let maxAdded = -1;
   for (const t of tokens) {
     const known = byContent.get(t.content)?.id ?? inModel.get(t.content);
     let id = known;
-    if (id === undefined) id = maxAdded >= 0 && (maxAdded >= pieces.length || pieces.length === 0) ? maxAdded + 1 : pieces.length;
+    if (id === undefined) id = maxAdded >= 0 && (maxAdded >= vocab.size || vocab.size === 0) ? maxAdded + 1 : vocab.size;
     byContent.set(t.content, { ...t, id });
     maxAdded = Math.max(maxAdded, id);
   }
@@ -335,10 +355,16 @@ function assignAddedIds(tokens: AddedToken[], pieces: readonly string[]): AddedT
 }
 
 /** Ids of the given token strings: added tokens first, then the model vocabulary (last id of a repeated piece). */
-function findTokens(names: string[], added: ReadonlyMap<string, number>, pieces: readonly string[]): Map<string, number> {
+function findTokens(names: string[], added: ReadonlyMap<string, number>, vocab: Vocab): Map<string, number> {
   const found = new Map<string, number>();
-  const inVocab = new Set(names.filter((n) => !added.has(n)));
-  for (let i = 0; i < pieces.length && inVocab.size > 0; i++) if (inVocab.has(pieces[i])) found.set(pieces[i], i);
+  // Candidates by length: most pieces are ruled out by one subtraction, and no piece string is built.
+  const byLength = new Map<number, string[]>();
+  for (const n of new Set(names.filter((n) => !added.has(n)))) byLength.set(n.length, [...(byLength.get(n.length) ?? []), n]);
+  const { offsets } = vocab;
+  for (let i = 0; i < vocab.size && byLength.size > 0; i++) {
+    const candidates = byLength.get(offsets[i + 1] - offsets[i]);
+    if (candidates) for (const n of candidates) if (pieceEquals(vocab, i, n)) found.set(n, i);
+  }
   for (const n of names) if (added.has(n)) found.set(n, added.get(n)!);
   return found;
 }
@@ -350,7 +376,8 @@ export async function loadTokenizerFromDir(dir: string): Promise<Gliner2Tokenize
   const path = join(dir, "tokenizer.json");
   let json: string;
   try {
-    json = await readFile(path, "utf8");
+    // Whole bytes decoded once (see readDirFiles in src/checkpoint.ts: the chunked "utf8" read grows V8's young generation).
+    json = new TextDecoder("utf-8", { ignoreBOM: true }).decode(await readFile(path));
   } catch (e) {
     throw new TokenizerError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
@@ -364,11 +391,15 @@ export async function loadTokenizerFromDir(dir: string): Promise<Gliner2Tokenize
   return loadTokenizer(json, config, { file: path, configFile: configPath });
 }
 
+function stripBom(s: string): string {
+  return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
+}
+
 function parseJsonObject(v: object | string, file: string): Record<string, unknown> {
   let obj: unknown = v;
   if (typeof v === "string") {
     try {
-      obj = JSON.parse(v.charCodeAt(0) === 0xfeff ? v.slice(1) : v);
+      obj = JSON.parse(stripBom(v));
     } catch (e) {
       throw new TokenizerError(`not valid JSON: ${(e as Error).message}`, file);
     }

@@ -15,6 +15,7 @@
  */
 import { TokenizerError } from "../../errors.js";
 import { show } from "./normalize.js";
+import { pieceAt, type Vocab } from "./vocab.js";
 
 /** Longest piece the loader accepts (SentencePiece vocabularies stay far below: 16–32 characters). */
 export const MAX_PIECE_LENGTH = 1024;
@@ -27,8 +28,8 @@ export interface UnigramModel {
 }
 
 export interface UnigramSpec {
-  readonly pieces: readonly string[];
-  readonly scores: Float64Array;
+  /** Pieces and scores (compact: see vocab.ts). */
+  readonly vocab: Vocab;
   readonly unkId: number | undefined;
   readonly byteFallback: boolean;
   /** Id given to unknown runs (convert_tokens_to_ids' unk_token_id); default unkId. */
@@ -38,7 +39,9 @@ export interface UnigramSpec {
 }
 
 export function unigramModel(spec: UnigramSpec): UnigramModel {
-  const { pieces, scores, unkId, byteFallback, file } = spec;
+  const { vocab, unkId, byteFallback, file } = spec;
+  const { blob, offsets, scores } = vocab;
+  const count = vocab.size;
   const unkOutId = spec.unkOutId ?? unkId;
   let minScore = Infinity;
   for (let i = 0; i < scores.length; i++) if (scores[i] < minScore) minScore = scores[i];
@@ -62,30 +65,41 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
   const build = (): void => {
     if (keys !== undefined) return;
     let size = 1024;
-    while (size < pieces.length * 2) size *= 2;
+    while (size < count * 2) size *= 2;
     keys = new Int32Array(size);
     vals = new Int32Array(size).fill(EMPTY);
     mask = size - 1;
     shift = 32 - Math.log2(size);
     shared = new Map();
     maxLen = new Int32Array(65536);
-    for (let i = 0; i < pieces.length; i++) {
-      const p = pieces[i];
-      if (p.length === 0) continue;
+    for (let i = 0; i < count; i++) {
+      const a = offsets[i];
+      const len = offsets[i + 1] - a;
+      if (len === 0) continue;
       let h = 0;
-      for (let k = 0; k < p.length; k++) h = step(h, p.charCodeAt(k));
+      for (let k = 0; k < len; k++) h = step(h, blob.charCodeAt(a + k));
       const at = slot(h);
-      if (vals[at] === EMPTY || (vals[at] >= 0 && pieces[vals[at]] === p)) {
+      if (vals[at] === EMPTY || (vals[at] >= 0 && samePiece(vals[at], i))) {
         keys[at] = h;
         vals[at] = i;
       } else {
-        if (vals[at] >= 0) shared.set(pieces[vals[at]], vals[at]);
+        if (vals[at] >= 0) shared.set(pieceAt(vocab, vals[at]), vals[at]);
         vals[at] = SHARED;
-        shared.set(p, i);
+        shared.set(pieceAt(vocab, i), i);
       }
-      const c = p.charCodeAt(0);
-      if (p.length > maxLen[c]) maxLen[c] = p.length;
+      const c = blob.charCodeAt(a);
+      if (len > maxLen[c]) maxLen[c] = len;
     }
+  };
+
+  /** Are pieces i and j the same text? */
+  const samePiece = (i: number, j: number): boolean => {
+    const a = offsets[i];
+    const b = offsets[j];
+    const len = offsets[i + 1] - a;
+    if (offsets[j + 1] - b !== len) return false;
+    for (let k = 0; k < len; k++) if (blob.charCodeAt(a + k) !== blob.charCodeAt(b + k)) return false;
+    return true;
   };
 
   /** Id of text[i..i+k) whose rolling hash is h, or undefined. */
@@ -94,8 +108,10 @@ export function unigramModel(spec: UnigramSpec): UnigramModel {
     const v = vals![at];
     if (v === EMPTY) return undefined;
     if (v === SHARED) return shared!.get(text.slice(i, i + k));
-    const p = pieces[v];
-    return p.length === k && text.startsWith(p, i) ? v : undefined;
+    const a = offsets[v];
+    if (offsets[v + 1] - a !== k) return undefined;
+    for (let j = 0; j < k; j++) if (blob.charCodeAt(a + j) !== text.charCodeAt(i + j)) return undefined;
+    return v;
   };
 
   const idOf = (piece: string): number | undefined => {
