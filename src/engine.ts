@@ -10,9 +10,14 @@ import {
   countLogits,
   predictCount,
   spanHidden,
+  spanRep,
   spanScoresFast,
   type Heads,
 } from "./heads/index.js";
+import { scratch } from "./heads/scratch.js";
+
+/** Key of the reused span-hidden buffer. */
+const SPAN_HIDDEN = Symbol("span hidden");
 import type { Gliner2Tokenizer } from "./text/tokenizer.js";
 import { assembleInputs } from "./text/inputs.js";
 import type { ExtractorConfig } from "./model/config.js";
@@ -104,10 +109,15 @@ export function runBatch(
     const W = a.textFirstSubword.length;
     const wordEmbeddings = gatherRows(hidden, b * L, a.textFirstSubword, H);
     const needsSpans = item.prompt.plans.some((p) => p.kind === "span");
-    const spanHid = needsSpans && W > 0 ? spanHidden(model.heads, wordEmbeddings, W) : null;
-    // The span representations: formed only when some schema's scoring or a caller needs them, once.
+    // The span hidden layer (W·K·4H floats, ~6 MB for 64 words) in a buffer reused from text to text: it is only
+    // read while this text's schemas are scored, below.
+    const spanHid = needsSpans && W > 0 ? spanHidden(model.heads, wordEmbeddings, W, scratch(SPAN_HIDDEN, W * K * model.heads.spanRep.outSecond.inFeatures)) : null;
+    // The span representations: formed only when some schema's scoring or a caller needs them, once (after scoring,
+    // from the word embeddings again: the hidden buffer belongs to the next text by then).
     let rep: Float32Array | null | undefined;
-    const spanRepOnce = (): Float32Array => (rep ??= linear(spanHid!, W * K, model.heads.spanRep.outSecond));
+    let scoring = true;
+    const spanRepOnce = (): Float32Array =>
+      (rep ??= scoring ? linear(spanHid!, W * K, model.heads.spanRep.outSecond) : spanRep(model.heads, wordEmbeddings, W));
     const specialEmbeddings = a.schemaSpecialPositions.map((pos) => gatherRows(hidden, b * L, pos, H));
     const schemas = item.prompt.plans.map((plan, s): SchemaScores => {
       const special = specialEmbeddings[s];
@@ -124,6 +134,7 @@ export function runBatch(
       const scores = spanScoresFast(model.heads, spanHid, spanRepOnce, W, structProj, count, n);
       return { count, countLogits: logits, structProj, spanScores: scores, clsLogits: null };
     });
+    scoring = false;
     return {
       tokens: a.tokens,
       inputIds: a.ids,

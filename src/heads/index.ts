@@ -9,6 +9,7 @@ import { floats, int8Weight, layerNormParams, linearFrom, linearLayer, weight } 
 import type { CountingLayer } from "../model/config.js";
 import { runGru, type GruWeights } from "./gru.js";
 import { loadMlp, runMlp, type Mlp } from "./mlp.js";
+import { scratch } from "./scratch.js";
 import { computeSpanHidden, computeSpanRep, factoredPays, spanScoresFromHidden, type SpanRepWeights } from "./spanRep.js";
 import { runTransformerLayer, type TransformerLayerWeights } from "./transformerLayer.js";
 
@@ -147,9 +148,12 @@ export function spanRep(heads: Heads, wordEmb: Float32Array, W: number): Float32
   return computeSpanRep(heads.spanRep, wordEmb, W);
 }
 
-/** out_project's hidden layer for every span `[W·K, 4H]` (what `spanRep` applies the last Linear to). */
-export function spanHidden(heads: Heads, wordEmb: Float32Array, W: number): Float32Array {
-  return computeSpanHidden(heads.spanRep, wordEmb, W);
+/**
+ * out_project's hidden layer for every span `[W·K, 4H]` (what `spanRep` applies the last Linear to), into `out`
+ * when given.
+ */
+export function spanHidden(heads: Heads, wordEmb: Float32Array, W: number, out?: Float32Array): Float32Array {
+  return computeSpanHidden(heads.spanRep, wordEmb, W, out);
 }
 
 /**
@@ -184,7 +188,7 @@ export function countEmbed(heads: Heads, fieldEmb: Float32Array, F: number, coun
   const gruOut = runGru(ce.gru, ce.posEmbedding.subarray(0, steps * H), fieldEmb, F, steps);
   const rows = steps * F;
   if (ce.kind === "count_lstm") {
-    const cat = new Float32Array(rows * 2 * H);
+    const cat = scratch(ce.projector, rows * 2 * H); // every value written below
     for (let r = 0; r < rows; r++) {
       cat.set(gruOut.subarray(r * H, (r + 1) * H), r * 2 * H);
       cat.set(fieldEmb.subarray((r % F) * H, (r % F + 1) * H), r * 2 * H + H);
@@ -197,7 +201,7 @@ export function countEmbed(heads: Heads, fieldEmb: Float32Array, F: number, coun
   let t: Float32Array = linear(x, rows, ce.inProjector!);
   for (const layer of ce.transformer) t = runTransformerLayer(layer, t, steps, F);
   const inner = ce.inProjector!.outFeatures;
-  const cat = new Float32Array(rows * (inner + H));
+  const cat = scratch(ce.outProjector, rows * (inner + H)); // every value written below
   for (let r = 0; r < rows; r++) {
     cat.set(t.subarray(r * inner, (r + 1) * inner), r * (inner + H));
     cat.set(x.subarray(r * H, (r + 1) * H), r * (inner + H) + inner);

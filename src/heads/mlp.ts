@@ -1,5 +1,6 @@
 /** Feed-forward stacks of PyTorch `nn.Sequential(Linear, ReLU, [Dropout,] Linear, …)`; dropout is off at inference. */
 import { linear, relu, type PackedLinear } from "../kernels/index.js";
+import { scratch } from "./scratch.js";
 import type { SafetensorsFile } from "../model/safetensors.js";
 import { linearLayer } from "../model/weights.js";
 
@@ -19,12 +20,16 @@ export function loadMlp(st: SafetensorsFile, prefix: string, indices: readonly n
   return { layers, inFeatures: sizes[0], outFeatures: sizes[sizes.length - 1] };
 }
 
-/** Run the stack on `rows` row vectors `[rows, inFeatures]` → `[rows, outFeatures]`. */
-export function runMlp(mlp: Mlp, x: Float32Array, rows: number): Float32Array {
+/**
+ * Run the stack on `rows` row vectors `[rows, inFeatures]` → `[rows, outFeatures]`: into `out` when given, else a
+ * new array. The hidden layers' outputs go to reusable scratch buffers (one per layer).
+ */
+export function runMlp(mlp: Mlp, x: Float32Array, rows: number, out?: Float32Array): Float32Array {
   let h = x;
+  const last = mlp.layers.length - 1;
   mlp.layers.forEach((layer, i) => {
-    h = linear(h, rows, layer);
-    if (i < mlp.layers.length - 1) relu(h);
+    h = linear(h, rows, layer, i < last ? scratch(layer, rows * layer.outFeatures) : out);
+    if (i < last) relu(h);
   });
   return h;
 }

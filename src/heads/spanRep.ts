@@ -10,6 +10,7 @@
  */
 import { isInt8, linear, matmulTransB, packLinear, relu, unpackLinear, type PackedLinear } from "../kernels/index.js";
 import { runMlp, type Mlp } from "./mlp.js";
+import { scratch } from "./scratch.js";
 
 export interface SpanRepWeights {
   readonly projectStart: Mlp;
@@ -27,14 +28,20 @@ export function computeSpanRep(w: SpanRepWeights, wordEmb: Float32Array, W: numb
   return linear(computeSpanHidden(w, wordEmb, W), W * w.maxWidth, w.outSecond);
 }
 
-/** out_project's hidden layer (after its ReLU) for every span, `[W·K, 4H]`: `rep = outSecond(hidden)`. */
-export function computeSpanHidden(w: SpanRepWeights, wordEmb: Float32Array, W: number): Float32Array {
+/**
+ * out_project's hidden layer (after its ReLU) for every span, `[W·K, 4H]`: `rep = outSecond(hidden)`. Into `out`
+ * when given (the engine passes a reusable buffer), else a new array.
+ */
+export function computeSpanHidden(w: SpanRepWeights, wordEmb: Float32Array, W: number, out?: Float32Array): Float32Array {
   const K = w.maxWidth;
   const inner = w.outStartHalf.outFeatures;
-  // ReLU of the concatenation = concatenation of the ReLUs.
-  const start = linear(relu(runMlp(w.projectStart, wordEmb, W)), W, w.outStartHalf);
-  const end = linear(relu(runMlp(w.projectEnd, wordEmb, W)), W, w.outEndHalf);
-  const hidden = new Float32Array(W * K * inner);
+  const H = w.projectStart.outFeatures;
+  // ReLU of the concatenation = concatenation of the ReLUs. Intermediates in scratch buffers.
+  const projected = (mlp: Mlp, half: PackedLinear) =>
+    linear(relu(runMlp(mlp, wordEmb, W, scratch(mlp, W * H))), W, half, scratch(half, W * inner));
+  const start = projected(w.projectStart, w.outStartHalf);
+  const end = projected(w.projectEnd, w.outEndHalf);
+  const hidden = out ?? new Float32Array(W * K * inner);
   for (let i = 0; i < W; i++) {
     for (let k = 0; k < K; k++) {
       const valid = i + k < W;

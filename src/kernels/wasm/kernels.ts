@@ -172,34 +172,37 @@ function linearKernel({ rows: R, vecs: V, fma, kc: KC, mb: MB }: KernelShape): C
     }
   };
 
-  // for (mb0 = 0; mb0 < rows; mb0 += MB) for (c0 = 0; ; c0 += KC) { kc = min(KC, K − c0); tiles…; if (c0 + KC ≥ K) break }
+  // for (mb0 = 0; mb0 < rows; mb0 += MB) for (t = t0; t < t1; t++) for (c0 = 0; ; c0 += KC) { kc = min(KC, K − c0);
+  // row tiles…; if (c0 + KC ≥ K) break }. Tiles outer, k blocks inner: the weights are read as one sequential
+  // stream (a panel's k blocks are adjacent, and so are the panels) — what the hardware prefetcher follows when
+  // they come from DRAM, as a whole model's do — while the block of x rows stays in L2.
   c.for(mb0, 0, L(rows), MB, () => {
-  c.get(mb0).i32(MB).op(Op.i32Add).set(mb1);
-  c.get(mb1).get(rows).get(mb1).get(rows).op(Op.i32LtS).op(Op.select).set(mb1);
-  c.i32(0).set(c0);
-  c.op(Op.block, 0x40, Op.loop, 0x40);
-  c.get(K).get(c0).op(Op.i32Sub).set(kc);
-  c.i32(KC).get(kc).get(kc).i32(KC).op(Op.i32GtS).op(Op.select).set(kc);
-  c.for(t, L(t0), L(t1), 1, () => {
-    c.get(t).i32(TW).op(Op.i32Mul).set(n0);
-    // wt = w + (n0 >> 4)·K·64 + (n0 & 15)·4
-    c.get(w).get(n0).i32(4).op(Op.i32ShrS).get(K).op(Op.i32Mul).i32(6).op(Op.i32Shl).op(Op.i32Add);
-    c.get(n0).i32(15).op(Op.i32And).i32(2).op(Op.i32Shl).op(Op.i32Add).set(wt);
-    c.get(N).get(n0).op(Op.i32Sub).set(rem);
-    c.get(bias).op(Op.i32Eqz).ifElse(
-      () => {
-        for (let v = 0; v < V; v++) c.simd(Simd.v128Const).op(...new Array(16).fill(0)).set(bv[v]);
-      },
-      () => {
-        for (let v = 0; v < V; v++) c.get(bias).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2, 16 * v).set(bv[v]);
-      },
-    );
-    c.for(m, L(mb0), () => c.get(mb1).i32(R - 1).op(Op.i32Sub), R, () => tile(R));
-    if (R > 1) c.for(m, null, L(mb1), 1, () => tile(1));
-  });
-  c.inc(c0, KC);
-  c.get(c0).get(K).op(Op.i32LtS).op(Op.brIf).u(0);
-  c.op(Op.end, Op.end);
+    c.get(mb0).i32(MB).op(Op.i32Add).set(mb1);
+    c.get(mb1).get(rows).get(mb1).get(rows).op(Op.i32LtS).op(Op.select).set(mb1);
+    c.for(t, L(t0), L(t1), 1, () => {
+      c.get(t).i32(TW).op(Op.i32Mul).set(n0);
+      // wt = w + (n0 >> 4)·K·64 + (n0 & 15)·4
+      c.get(w).get(n0).i32(4).op(Op.i32ShrS).get(K).op(Op.i32Mul).i32(6).op(Op.i32Shl).op(Op.i32Add);
+      c.get(n0).i32(15).op(Op.i32And).i32(2).op(Op.i32Shl).op(Op.i32Add).set(wt);
+      c.get(N).get(n0).op(Op.i32Sub).set(rem);
+      c.get(bias).op(Op.i32Eqz).ifElse(
+        () => {
+          for (let v = 0; v < V; v++) c.simd(Simd.v128Const).op(...new Array(16).fill(0)).set(bv[v]);
+        },
+        () => {
+          for (let v = 0; v < V; v++) c.get(bias).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2, 16 * v).set(bv[v]);
+        },
+      );
+      c.i32(0).set(c0);
+      c.op(Op.block, 0x40, Op.loop, 0x40);
+      c.get(K).get(c0).op(Op.i32Sub).set(kc);
+      c.i32(KC).get(kc).get(kc).i32(KC).op(Op.i32GtS).op(Op.select).set(kc);
+      c.for(m, L(mb0), () => c.get(mb1).i32(R - 1).op(Op.i32Sub), R, () => tile(R));
+      if (R > 1) c.for(m, null, L(mb1), 1, () => tile(1));
+      c.inc(c0, KC);
+      c.get(c0).get(K).op(Op.i32LtS).op(Op.brIf).u(0);
+      c.op(Op.end, Op.end);
+    });
   });
   return c;
 }
