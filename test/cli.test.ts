@@ -555,8 +555,10 @@ describe("built CLI", () => {
       const small = await peak(750);
       const large = await peak(1500);
       console.log(`cli.test: peak RSS ${small.rssMiB.toFixed(1)} MiB for ${small.inputMiB.toFixed(1)} MiB of JSONL, ${large.rssMiB.toFixed(1)} MiB for ${large.inputMiB.toFixed(1)} MiB`);
-      // Loose: less than a third of the extra input (≈ 47 MiB) may show up as extra peak memory.
-      expect(large.rssMiB - small.rssMiB).toBeLessThan((large.inputMiB - small.inputMiB) / 3);
+      // Loose: less than half of the extra input (≈ 47 MiB) may show up as extra peak memory — holding the input or
+      // the output would add all of it. Alone the growth measures 2–9 MiB; in the full suite, with the other test
+      // files running on both cores, V8's concurrent marking falls behind and it reached 19 MiB.
+      expect(large.rssMiB - small.rssMiB).toBeLessThan((large.inputMiB - small.inputMiB) / 2);
     });
 
     it("--jsonl --fail-fast: a malformed line fails with its line number after the lines before it were written", async () => {
