@@ -4,7 +4,8 @@ import { setBackend } from "../src/kernels/index.js";
 import { parseEncoderConfig } from "../src/model/config.js";
 import { encode, loadDebertaEncoder, relativePositions, type EncoderTrace } from "../src/model/deberta.js";
 import { parseSafetensors, readSafetensorsFile } from "../src/model/safetensors.js";
-import { writeSafetensorsBuffer, type TensorToWrite } from "../src/model/safetensorsWriter.js";
+import { writeSafetensors } from "../bench/safetensorsWriter.js";
+import { encoderConfig, randomTensors } from "../bench/shared/baseCheckpoint.js";
 import { rng } from "./helpers/prng.js";
 import { maxAbsDiff } from "./helpers/compare.js";
 
@@ -108,42 +109,16 @@ describe("backends agree", () => {
 });
 
 describe("backends agree on a wider random encoder", () => {
-  // Hidden 256, FFN 1024, 3 layers, 12 heads' worth of structure scaled down, seeded random weights with the
-  // scales of a trained model's (N(0, 1/K) linear weights, unit LayerNorm gains), 160 tokens with padding: long
-  // enough sums (K = 256, 1024) for the float32 error to show as it does at gliner2-base shapes.
+  // Hidden 256, FFN 1024, 3 layers, 4 heads: the benches' seeded random checkpoint (bench/shared) scaled down, 160
+  // tokens with padding: long enough sums (K = 256, 1024) for the float32 error to show as at gliner2-base shapes.
   it("wasm and wasm-relaxed last hidden states within 1e-5 of the js backend", () => {
-    const H = 256, I = 1024, layers = 3, heads = 4, vocab = 500, buckets = 64;
+    const shape = { hidden: 256, intermediate: 1024, layers: 3, heads: 4, vocab: 500, buckets: 64 };
+    const H = shape.hidden;
+    const bytes = writeSafetensors(randomTensors({ seed: 4242, heads: false, shape }));
+    const config = parseEncoderConfig(JSON.stringify(encoderConfig(shape)));
     const r = rng(4242);
-    const normal = (n: number, std: number, mean = 0) => Float32Array.from({ length: n }, () => mean + (r.next() + r.next() + r.next() - 1.5) * 2 * std);
-    const tensors: TensorToWrite[] = [];
-    const add = (name: string, shape: number[], std: number, mean = 0) =>
-      tensors.push({ name, dtype: "F32", shape, bytes: new Uint8Array(normal(shape.reduce((a, b) => a * b, 1), std, mean).buffer) });
-    const lin = (name: string, out: number, inp: number) => (add(`${name}.weight`, [out, inp], 1 / Math.sqrt(inp)), add(`${name}.bias`, [out], 0.02));
-    const norm = (name: string, dim: number) => (add(`${name}.weight`, [dim], 0.1, 1), add(`${name}.bias`, [dim], 0.1));
-    add("encoder.embeddings.word_embeddings.weight", [vocab, H], 1);
-    norm("encoder.embeddings.LayerNorm", H);
-    add("encoder.encoder.rel_embeddings.weight", [2 * buckets, H], 1);
-    norm("encoder.encoder.LayerNorm", H);
-    for (let l = 0; l < layers; l++) {
-      const p = `encoder.encoder.layer.${l}.`;
-      for (const proj of ["query_proj", "key_proj", "value_proj"]) lin(`${p}attention.self.${proj}`, H, H);
-      lin(`${p}attention.output.dense`, H, H);
-      norm(`${p}attention.output.LayerNorm`, H);
-      lin(`${p}intermediate.dense`, I, H);
-      lin(`${p}output.dense`, H, I);
-      norm(`${p}output.LayerNorm`, H);
-    }
-    const bytes = writeSafetensorsBuffer(tensors);
-    const config = parseEncoderConfig(
-      JSON.stringify({
-        model_type: "deberta-v2", hidden_size: H, num_hidden_layers: layers, num_attention_heads: heads, intermediate_size: I, vocab_size: vocab,
-        hidden_act: "gelu", layer_norm_eps: 1e-7, relative_attention: true, pos_att_type: ["p2c", "c2p"], position_buckets: buckets,
-        max_relative_positions: -1, max_position_embeddings: 512, norm_rel_ebd: "layer_norm", share_att_key: true, position_biased_input: false,
-        type_vocab_size: 0, pad_token_id: 0,
-      }),
-    );
     const B = 2, L = 160;
-    const ids = Int32Array.from({ length: B * L }, () => 1 + r.int(vocab - 1));
+    const ids = Int32Array.from({ length: B * L }, () => 1 + r.int(shape.vocab - 1));
     const mask = Int32Array.from({ length: B * L }, (_, i) => (i < L || i % L < 121 ? 1 : 0));
     const out: Record<string, Float32Array> = {};
     for (const backend of ["js", "wasm", "wasm-relaxed"] as const) {

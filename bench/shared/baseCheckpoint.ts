@@ -27,9 +27,14 @@ export function filler(seed: number) {
   };
 }
 
-/** Every tensor of a gliner2-base-shaped checkpoint (count_lstm heads; `heads: false` → the encoder's only), random. */
-export function randomTensors(opts: { seed?: number; heads?: boolean } = {}): Record<string, { shape: number[]; data: Float32Array }> {
-  const { hidden: H, layers, intermediate: I, vocab, buckets } = SHAPE;
+export type CheckpointShape = typeof SHAPE;
+
+/**
+ * Every tensor of a gliner2-base-shaped checkpoint (count_lstm heads; `heads: false` → the encoder's only), random
+ * with a trained model's scales (N(0, 1/K) linear weights, unit LayerNorm gains). `shape` overrides base's sizes.
+ */
+export function randomTensors(opts: { seed?: number; heads?: boolean; shape?: Partial<CheckpointShape> } = {}): Record<string, { shape: number[]; data: Float32Array }> {
+  const { hidden: H, layers, intermediate: I, vocab, buckets } = { ...SHAPE, ...opts.shape };
   const rand = filler(opts.seed ?? SEED);
   const t: Record<string, { shape: number[]; data: Float32Array }> = {};
   const add = (name: string, shape: number[], std: number, mean = 0) => (t[name] = { shape, data: rand(shape.reduce((a, b) => a * b, 1), std, mean) });
@@ -74,6 +79,12 @@ export function randomTensors(opts: { seed?: number; heads?: boolean } = {}): Re
   linearW("count_embed.projector.0", 4 * H, 2 * H);
   linearW("count_embed.projector.2", H, 4 * H);
   return t;
+}
+
+/** The encoder_config/config.json of a checkpoint of these sizes (base's by default). */
+export function encoderConfig(shape: Partial<CheckpointShape> = {}) {
+  const s = { ...SHAPE, ...shape };
+  return { ...ENCODER_CONFIG, hidden_size: s.hidden, num_hidden_layers: s.layers, num_attention_heads: s.heads, intermediate_size: s.intermediate, vocab_size: s.vocab, position_buckets: s.buckets };
 }
 
 export const ENCODER_CONFIG = {
