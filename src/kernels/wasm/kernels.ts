@@ -66,13 +66,12 @@ export function attentionScratchBytes(L: number, d: number, ldc: number): number
 export function buildKernelModule(shape: KernelShape, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
   const mb = new ModuleBuilder();
   mb.importMemory(memory.min, memory.max, memory.shared);
-  const exp = mb.importFunc("env", "exp", [F64], [F64]);
   const linear = linearKernel(shape);
   const linearIdx = mb.func(linear, "linear");
   const packRows = packRowsKernel();
   const packRowsIdx = mb.func(packRows, "packRows");
   const packColsIdx = mb.func(packColsKernel(), "packCols");
-  const scoreIdx = mb.func(scoreRowsKernel(exp), "scoreRows");
+  const scoreIdx = mb.func(scoreRowsKernel(), "scoreRows");
   const headIdx = mb.func(attnHeadKernel(shape, { linear: linearIdx, packRows: packRowsIdx, packCols: packColsIdx, scoreRows: scoreIdx }));
   mb.func(attentionKernel(headIdx), "attention");
   mb.func(geluKernel(), "gelu");
@@ -260,7 +259,7 @@ function packColsKernel(): Code {
  * row stride L.
  * Params: scores, lds, L, c2p, p2c, ldc, relIdx, invScale (f32), flags (1 = c2p, 2 = p2c), relOut, mask.
  */
-function scoreRowsKernel(_exp: number): Code {
+function scoreRowsKernel(): Code {
   const c = new Code([I32, I32, I32, I32, I32, I32, I32, F32, I32, I32, I32]);
   const [scores, lds, Ln, c2p, p2c, ldc, relIdx, invScaleF, flags, relOut, mask] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const i = c.local(I32), j = c.local(I32), row = c.local(I32), ci = c.local(I32), a = c.local(I32);

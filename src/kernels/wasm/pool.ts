@@ -46,7 +46,7 @@ export function wasmPoolThreads(): number {
 const WORKER_SOURCE = `
 function run(data, ready) {
   const { control, memory, modules, index, threads } = data;
-  const ex = modules.map((m) => new WebAssembly.Instance(m, { env: { memory, exp: Math.exp } }).exports);
+  const ex = modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports);
   const f64 = new Float64Array(control.buffer, ${F64_SLOT * 4}, 1);
   ready();
   let seen = 0;

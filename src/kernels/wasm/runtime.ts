@@ -107,7 +107,7 @@ function canShare(): boolean {
 function instantiate(shape: KernelShape, memory: WebAssembly.Memory, shared: boolean): KernelVariant {
   const bytes = buildKernelModule(shape, { min: INITIAL_PAGES, max: MAX_PAGES, shared });
   const module = new WebAssembly.Module(bytes);
-  const instance = new WebAssembly.Instance(module, { env: { memory, exp: Math.exp } });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
   return { shape, tileWidth: 4 * shape.vecs, module, exports: instance.exports as unknown as KernelExports };
 }
 
