@@ -3,14 +3,14 @@
  * classifier. `loadHeads` reads and checks every head tensor; the other functions are plain computations.
  */
 import { WeightsError } from "../errors.js";
-import { int8Linear, linear, matmulTransB, packLinear, sigmoid, type PackedLinear } from "../kernels/index.js";
+import { int8Linear, linear, matmulTransB, packLinear, type PackedLinear } from "../kernels/index.js";
 import type { SafetensorsFile } from "../model/safetensors.js";
 import { floats, int8Weight, layerNormParams, linearFrom, linearLayer, weight } from "../model/weights.js";
 import type { CountingLayer } from "../model/config.js";
 import { runGru, type GruWeights } from "./gru.js";
 import { loadMlp, runMlp, type Mlp } from "./mlp.js";
 import { scratch } from "./scratch.js";
-import { computeSpanHidden, computeSpanRep, factoredPays, spanScoresFromHidden, type SpanRepWeights } from "./spanRep.js";
+import { computeSpanHidden, computeSpanRep, factoredPays, sigmoidByField, spanScoresFromHidden, type SpanRepWeights } from "./spanRep.js";
 import { runTransformerLayer, type TransformerLayerWeights } from "./transformerLayer.js";
 
 /** Instance counts the count head can predict: 0 … MAX_COUNT − 1. */
@@ -213,10 +213,7 @@ export function countEmbed(heads: Heads, fieldEmb: Float32Array, F: number, coun
 export function spanScores(rep: Float32Array, W: number, K: number, structProj: Float32Array, count: number, F: number, H: number): Float32Array {
   const spans = W * K;
   const fields = count * F;
-  const dots = matmulTransB(rep, structProj, spans, H, fields); // [spans, fields]
-  const out = new Float32Array(fields * spans);
-  for (let s = 0; s < spans; s++) for (let f = 0; f < fields; f++) out[f * spans + s] = sigmoid(dots[s * fields + f]);
-  return out;
+  return sigmoidByField(matmulTransB(rep, structProj, spans, H, fields), spans, fields);
 }
 
 /** Classifier logits `[n]` of the label embeddings `[n, H]`. */

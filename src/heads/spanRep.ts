@@ -110,9 +110,17 @@ export function spanScoresFromHidden(w: SpanRepWeights, hidden: Float32Array, sp
   for (let f = 0; f < fields; f++) for (let h = 0; h < H; h++) c[f] += bias[h] * fieldVectors[f * H + h];
   // dots[s, f] = hidden[s]·u[f]: one product on the kernels (WebAssembly when active).
   const dots = matmulTransB(hidden, u, spans, inner, fields);
+  return sigmoidByField(dots, spans, fields, c);
+}
+
+/**
+ * `dots [spans, fields]` (plus `shift[f]` when given) → sigmoid scores `[fields, spans]`: both scoring paths end
+ * here.
+ */
+export function sigmoidByField(dots: Float32Array, spans: number, fields: number, shift?: Float64Array): Float32Array {
   const out = new Float32Array(fields * spans);
   for (let s = 0; s < spans; s++) {
-    for (let f = 0; f < fields; f++) out[f * spans + s] = 1 / (1 + Math.exp(-(c[f] + dots[s * fields + f])));
+    for (let f = 0; f < fields; f++) out[f * spans + s] = 1 / (1 + Math.exp(-((shift ? shift[f] : 0) + dots[s * fields + f])));
   }
   return out;
 }
