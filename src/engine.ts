@@ -15,14 +15,14 @@ import {
   type Heads,
 } from "./heads/index.js";
 import { scratch } from "./heads/scratch.js";
-
-/** Key of the reused span-hidden buffer. */
-const SPAN_HIDDEN = Symbol("span hidden");
 import type { Gliner2Tokenizer } from "./text/tokenizer.js";
 import { assembleInputs } from "./text/inputs.js";
 import type { ExtractorConfig } from "./model/config.js";
 import { encode, type DebertaEncoder } from "./model/deberta.js";
 import type { PromptPlan } from "./schema/plan.js";
+
+/** Key of the reused span-hidden buffer. */
+const SPAN_HIDDEN = Symbol("span hidden");
 
 /** A loaded checkpoint: everything needed to go from token ids to scores. */
 export interface Gliner2Model {

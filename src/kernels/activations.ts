@@ -146,12 +146,3 @@ export function addInPlace(a: Float32Array, b: Float32Array): Float32Array {
   for (let i = 0; i < a.length; i++) a[i] += b[i];
   return a;
 }
-
-/** Index of the first NaN or ±∞ in `x`, or −1 (v − v is 0 for every finite v and NaN otherwise). */
-export function firstNonFiniteReference(x: Float32Array): number {
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    if (v - v !== 0) return i;
-  }
-  return -1;
-}

@@ -1,7 +1,7 @@
 export * from "./matmul.js";
 export * from "./norm.js";
 export * from "./activations.js";
-export { firstNonFinite } from "./scan.js";
+export { firstNonFinite, firstNonFiniteReference } from "./scan.js";
 export { startThreads, stopThreads, threadCount } from "./threads.js";
 export {
   dequantizeRows,

@@ -2,9 +2,17 @@
  * Index of the first NaN or ±∞ in a float array, or −1: the load-time check every weight goes through. On the
  * WebAssembly kernels (when active) a chunked copy plus a SIMD pass; else the plain-TS loop, which is the reference.
  */
-import { firstNonFiniteReference } from "./activations.js";
 import { activeVariant } from "./backend.js";
 import { f32View, Region, type KernelVariant } from "./wasm/runtime.js";
+
+/** The plain-TS check (v − v is 0 for every finite v and NaN otherwise). */
+export function firstNonFiniteReference(x: Float32Array): number {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
 
 /** Below this many values the plain loop is as fast as the copy. */
 const WASM_MIN = 4096;
