@@ -39,11 +39,11 @@ import { resolveCheckpoint, type ResolveOptions } from "./hub/index.js";
 import { buildPrompt } from "./schema/prompt.js";
 import {
   createSchema,
-  normalizeSchema,
   schemaFromEntityTypes,
   schemaFromRelationTypes,
   schemaFromStructures,
   schemaFromTasks,
+  schemasPerText,
   type Schema,
   type SchemaBuilder,
   type SchemaInput as UserSchema,
@@ -448,14 +448,7 @@ export class GLiNER2 {
         );
       }
     });
-    let perText: Schema[];
-    if (Array.isArray(schemas)) {
-      if (schemas.length !== texts.length) throw new InputError("schemas", `has ${schemas.length} schemas for ${texts.length} texts; pass one schema, or one per text`);
-      perText = schemas.map((s, i) => normalizeSchema(s, `schemas[${i}]`));
-    } else {
-      const one = normalizeSchema(schemas);
-      perText = texts.map(() => one);
-    }
+    const perText = schemasPerText(schemas, texts.length);
     const prompts = new Map<Schema, ReturnType<typeof buildPrompt>>();
     const items = texts.map((raw, i) => {
       const text = prepareText(raw);

@@ -9,7 +9,7 @@
  */
 import { InputError } from "../errors.js";
 import type { BatchOptions, ExtractionResult, GLiNER2 } from "../gliner2.js";
-import { normalizeSchema, type Schema, type SchemaInput as UserSchema } from "../schema/schema.js";
+import { normalizeSchema, schemasPerText, type Schema, type SchemaInput as UserSchema } from "../schema/schema.js";
 import { splitWords } from "../text/words.js";
 import { checkChunkOptions, countChunks, iterateChunks, type ChunkOptions, type TextChunk } from "./chunks.js";
 import { mergeChunkResults } from "./merge.js";
@@ -155,14 +155,7 @@ export async function batchExtractLong(model: GLiNER2, texts: string[], schemas:
   texts.forEach((t, i) => {
     if (typeof t !== "string") throw new InputError(`texts[${i}]`, `must be a string, got ${t === null ? "null" : typeof t}`);
   });
-  let perText: UserSchema[];
-  if (Array.isArray(schemas)) {
-    if (schemas.length !== texts.length) throw new InputError("schemas", `has ${schemas.length} schemas for ${texts.length} texts; pass one schema, or one per text`);
-    perText = schemas.map((s, i) => normalizeSchema(s, `schemas[${i}]`));
-  } else {
-    const one = normalizeSchema(schemas);
-    perText = texts.map(() => one);
-  }
+  const perText: Schema[] = schemasPerText(schemas, texts.length);
   const out: ExtractionResult[] = [];
   for await (const r of streamExtractLong(model, texts.map((text, i) => ({ text, schema: perText[i] })), opts)) out.push(r);
   return out;

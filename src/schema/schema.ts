@@ -4,7 +4,7 @@
  * `Schema`, which `prompt.ts` turns into the model prompt. Errors are `SchemaError`s whose `path` locates the
  * offending part, e.g. `structures.contact.fields[2].threshold`.
  */
-import { SchemaError } from "../errors.js";
+import { InputError, SchemaError } from "../errors.js";
 import { describeValue } from "../quote.js";
 import type { ClassAct, RegexValidator, ValueDtype } from "./plan.js";
 import { compileValidator } from "./pyregex.js";
@@ -699,6 +699,19 @@ function checkNotEmpty(s: Schema): Schema {
     throw new SchemaError("", "asks for nothing: give at least one of entities, classifications, structures or relations");
   }
   return s;
+}
+
+/**
+ * The schema of each of `count` texts for the batch methods: one schema for all (normalized once), or an array with
+ * one per text (its length checked, each normalized with its index in error locations).
+ */
+export function schemasPerText(schemas: SchemaInput | SchemaInput[], count: number): Schema[] {
+  if (Array.isArray(schemas)) {
+    if (schemas.length !== count) throw new InputError("schemas", `has ${schemas.length} schemas for ${count} texts; pass one schema, or one per text`);
+    return schemas.map((s, i) => normalizeSchema(s, `schemas[${i}]`));
+  }
+  const one = normalizeSchema(schemas);
+  return Array.from({ length: count }, () => one);
 }
 
 /**
