@@ -8,17 +8,12 @@
  *   npm run bench:serve -- --model DIR --seconds 10
  *   npm run bench:serve -- --only lag                # just the event-loop lag part
  */
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import autocannon from "autocannon";
 import { startReplica, type Replica } from "../test/helpers/replicas.js";
+import { arg, repoRoot } from "./shared/cli.js";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
-};
+const root = repoRoot(import.meta.url);
 const MODEL = resolve(arg("model", join(root, "test", "fixtures", "tiny-count_lstm_v2")));
 const SECONDS = Number(arg("seconds", "5"));
 const CLI = join(root, "dist", "cli.js");

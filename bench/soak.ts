@@ -7,17 +7,12 @@
  *   npm run soak:serve -- --minutes 2 --model DIR
  */
 import { readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import autocannon from "autocannon";
 import { startReplica } from "../test/helpers/replicas.js";
+import { arg, repoRoot } from "./shared/cli.js";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
-};
+const root = repoRoot(import.meta.url);
 const MODEL = resolve(arg("model", join(root, "test", "fixtures", "tiny-count_lstm_v2")));
 const MINUTES = Number(arg("minutes", "10"));
 const CONCURRENCY = Number(arg("concurrency", "16"));
