@@ -11,6 +11,7 @@ import { f32View, i32View, u8View, wasmAlloc, wasmRuntime } from "../src/kernels
 import { activeVariant } from "../src/kernels/backend.js";
 import { startWasmPool, stopWasmPool, wasmPoolThreads } from "../src/kernels/wasm/pool.js";
 import { AttnParam, ATTN_PARAM_WORDS, attentionScratchBytes } from "../src/kernels/wasm/kernels.js";
+import { ioBlockRows } from "../src/kernels/wasm/linear.js";
 import { randFloats as rand, signedRng as rng } from "./helpers/prng.js";
 
 
@@ -133,6 +134,28 @@ for (const variant of variants) {
         expect(unpackLinear(packLinear(w, N, K))).toEqual(w);
         setBackend("js");
         expect(unpackLinear(packLinear(w, N, K))).toEqual(w);
+      }
+    });
+
+    it("runs inputs larger than one I/O block in blocks of rows: same results, memory grown by at most a block", () => {
+      setBackend(variant);
+      const K = 64, N = 48;
+      const M = ioBlockRows(K + N) * 2 + 37; // two whole blocks and a ragged one
+      const r = rng(123);
+      const x = rand(M * K, r);
+      const layer = packLinear(rand(N * K, r), N, K, rand(N, r));
+      const b = rand(N * K, r);
+      const before = wasmRuntime()!.memory.buffer.byteLength;
+      const y = linear(x, M, layer);
+      const c = matmulTransB(x, b, M, K, N);
+      const grown = wasmRuntime()!.memory.buffer.byteLength - before;
+      expect(grown).toBeLessThan(M * (K + N) * 4); // not the whole input and output
+      // Rows are independent: the blocked results equal one-row calls of the same kernel across block edges.
+      const bLayer = packLinear(b, N, K);
+      for (const m of [0, ioBlockRows(K + N) - 1, ioBlockRows(K + N), M - 1]) {
+        const row = x.subarray(m * K, (m + 1) * K);
+        expect(y.subarray(m * N, (m + 1) * N)).toEqual(linear(row, 1, layer));
+        expect(c.subarray(m * N, (m + 1) * N)).toEqual(linear(row, 1, bLayer));
       }
     });
 

@@ -72,17 +72,32 @@ export function linearAt(v: KernelVariant, x: number, ldx: number, rows: number,
 
 const io = new Region();
 
-/** linear() on Float32Arrays through WebAssembly memory. */
+/**
+ * Bytes of activations (input + output rows) copied into WebAssembly memory per kernel call. WebAssembly memory is
+ * never given back, so a long text's rows go through in blocks rather than growing it by their whole size.
+ */
+export const IO_BLOCK_BYTES = 8 << 20;
+
+/** Rows per block when each row takes `floatsPerRow` floats of the I/O region (at least 1). */
+export function ioBlockRows(floatsPerRow: number): number {
+  return Math.max(1, Math.floor(IO_BLOCK_BYTES / (4 * Math.max(1, floatsPerRow))));
+}
+
+/** linear() on Float32Arrays through WebAssembly memory, in blocks of rows. */
 export function wasmLinear(v: KernelVariant, x: Float32Array, rows: number, layer: PackedLinear, out?: Float32Array): Float32Array {
   const K = layer.inFeatures;
   const N = layer.outFeatures;
   if (x.length < rows * K) throw new RangeError(`linear: input has ${x.length} values, expected ${rows}×${K}`);
   const y = out ?? new Float32Array(rows * N);
   if (rows === 0) return y;
-  const xBytes = ((rows * K * 4 + 63) >> 6) << 6;
-  const base = io.get(xBytes + rows * N * 4);
-  f32View(base, rows * K).set(x.subarray(0, rows * K));
-  linearAt(v, base, K, rows, layer, base + xBytes, N);
-  y.set(f32View(base + xBytes, rows * N));
+  const block = Math.min(rows, ioBlockRows(K + N));
+  const xBytes = ((block * K * 4 + 63) >> 6) << 6;
+  const base = io.get(xBytes + block * N * 4);
+  for (let r0 = 0; r0 < rows; r0 += block) {
+    const n = Math.min(block, rows - r0);
+    f32View(base, n * K).set(x.subarray(r0 * K, (r0 + n) * K));
+    linearAt(v, base, K, n, layer, base + xBytes, N);
+    y.set(f32View(base + xBytes, n * N), r0 * N);
+  }
   return y;
 }
