@@ -243,3 +243,70 @@ describe("the int8 encoder on the WebAssembly forward with threads", () => {
     stopWasmPool();
   });
 });
+
+describe("int16 position tables of int8 layers", () => {
+  it("quantizeRows16: per-row scale amax/32767, ties to even, zero rows, non-finite rows refused", async () => {
+    const { quantizeRows16 } = await import("../src/kernels/index.js");
+    const q = new Int16Array(9);
+    const s = new Float32Array(3);
+    // row 0: amax 32767·2⁻⁴ (scale exactly 2⁻⁴); 2.5 and 3.5 steps are ties; row 1 all zeros; row 2 tiny values
+    const src = Float32Array.from([2047.9375, 2.5 / 16, 3.5 / 16, 0, 0, 0, 1e-30, -2e-30, 0]);
+    quantizeRows16(src, 3, 3, q, s);
+    expect(s[0]).toBe(2 ** -4);
+    expect(Array.from(q.subarray(0, 3))).toEqual([32767, 2, 4]);
+    expect([s[1], ...q.subarray(3, 6)]).toEqual([1, 0, 0, 0]);
+    expect(s[2]).toBe(Math.fround(Math.fround(2e-30) / 32767));
+    expect(q[7]).toBe(-32767);
+    expect(Math.abs(q[6] * s[2] - src[6])).toBeLessThanOrEqual(s[2] / 2);
+    expect(() => quantizeRows16(Float32Array.from([1, NaN, 0]), 1, 3, q, s)).toThrow(/row 0 holds a non-finite value/);
+  });
+
+  it("the wasm forward's int16 tables give the js forward's layer-0 relative attention (all 512 rows in use at L300)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { parseEncoderConfig } = await import("../src/model/config.js");
+    const { encode, loadDebertaEncoder } = await import("../src/model/deberta.js");
+    const { readSafetensorsFile } = await import("../src/model/safetensors.js");
+    const { setLoadPolicy } = await import("../src/model/weights.js");
+    const { DEFAULT_INT8_PLAN } = await import("../src/int8/plan.js");
+    const fix = new URL("./fixtures/", import.meta.url).pathname;
+    setBackend("wasm");
+    const config = parseEncoderConfig(readFileSync(`${fix}tiny-count_lstm_v2/encoder_config/config.json`, "utf8"));
+    const load = async (plan: typeof DEFAULT_INT8_PLAN | null) => {
+      const st = await readSafetensorsFile(`${fix}tiny-count_lstm_v2/model.safetensors`);
+      setLoadPolicy(st, { plan, copyFloats: false });
+      return loadDebertaEncoder(st, config);
+    };
+    const int8 = await load(DEFAULT_INT8_PLAN);
+    const f32 = await load(null);
+    expect(int8.layers.every((l) => l.posTables?.int16 === true)).toBe(true);
+    expect(f32.layers.every((l) => l.posTables?.int16 === false)).toBe(true);
+    const golden = await readSafetensorsFile(`${fix}golden/encoder.safetensors`);
+    const meta = JSON.parse(readFileSync(`${fix}golden/encoder.json`, "utf8")) as { runs: { name: string; batch: number; length: number }[] };
+    for (const run of meta.runs) {
+      const ids = golden.ints(`${run.name}.input_ids`, [run.batch, run.length]);
+      const mask = golden.ints(`${run.name}.attention_mask`, [run.batch, run.length]);
+      const traced = (backend: "wasm" | "js") => {
+        setBackend(backend);
+        const trace = { hiddenStates: [] as Float32Array[] } as import("../src/model/deberta.js").EncoderTrace;
+        encode(int8, ids, mask, run.batch, run.length, trace);
+        return trace.layer0RelAtt!;
+      };
+      const wasm = traced("wasm");
+      const js = traced("js");
+      setBackend("wasm");
+      let worst = 0;
+      let largest = 0;
+      const L = run.length;
+      for (let i = 0; i < js.length; i++) {
+        // [batch·heads, L, L]: only pairs of real tokens are computed by both forwards
+        const b = Math.floor(i / (L * L * config.numHeads));
+        if (!mask[b * L + (Math.floor(i / L) % L)] || !mask[b * L + (i % L)]) continue;
+        worst = Math.max(worst, Math.abs(wasm[i] - js[i]));
+        largest = Math.max(largest, Math.abs(js[i]));
+      }
+      // Same tables and the same int8 Q/K; only the products' float32 (wasm) vs float64 (js) sums differ.
+      expect(largest, run.name).toBeGreaterThan(1);
+      expect(worst / largest, run.name).toBeLessThan(1e-5);
+    }
+  });
+});

@@ -12,6 +12,7 @@ export {
   linearInt8Auto,
   linearInt8Reference,
   quantizeRows,
+  quantizeRows16,
   setInt8Backend,
   type Int8Linear,
   type Int8LinearKernel,

@@ -70,6 +70,29 @@ export function quantizeRows(src: Float32Array, rows: number, cols: number, q: I
   return { rows, cols, q, scales };
 }
 
+/**
+ * The per-row rule at 16 bits (scale = fround(amax / 32767), q = roundHalfEven(x / scale) in [−32767, 32767]):
+ * the int8 encoder's position tables (src/model/deberta.ts), whose error is then ~1e-5 of each row's largest value.
+ */
+export function quantizeRows16(src: Float32Array, rows: number, cols: number, q: Int16Array, scales: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let amax = 0;
+    for (let k = 0; k < cols; k++) {
+      const a = Math.abs(src[o + k]);
+      if (a > amax) amax = a;
+      else if (a !== a) amax = NaN;
+    }
+    if (!Number.isFinite(amax)) throw new RangeError(`quantizeRows16: row ${r} holds a non-finite value`);
+    const scale = amax > 0 ? Math.fround(amax / 32767) : 1;
+    scales[r] = scale > 0 ? scale : 1;
+    for (let k = 0; k < cols; k++) {
+      const v = scale > 0 ? roundHalfEven(src[o + k] / scale) : 0;
+      q[o + k] = v > 32767 ? 32767 : v < -32767 ? -32767 : v;
+    }
+  }
+}
+
 /** Back to float32 (tests, and tensors a checkpoint stores int8 but the model needs as floats). */
 export function dequantizeRows(m: Int8Rows, out: Float32Array = new Float32Array(m.rows * m.cols)): Float32Array {
   for (let r = 0; r < m.rows; r++) {

@@ -10,10 +10,12 @@ import {
   addInPlace,
   geluErf,
   int8KernelIsDefault,
+  isInt8,
   layerNorm,
   linear,
   matmul,
   matmulTransB,
+  quantizeRows16,
   softmaxRowsMasked,
   type Int8Linear,
   type Int8Rows,
@@ -124,7 +126,9 @@ export function positionProjections(
   const d = H / heads;
   const relRows = 2 * config.attSpan;
   const wasm = activeVariant();
-  const project = (layer: PackedLinear) => () => splitHeads(linear(relEmbeddings, relRows, layer), relRows, heads, d);
+  // int8 query/key layers: their position tables are int16 (per-row scales; see roundPositionTable).
+  const int8 = isInt8(query) && isInt8(key);
+  const project = (layer: PackedLinear) => () => roundPositionTable(splitHeads(linear(relEmbeddings, relRows, layer), relRows, heads, d), relRows, d, int8);
   const posQuery = lazy(project(query), !wasm);
   const posKey = lazy(project(key), !wasm);
   return {
@@ -137,11 +141,27 @@ export function positionProjections(
     // Tables only for layers the WebAssembly forward can run (no run-time deltas: see runsOnWasm).
     posTables: wasm && onWasm(query) && onWasm(key) && !query.deltas && !key.deltas
       ? {
-          ...packPositionTables(wasm, projectInto(relEmbeddings, relRows, key, heads, scratch?.flat, scratch?.key), projectInto(relEmbeddings, relRows, query, heads, scratch?.flat, scratch?.query), relRows, d),
+          ...packPositionTables(wasm, projectInto(relEmbeddings, relRows, key, heads, scratch?.flat, scratch?.key), projectInto(relEmbeddings, relRows, query, heads, scratch?.flat, scratch?.query), relRows, d, int8),
           norms: { attnGamma: wasmFloats(attnNorm.gamma), attnBeta: wasmFloats(attnNorm.beta), outGamma: wasmFloats(outputNorm.gamma), outBeta: wasmFloats(outputNorm.beta) },
         }
       : undefined,
   };
+}
+
+/**
+ * The per-head position tables `[relRows, d]` of int8 layers, rounded to int16 with one scale per row
+ * (`quantizeRows16`) and back, in place: the WebAssembly forward keeps them as int16 (half the memory of float32:
+ * 18 of base's 36 MiB), and the js forward reads the same values.
+ */
+function roundPositionTable(perHead: Float32Array[], relRows: number, d: number, int8: boolean): Float32Array[] {
+  if (!int8) return perHead;
+  const q = new Int16Array(relRows * d);
+  const scales = new Float32Array(relRows);
+  for (const t of perHead) {
+    quantizeRows16(t, relRows, d, q, scales);
+    for (let r = 0; r < relRows; r++) for (let k = 0; k < d; k++) t[r * d + k] = q[r * d + k] * scales[r];
+  }
+  return perHead;
 }
 
 /**

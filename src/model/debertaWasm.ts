@@ -7,10 +7,11 @@
  * arithmetic as ./deberta.ts except that the products sum in float32 (the element-wise kernels match bit for bit).
  */
 import { activeVariant } from "../kernels/backend.js";
-import { AttnParam, ATTN_PARAM_WORDS, attentionScratchBytes } from "../kernels/wasm/kernels.js";
+import { quantizeRows16 } from "../kernels/index.js";
+import { AttnParam, ATTN_INT16_TABLES, ATTN_PARAM_WORDS, attentionScratchBytes } from "../kernels/wasm/kernels.js";
 import { linearAt } from "../kernels/wasm/linear.js";
 import { runAddNorm, runAttention, wasmPoolThreads } from "../kernels/wasm/pool.js";
-import { f32View, i32View, Region, u8View, wasmAlloc, type KernelVariant } from "../kernels/wasm/runtime.js";
+import { f32View, i16View, i32View, Region, u8View, wasmAlloc, type KernelVariant } from "../kernels/wasm/runtime.js";
 import type { DebertaEncoder, EncoderTrace } from "./deberta.js";
 
 /**
@@ -20,6 +21,8 @@ import type { DebertaEncoder, EncoderTrace } from "./deberta.js";
 export interface WasmPositionTables {
   readonly pk: number;
   readonly pq: number;
+  /** The tables are int16 panels + row scales (an int8 layer's; see dequantPanels16Kernel), else float32 panels. */
+  readonly int16: boolean;
   readonly norms?: { attnGamma: number; attnBeta: number; outGamma: number; outBeta: number };
 }
 
@@ -32,17 +35,38 @@ export function wasmFloats(values: Float32Array): number {
 
 const staging = new Region();
 
-/** Pack one layer's per-head position projections `[heads][relRows, d]` into WebAssembly memory. */
-export function packPositionTables(v: KernelVariant, posKey: Float32Array[], posQuery: Float32Array[], relRows: number, d: number): WasmPositionTables {
+/**
+ * Pack one layer's per-head position projections `[heads][relRows, d]` into WebAssembly memory: float32 panels,
+ * or (`int16`, an int8 layer's tables) int16 panels of 16 rows, `q[(p·d + k)·16 + j]` = row 16p + j, followed by
+ * the panels' row scales (zero past relRows), rounded by `quantizeRows16` as the js forward rounds them.
+ */
+export function packPositionTables(v: KernelVariant, posKey: Float32Array[], posQuery: Float32Array[], relRows: number, d: number, int16 = false): WasmPositionTables {
   const heads = posKey.length;
-  const bytes = Math.ceil(relRows / 16) * 16 * d * 4;
-  const tables = { pk: wasmAlloc(4 * heads), pq: wasmAlloc(4 * heads) };
+  const panels = Math.ceil(relRows / 16);
+  const bytes = int16 ? panels * 16 * (d * 2 + 4) : panels * 16 * d * 4;
+  const tables = { pk: wasmAlloc(4 * heads), pq: wasmAlloc(4 * heads), int16 };
+  const q = int16 ? new Int16Array(relRows * d) : null;
+  const scales = int16 ? new Float32Array(relRows) : null;
   for (const [list, table] of [[posKey, tables.pk], [posQuery, tables.pq]] as const) {
     for (let h = 0; h < heads; h++) {
       const dst = wasmAlloc(bytes);
-      const src = staging.get(relRows * d * 4);
-      f32View(src, relRows * d).set(list[h]);
-      v.exports.packRows(src, d, relRows, d, dst);
+      if (q !== null && scales !== null) {
+        quantizeRows16(list[h], relRows, d, q, scales);
+        const qv = i16View(dst, panels * 16 * d);
+        const sv = f32View(dst + panels * 16 * d * 2, panels * 16);
+        qv.fill(0);
+        sv.fill(0);
+        for (let r = 0; r < relRows; r++) {
+          const p = r >> 4;
+          const j = r & 15;
+          for (let k = 0; k < d; k++) qv[(p * d + k) * 16 + j] = q[r * d + k];
+          sv[r] = scales[r];
+        }
+      } else {
+        const src = staging.get(relRows * d * 4);
+        f32View(src, relRows * d).set(list[h]);
+        v.exports.packRows(src, d, relRows, d, dst);
+      }
       i32View(table + 4 * h, 1)[0] = dst;
     }
   }
@@ -134,7 +158,7 @@ export function encodeWasm(
   P[AttnParam.relIdx] = at.relIdx;
   P[AttnParam.mask] = at.mask;
   PF[AttnParam.invScale] = 1 / Math.sqrt(d * scaleFactor);
-  P[AttnParam.flags] = (cfg.c2p ? 1 : 0) | (cfg.p2c ? 2 : 0);
+  const flags = (cfg.c2p ? 1 : 0) | (cfg.p2c ? 2 : 0);
   P[AttnParam.ctx] = at.ctx;
   P[AttnParam.ldctx] = H;
 
@@ -146,6 +170,7 @@ export function encodeWasm(
     const LP = i32View(at.params, ATTN_PARAM_WORDS);
     LP[AttnParam.pkTable] = tables.pk;
     LP[AttnParam.pqTable] = tables.pq;
+    LP[AttnParam.flags] = flags | (tables.int16 ? ATTN_INT16_TABLES : 0);
     const traced = trace !== undefined && l === 0;
     LP[AttnParam.relOut] = traced ? at.relOut : 0;
     LP[AttnParam.probsOut] = traced ? at.probs : 0;

@@ -60,8 +60,11 @@ export const ATTN_PARAM_WORDS = 18;
 export function attentionScratchBytes(L: number, d: number, ldc: number): number {
   const Lp = Math.ceil(L / 16) * 16;
   const dp = Math.ceil(d / 16) * 16;
-  return 4 * (Lp * d + dp * L + L * Lp + 2 * L * ldc) + 256;
+  return 4 * (Lp * d + dp * L + L * Lp + 2 * L * ldc + ldc * d) + 256;
 }
+
+/** `flags` bit of the attention parameters: the position tables are int16 panels (see dequantPanels16Kernel). */
+export const ATTN_INT16_TABLES = 4;
 
 export function buildKernelModule(shape: KernelShape, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
   const mb = new ModuleBuilder();
@@ -72,7 +75,8 @@ export function buildKernelModule(shape: KernelShape, memory: { min: number; max
   const packRowsIdx = mb.func(packRows, "packRows");
   const packColsIdx = mb.func(packColsKernel(), "packCols");
   const scoreIdx = mb.func(scoreRowsKernel(), "scoreRows");
-  const headIdx = mb.func(attnHeadKernel(shape, { linear: linearIdx, packRows: packRowsIdx, packCols: packColsIdx, scoreRows: scoreIdx }));
+  const dequantIdx = mb.func(dequantPanels16Kernel());
+  const headIdx = mb.func(attnHeadKernel(shape, { linear: linearIdx, packRows: packRowsIdx, packCols: packColsIdx, scoreRows: scoreIdx, dequant: dequantIdx }));
   mb.func(attentionKernel(headIdx), "attention");
   mb.func(geluKernel(), "gelu");
   mb.func(addNormKernel(), "addNorm");
@@ -431,18 +435,48 @@ function expQuad(c: Code, x: number, e: number, t: number, n: number): void {
  * params: q, k, v (head's first element, row stride ldqkv), ldqkv, L, d, pk, pq (posKey/posQuery of the head
  * packed over all npos relative rows), npos, cBase (first relative row used, a multiple of 16), ldc (columns
  * kept), relIdx (i32 relIdx[i − j + L − 1] − cBase), mask (u8 per token), invScale,
- * flags, scratch, ctx (head's first output element, row stride ldctx), ldctx, relOut, probsOut.
+ * flags (1 = c2p, 2 = p2c, ATTN_INT16_TABLES = pk/pq are int16 panels, dequantized per call for the tiles in
+ * use), scratch, ctx (head's first output element, row stride ldctx), ldctx, relOut, probsOut.
  */
-function attnHeadKernel(shape: KernelShape, f: { linear: number; packRows: number; packCols: number; scoreRows: number }): Code {
+/**
+ * dequantPanels16(src, K, nPanels, t0, t1, dst): int16 position-table panels [t0, t1) → float32 panels at dst
+ * (panel t0 first), value = f32(q · scale[row]). Layout at src: nPanels panels of K steps × 16 i16, then the
+ * nPanels·16 float32 row scales. The product of an i16 and a float32 is exact before its one rounding, so this
+ * equals the JS tables' `q * scale` stored to a Float32Array.
+ */
+function dequantPanels16Kernel(): Code {
+  const c = new Code([I32, I32, I32, I32, I32, I32]);
+  const [src, K, nPanels, t0, t1, dst] = [0, 1, 2, 3, 4, 5];
+  const t = c.local(I32), k = c.local(I32), qp = c.local(I32), sp = c.local(I32);
+  const sv = Array.from({ length: 4 }, () => c.local(V128));
+  c.for(t, L(t0), L(t1), 1, () => {
+    // scales of panel t: src + nPanels·K·32 + t·64
+    c.get(src).get(nPanels).get(K).op(Op.i32Mul).i32(5).op(Op.i32Shl).op(Op.i32Add).get(t).i32(6).op(Op.i32Shl).op(Op.i32Add).set(sp);
+    for (let v = 0; v < 4; v++) c.get(sp).simdMem(Simd.v128Load, 2, 16 * v).set(sv[v]);
+    c.get(src).get(t).get(K).op(Op.i32Mul).i32(5).op(Op.i32Shl).op(Op.i32Add).set(qp);
+    c.for(k, 0, L(K), 1, () => {
+      for (let v = 0; v < 4; v++) {
+        c.get(dst);
+        c.get(qp).simdMem(Simd.v128Load16x4S, 1, 8 * v).simd(Simd.f32x4ConvertI32x4S).get(sv[v]).simd(Simd.f32x4Mul);
+        c.simdMem(Simd.v128Store, 2, 16 * v);
+      }
+      c.inc(qp, 32);
+      c.inc(dst, 64);
+    });
+  });
+  return c;
+}
+
+function attnHeadKernel(shape: KernelShape, f: { linear: number; packRows: number; packCols: number; scoreRows: number; dequant: number }): Code {
   const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, I32, I32, I32, I32, I32, I32]);
   const [q, k, v, ldqkv, Ln, d, pk, pq, npos, cBase, ldc, relIdx, mask, invScale, flags, scratch, ctx, ldctx, relOut, probsOut] =
     Array.from({ length: 20 }, (_, i) => i);
   const TW = 4 * shape.vecs;
   const Lp = c.local(I32), kPack = c.local(I32), vPack = c.local(I32), sc = c.local(I32), c2p = c.local(I32), p2c = c.local(I32);
-  const ta = c.local(I32), tb = c.local(I32), i = c.local(I32);
+  const ta = c.local(I32), tb = c.local(I32), i = c.local(I32), deq = c.local(I32), nPanels = c.local(I32);
   const roundUp16 = (e: number) => c.get(e).i32(15).op(Op.i32Add).i32(-16).op(Op.i32And);
   roundUp16(Ln).set(Lp);
-  // scratch: kPack [Lp·d] | vPack [dp·L] | scores [L·Lp] | c2p [L·ldc] | p2c [L·ldc]
+  // scratch: kPack [Lp·d] | vPack [dp·L] | scores [L·Lp] | c2p [L·ldc] | p2c [L·ldc] | deq [ldc·d]
   c.get(scratch).set(kPack);
   c.get(kPack).get(Lp).get(d).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).set(vPack);
   c.get(vPack);
@@ -450,6 +484,7 @@ function attnHeadKernel(shape: KernelShape, f: { linear: number; packRows: numbe
   c.get(Ln).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).set(sc);
   c.get(sc).get(Ln).get(Lp).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).set(c2p);
   c.get(c2p).get(Ln).get(ldc).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).set(p2c);
+  c.get(p2c).get(Ln).get(ldc).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).set(deq);
   const tiles = (n: () => void) => {
     n();
     c.i32(TW - 1).op(Op.i32Add).i32(TW).op(0x6d /* i32.div_s */);
@@ -464,16 +499,22 @@ function attnHeadKernel(shape: KernelShape, f: { linear: number; packRows: numbe
   tiles(() => c.get(cBase).get(ldc).op(Op.i32Add));
   c.set(tb);
   tiles(() => c.get(npos));
-  c.set(i);
+  c.tee(nPanels).set(i);
   c.get(i).get(tb).get(i).get(tb).op(Op.i32LtS).op(Op.select).set(tb);
   const relProduct = (x: number, w: number, out: number) => {
-    c.get(x).get(ldqkv).get(Ln).get(d).get(w).i32(0);
+    c.get(x).get(ldqkv).get(Ln).get(d);
+    // int16 tables: panels [ta, tb) dequantized into deq, addressed as if deq held panel 0 (i32 arithmetic wraps)
+    c.get(flags).i32(ATTN_INT16_TABLES).op(Op.i32And).op(Op.if, I32);
+    c.get(w).get(d).get(nPanels).get(ta).get(tb).get(deq).op(Op.call).u(f.dequant);
+    c.get(deq).get(ta).get(d).op(Op.i32Mul).i32(6).op(Op.i32Shl).op(Op.i32Sub);
+    c.op(Op.else).get(w).op(Op.end);
+    c.i32(0);
     c.get(out).get(cBase).i32(2).op(Op.i32Shl).op(Op.i32Sub);
     c.get(ldc).get(npos).get(ta).get(tb).op(Op.call).u(f.linear);
   };
   c.get(flags).i32(1).op(Op.i32And).ifElse(() => relProduct(q, pk, c2p));
   c.get(flags).i32(2).op(Op.i32And).ifElse(() => relProduct(k, pq, p2c));
-  c.get(sc).get(Lp).get(Ln).get(c2p).get(p2c).get(ldc).get(relIdx).get(invScale).get(flags).get(relOut).get(mask).op(Op.call).u(f.scoreRows);
+  c.get(sc).get(Lp).get(Ln).get(c2p).get(p2c).get(ldc).get(relIdx).get(invScale).get(flags).i32(3).op(Op.i32And).get(relOut).get(mask).op(Op.call).u(f.scoreRows);
   c.get(probsOut).ifElse(() => {
     c.for(i, 0, L(Ln), 1, () => {
       // copy row i (L floats) of the probabilities

@@ -168,6 +168,10 @@ export function u8View(ptr: number, n: number): Uint8Array {
   return new Uint8Array(currentBuffer(), ptr, n);
 }
 
+export function i16View(ptr: number, n: number): Int16Array {
+  return new Int16Array(currentBuffer(), ptr, n);
+}
+
 /** A reusable region that only grows: `get(bytes)` returns its address (valid until the next larger request). */
 export class Region {
   private ptr = 0;
