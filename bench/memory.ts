@@ -9,6 +9,7 @@
  *   f32 / int8        fromPretrained(dir, { quantize, offThread })   offThread false (this thread) or true (a worker:
  *                     the default "auto" in Node)
  *   int8-file         fromPretrained(dirInt8, { offThread })         the checkpoint `gliner2 quantize` writes
+ *   … disk            the same with { embeddings: "disk" }: the word-embedding table stays in the file
  *
  * Two readings per row. "as is": RSS as the process sees it (no forced GC: what a container limit meets).
  * "after GC": the same process after global.gc() (--expose-gc; it collects the calling thread's heap only, so
@@ -98,9 +99,9 @@ async function child(mode: string, dir: string, gc: boolean): Promise<{ load: Re
     settle();
     return { load: read(), peak: peak() };
   }
-  const [kind, where] = mode.split(" ");
+  const [kind, where, table] = mode.split(" ");
   const source = kind === "int8-file" ? `${dir}-int8` : dir;
-  const model = await GLiNER2.fromPretrained(source, { quantize: kind === "int8" ? "int8" : "none", offThread: where === "worker" });
+  const model = await GLiNER2.fromPretrained(source, { quantize: kind === "int8" ? "int8" : "none", offThread: where === "worker", embeddings: table === "disk" ? "disk" : "memory" });
   settle();
   const here = where !== "worker";
   const load = read(here);
@@ -129,7 +130,7 @@ async function main(): Promise<void> {
     await quantizeCheckpoint(dir, `${dir}-int8`);
     console.log(`node ${process.version}; random gliner2-base-shaped checkpoint; tokenizer: ${tok.real ? "the real 128k one" : `${tok.path} (fixture: not representative)`}`);
     console.log(`every row a fresh process; MiB; "as is" = no forced GC, "GC" = after global.gc() in this thread\n`);
-    const modes = ["bare", "tokenizer", "f32 thread", "f32 worker", "int8 thread", "int8 worker", "int8-file thread", "int8-file worker"];
+    const modes = ["bare", "tokenizer", "f32 thread", "f32 worker", "f32 thread disk", "int8 thread", "int8 worker", "int8-file thread", "int8-file worker", "int8-file thread disk", "int8-file worker disk"];
     const header = ["mode", "RSS load as is", "RSS load GC", "RSS extract as is", "RSS extract GC", "peak", "heap used/committed", "ArrayBuffers", "wasm memory", "malloc [heap]", "node binary"];
     const rows: string[][] = [header];
     for (const mode of modes) {

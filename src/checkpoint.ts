@@ -11,7 +11,8 @@ import { loadDebertaEncoder } from "./model/deberta.js";
 import { openSafetensorsFile, parseSafetensors, type SafetensorsFile } from "./model/safetensors.js";
 import { loadTokenizer } from "./text/tokenizer.js";
 import { resolvePlan, type QuantizeOption } from "./int8/plan.js";
-import { releaseLoadScratch, setLoadPolicy } from "./model/weights.js";
+import type { DiskEmbeddings } from "./model/diskEmbeddings.js";
+import { releaseLoadScratch, setLoadPolicy, type EmbeddingTable } from "./model/weights.js";
 
 /** The files of a checkpoint; JSON files as text or parsed objects. */
 export interface CheckpointFiles {
@@ -36,6 +37,20 @@ export const CHECKPOINT_FILES = {
 /** How to load: `quantize` picks tensors to run as int8 (README "int8"); an int8 checkpoint is int8 whatever it says. */
 export interface ModelLoadOptions {
   readonly quantize?: QuantizeOption;
+  /**
+   * "disk": leave the word-embedding table in model.safetensors and read the rows each text needs from the open
+   * file (folder loads only; see `LoadOptions.embeddings`). "memory" (default): load it like every weight.
+   */
+  readonly embeddings?: EmbeddingsOption;
+}
+
+/** Where the word-embedding table lives (see `ModelLoadOptions.embeddings`). */
+export type EmbeddingsOption = "memory" | "disk";
+
+/** Validate the `embeddings` option (InputError on a bad value). */
+export function embeddingsOption(v: unknown): EmbeddingsOption {
+  if (v === undefined || v === "memory" || v === "disk") return v ?? "memory";
+  throw new InputError("embeddings", `must be "memory" or "disk", got ${describeValue(v)}`);
 }
 
 /** Validate the `quantize` option (InputError on a bad value). */
@@ -68,16 +83,31 @@ const whereIn = (source: string | undefined) => (name: string) => (source ? `${s
  */
 export async function loadModelStreaming(dir: string, opts: ModelLoadOptions = {}): Promise<Gliner2Model> {
   const plan = quantizePlan(opts.quantize);
+  const onDisk = embeddingsOption(opts.embeddings) === "disk";
   const { join } = await import("node:path");
   const files = await readDirFiles(dir, false);
-  const { file, close } = await openSafetensorsFile(join(dir, CHECKPOINT_FILES.weights));
+  const opened = await openSafetensorsFile(join(dir, CHECKPOINT_FILES.weights));
+  let keepOpen = false;
   try {
-    // Every access reads into a fresh buffer the model may keep: nothing to copy.
-    setLoadPolicy(file, { plan, copyFloats: false });
-    return loadParsed(files, file);
+    // Every access reads into a fresh buffer the model may keep: nothing to copy. With the embeddings on disk the
+    // table takes over the open file (closed by `closeModelFiles`).
+    setLoadPolicy(opened.file, { plan, copyFloats: false, embeddingFile: onDisk ? opened : undefined });
+    const model = loadParsed(files, opened.file);
+    keepOpen = isDiskTable(model.encoder.wordEmbeddings);
+    return model;
   } finally {
-    close();
+    if (!keepOpen) opened.close();
   }
+}
+
+function isDiskTable(t: EmbeddingTable): t is DiskEmbeddings {
+  return !(t instanceof Float32Array) && "kind" in t;
+}
+
+/** Close what a loaded model keeps open (the file of an embedding table left on disk); idempotent. */
+export function closeModelFiles(model: Gliner2Model): void {
+  const table = model.encoder.wordEmbeddings;
+  if (isDiskTable(table)) table.close();
 }
 
 function loadParsed(files: Omit<CheckpointFiles, "weights">, st: SafetensorsFile): Gliner2Model {

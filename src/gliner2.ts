@@ -3,7 +3,7 @@
  * Python API. Data flows text → words → tokens → encoder → word/schema embeddings → span scores → decoded
  * results, each step in its own module; this file only wires them and validates the call.
  */
-import { CHECKPOINT_FILES, loadModel, loadModelStreaming, quantizePlan, readCheckpointDir, type CheckpointFiles } from "./checkpoint.js";
+import { CHECKPOINT_FILES, closeModelFiles, embeddingsOption, loadModel, loadModelStreaming, quantizePlan, readCheckpointDir, type CheckpointFiles, type EmbeddingsOption } from "./checkpoint.js";
 import { loadNodeFs } from "./hub/nodefs.js";
 import type { QuantizeOption } from "./int8/plan.js";
 import { decode, classProbs, type SchemaInput, type SpanSelection } from "./decode/decode.js";
@@ -115,6 +115,7 @@ const LOAD_OPTION_KEYS = [
   "offThread",
   "transferWeights",
   "workerNice",
+  "embeddings",
 ] as const;
 
 export interface LoadOptions extends ResolveOptions {
@@ -146,6 +147,14 @@ export interface LoadOptions extends ResolveOptions {
    * int8 without this option.
    */
   readonly quantize?: QuantizeOption;
+  /**
+   * Where the word-embedding table (half of base's parameters: ~94 MiB int8, ~375 MiB float32) lives. "memory"
+   * (default): loaded like every weight. "disk": left in model.safetensors, whose file stays open; each text reads
+   * the rows of its tokens (one small read per distinct token). Outputs are identical. Needs a checkpoint folder
+   * on disk (a local folder, or a hub repo id downloaded to the cache); the file must stay in place — a file
+   * changed under a loaded model fails the next call with a WeightsError. `dispose()` closes it.
+   */
+  readonly embeddings?: EmbeddingsOption;
   /**
    * Kernels (process-wide, like threads; default "auto" = WebAssembly SIMD where the runtime has it, else the
    * plain-TypeScript reference). "wasm-relaxed" adds relaxed SIMD's fused multiply-add where available: faster,
@@ -204,6 +213,7 @@ export class GLiNER2 {
     checkOptionKeys(opts, LOAD_OPTION_KEYS, "options");
     const offThread = opts.offThread ?? "auto";
     if (offThread !== true && offThread !== false && offThread !== "auto") throw new InputError("offThread", `must be true, false or "auto", got ${JSON.stringify(offThread)}`);
+    const onDisk = embeddingsOption(opts.embeddings) === "disk";
     if (offThread !== false) {
       const { loadOffThread } = await import("./worker/client.js");
       const hosted = await loadOffThread(GLiNER2.prototype, source, { ...opts }, { mode: offThread, transferWeights: opts.transferWeights });
@@ -214,7 +224,11 @@ export class GLiNER2 {
       if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError("threads", `must be a positive integer, got ${JSON.stringify(opts.threads)}`);
       if (opts.threads !== threadCount()) await startThreads(opts.threads);
     }
-    if (inMemory) return GLiNER2.fromFiles(source, { maxTokens: opts.maxTokens, quantize: opts.quantize, backend: opts.backend });
+    const noFolder = () => new InputError("embeddings", `"disk" reads the table from a checkpoint folder on disk; ${inMemory ? "files in memory have none" : "this source has none (a URL is read into memory)"}: use "memory"`);
+    if (inMemory) {
+      if (onDisk) throw noFolder();
+      return GLiNER2.fromFiles(source, { maxTokens: opts.maxTokens, quantize: opts.quantize, backend: opts.backend });
+    }
     let model: GLiNER2;
     let dir: string | undefined;
     quantizePlan(opts.quantize); // a bad value fails before any download
@@ -225,7 +239,9 @@ export class GLiNER2 {
       dir = source;
     } else {
       const files = await resolveCheckpoint(source, opts);
-      model = new GLiNER2(loadModel(files, opts), { maxTokens: opts.maxTokens });
+      if (onDisk && files.dir === undefined) throw noFolder();
+      // A hub checkpoint in the cache folder: with the table on disk, load from that folder as a local one.
+      model = new GLiNER2(onDisk ? await loadModelStreaming(files.dir!, opts) : loadModel(files, opts), { maxTokens: opts.maxTokens });
       dir = files.dir;
     }
     if (dir !== undefined) model.baseWeightsPath = `${dir.replace(/[\\/]+$/, "")}/${CHECKPOINT_FILES.weights}`;
@@ -355,8 +371,13 @@ export class GLiNER2 {
     return found;
   }
 
-  /** Release the model: ends its worker thread when it runs off-thread; nothing to do in-thread. */
-  async dispose(): Promise<void> {}
+  /**
+   * Release the model: ends its worker thread when it runs off-thread; in-thread, closes the checkpoint file an
+   * embedding table left on disk reads from (later calls then fail). Memory is freed when the object is collected.
+   */
+  async dispose(): Promise<void> {
+    closeModelFiles(this.model);
+  }
 
   createSchema(): SchemaBuilder {
     return createSchema();

@@ -11,7 +11,7 @@ import { openInput, readAllText, streamWriter, type CliIO } from "./io.js";
 import { type OverlongLine, readLines, streamJsonl, streamJsonlLong } from "./jsonl.js";
 import { safeMessage } from "../quote.js";
 import { DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, type LongProgress } from "../long/index.js";
-import { loadCliModel } from "./model.js";
+import { embeddingsFlag, loadCliModel } from "./model.js";
 import { createProgress } from "./progress.js";
 import { schemaFromFlags } from "./schemaFlags.js";
 
@@ -23,6 +23,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "endpoint", kind: "string", value: "URL", help: "hub endpoint (default: $HF_ENDPOINT or https://huggingface.co)" },
   { name: "offline", kind: "flag", help: "use the hub cache only, never the network" },
   { name: "quantize", kind: "string", value: "int8|int8-embeddings", help: "run the model in int8 (README \"int8\"); int8 checkpoints are int8 without it" },
+  { name: "embeddings", kind: "string", value: "memory|disk", help: "disk: read word-embedding rows from model.safetensors per text instead of loading the table (less memory)" },
   { name: "schema", short: "s", kind: "string", value: "FILE", help: "JSON schema file (hosted-API format: entities, classifications, structures, relations)" },
   { name: "entities", short: "e", kind: "string", repeatable: true, value: "A,B", help: "entity types; `type::description` adds a description" },
   { name: "classify", short: "c", kind: "string", repeatable: true, value: "TASK=L1,L2", help: "classification task; prefix `multi:` for multi-label" },
@@ -184,6 +185,7 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
 
   const modelSource = opt.string("model") ?? (io.env.GLINER2_MODEL || undefined);
   const quantize = quantizeFlag(opt.string("quantize"));
+  const embeddings = embeddingsFlag(opt.string("embeddings"), "extract");
   if (modelSource === undefined) throw new UsageError("extract", "no model: give --model DIR|ORG/NAME|URL (e.g. fastino/gliner2-base-v1) or set GLINER2_MODEL");
 
   const inSchemaFile = <T>(run: () => Promise<T>): Promise<T> =>
@@ -201,7 +203,7 @@ export async function runExtract(argv: readonly string[], io: CliIO): Promise<nu
 
   const model = await loadCliModel(
     modelSource,
-    { cacheDir: opt.string("cache-dir"), revision: opt.string("revision"), token: opt.string("token"), envToken: io.env.HF_TOKEN, endpoint: opt.string("endpoint"), offline: opt.flag("offline") || undefined, progress: progressEnabled, maxTokens, quantize },
+    { cacheDir: opt.string("cache-dir"), revision: opt.string("revision"), token: opt.string("token"), envToken: io.env.HF_TOKEN, endpoint: opt.string("endpoint"), offline: opt.flag("offline") || undefined, progress: progressEnabled, maxTokens, quantize, embeddings },
     io.stderr,
   );
   const write = streamWriter(io.stdout);

@@ -6,6 +6,7 @@
 import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { InputError } from "../errors.js";
+import { UsageError } from "./errors.js";
 import type { GLiNER2 } from "../index.js";
 import { downloadProgress, type ProgressStream } from "./progress.js";
 
@@ -21,6 +22,13 @@ export interface ModelOptions {
   readonly progress: boolean;
   readonly maxTokens?: number;
   readonly quantize?: "none" | "int8" | "int8-embeddings";
+  readonly embeddings?: "memory" | "disk";
+}
+
+/** `--embeddings memory|disk` (LoadOptions.embeddings). */
+export function embeddingsFlag(v: string | undefined, command: string): "memory" | "disk" | undefined {
+  if (v === undefined || v === "memory" || v === "disk") return v;
+  throw new UsageError(command, `--embeddings must be memory or disk, got ${JSON.stringify(v)}`);
 }
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(@[\w./-]+)?$/;
@@ -62,6 +70,7 @@ export async function loadCliModel(source: string, opts: ModelOptions, stderr: P
     offThread: false,
     maxTokens: opts.maxTokens,
     quantize: opts.quantize,
+    embeddings: opts.embeddings,
   });
   progress.finish();
   return model;

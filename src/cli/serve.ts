@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { formatOptions, optionReader, parseArgs, type OptionSpec } from "./args.js";
 import { UsageError } from "./errors.js";
 import type { CliIO } from "./io.js";
-import { classifyModelSource } from "./model.js";
+import { classifyModelSource, embeddingsFlag } from "./model.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "model", short: "m", kind: "string", value: "DIR|URL|ORG/NAME", help: "checkpoint folder, URL of one, or hub repo id (required)" },
@@ -29,6 +29,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "token", kind: "string", value: "TOKEN", help: "hub access token (default: $HF_TOKEN)" },
   { name: "endpoint", kind: "string", value: "URL", help: "hub endpoint" },
   { name: "offline", kind: "flag", help: "use the hub cache only" },
+  { name: "embeddings", kind: "string", value: "memory|disk", help: "disk: read word-embedding rows from model.safetensors per request instead of loading the table (less memory)" },
   { name: "quiet", short: "q", kind: "flag", help: "no request logs (start-up and errors still logged)" },
   { name: "debug", kind: "flag", help: "print stack traces of internal errors" },
   { name: "help", short: "h", kind: "flag", help: "show this help" },
@@ -97,7 +98,7 @@ export async function runServe(argv: readonly string[], io: CliIO): Promise<numb
   const { startServer } = await import("../serve/index.js");
   const server = await startServer({
     model: source.source,
-    load: { cacheDir: opt.string("cache-dir"), revision: opt.string("revision"), token: opt.string("token"), endpoint: opt.string("endpoint"), offline: opt.flag("offline") || undefined },
+    load: { cacheDir: opt.string("cache-dir"), revision: opt.string("revision"), token: opt.string("token"), endpoint: opt.string("endpoint"), offline: opt.flag("offline") || undefined, embeddings: embeddingsFlag(opt.string("embeddings"), "serve") },
     host: opt.string("host"),
     port: opt.number("port", { min: 0, max: 65535, integer: true }),
     apiKeys: keys,

@@ -18,14 +18,13 @@ import {
   quantizeRows16,
   softmaxRowsMasked,
   type Int8Linear,
-  type Int8Rows,
   type PackedLinear,
 } from "../kernels/index.js";
 import { activeVariant } from "../kernels/backend.js";
 import type { DebertaConfig } from "./config.js";
 import { encodeWasm, packPositionTables, wasmFloats, type WasmPositionTables } from "./debertaWasm.js";
 import type { SafetensorsFile } from "./safetensors.js";
-import { embeddingRow, embeddingTable, layerNormParams, linearLayer, weight } from "./weights.js";
+import { embeddingTable, embedRows, layerNormParams, linearLayer, weight, type EmbeddingTable } from "./weights.js";
 
 interface Norm {
   gamma: Float32Array;
@@ -54,7 +53,7 @@ export interface DebertaLayer {
 export interface DebertaEncoder {
   readonly config: DebertaConfig;
   /** `[vocab, hidden]`, float or int8 with per-row scales (dequantized on lookup). */
-  readonly wordEmbeddings: Float32Array | Int8Rows;
+  readonly wordEmbeddings: EmbeddingTable;
   readonly embeddingNorm: Norm;
   /** LayerNorm(rel_embeddings) `[2k, hidden]`, what attention indexes. */
   readonly relEmbeddings: Float32Array;
@@ -310,7 +309,7 @@ export function encode(
   }
   // Embeddings: look up, normalise, zero the padding rows.
   const embed = (x: Float32Array): void => {
-    for (let t = 0; t < rows; t++) embeddingRow(enc.wordEmbeddings, inputIds[t], H, x, t * H);
+    embedRows(enc.wordEmbeddings, inputIds, rows, H, x);
     layerNorm(x, rows, H, enc.embeddingNorm.gamma, enc.embeddingNorm.beta, cfg.layerNormEps, x);
     for (let t = 0; t < rows; t++) if (!attentionMask[t]) x.fill(0, t * H, (t + 1) * H);
   };

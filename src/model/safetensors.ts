@@ -110,6 +110,22 @@ export class SafetensorsFile {
     return this.decode({ ...info, begin: info.begin + first * 4, end: info.begin + (first + count) * 4 }, true) as Float32Array;
   }
 
+  /**
+   * Where a tensor's bytes start in the file (absolute offset) and the reader that fetches them, for a file opened
+   * with `openSafetensorsFile` (null for a buffer): lets a table stay on disk and be read a row at a time.
+   */
+  onDisk(name: string): { read: ByteReader; offset: number } | null {
+    const info = this.info(name);
+    return this.reader ? { read: this.reader, offset: this.dataStart + info.begin } : null;
+  }
+
+  /** An I8 tensor read like `f32Transient` (into the reused scratch when read from a file): valid until the next such read. */
+  i8Transient(name: string): Int8Array {
+    const info = this.info(name);
+    if (info.dtype !== "I8") throw new SafetensorsError(this.label, `expected an I8 tensor, found ${info.dtype}`, name);
+    return this.decode(info, this.reader !== null) as Int8Array;
+  }
+
   /** Tensor names in file order (sorted by data offset). */
   names(): string[] {
     return [...this.infos.keys()];
@@ -359,12 +375,20 @@ export async function readSafetensorsFile(path: string): Promise<SafetensorsFile
   return parseSafetensors(bytes, path);
 }
 
+/** A safetensors file opened on disk: the parsed header, a way to tell whether the file changed, and close. */
+export interface OpenSafetensors {
+  readonly file: SafetensorsFile;
+  /** null while the file is as it was when opened; else what changed (size, modification time). */
+  changed(): string | null;
+  close(): void;
+}
+
 /**
  * Open a safetensors file on disk without reading its data (Node, Deno, Bun): the header is parsed and
  * validated now, each tensor is read from the file when accessed (a fresh buffer per access). Lets a loader that
  * converts every tensor (int8 at load) hold one tensor at a time instead of the whole file. Call `close()`.
  */
-export async function openSafetensorsFile(path: string): Promise<{ file: SafetensorsFile; close: () => void }> {
+export async function openSafetensorsFile(path: string): Promise<OpenSafetensors> {
   const fs = await import("node:fs");
   let fd: number;
   try {
@@ -373,7 +397,8 @@ export async function openSafetensorsFile(path: string): Promise<{ file: Safeten
     throw new SafetensorsError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    const opened = fs.fstatSync(fd);
+    const size = opened.size;
     const read = (start: number, end: number, into?: Uint8Array): Uint8Array => {
       const out = into && into.byteLength >= end - start ? into.subarray(0, end - start) : new Uint8Array(end - start);
       let done = 0;
@@ -386,7 +411,13 @@ export async function openSafetensorsFile(path: string): Promise<{ file: Safeten
     };
     const headerLen = headerLength(read(0, Math.min(8, size)), size, path);
     const file = parseWith(read(0, 8 + headerLen), size, path, read);
-    return { file, close: () => fs.closeSync(fd) };
+    const changed = (): string | null => {
+      const now = fs.fstatSync(fd);
+      if (now.size !== size) return `its size went from ${size} to ${now.size} bytes`;
+      if (now.mtimeMs !== opened.mtimeMs) return `it was modified at ${new Date(now.mtimeMs).toISOString()}`;
+      return null;
+    };
+    return { file, changed, close: () => fs.closeSync(fd) };
   } catch (e) {
     fs.closeSync(fd);
     throw e;

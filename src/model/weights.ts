@@ -10,6 +10,7 @@ import { SafetensorsError, WeightsError } from "../errors.js";
 import { firstNonFinite, int8Linear, packLinear, quantizeRows, dequantizeRows, type Int8Rows, type PackedLinear } from "../kernels/index.js";
 import { activeVariant } from "../kernels/backend.js";
 import { planQuantizes, SCALE_SUFFIX, type Int8Plan } from "../int8/plan.js";
+import { diskEmbeddings, type DiskEmbeddings, type EmbeddingFile } from "./diskEmbeddings.js";
 import type { SafetensorsFile } from "./safetensors.js";
 
 /** How the weights of one file are loaded. */
@@ -21,6 +22,11 @@ export interface LoadPolicy {
    * loading (used when quantizing at load: the file is then mostly garbage).
    */
   readonly copyFloats: boolean;
+  /**
+   * Leave the word-embedding table in the file (load option `embeddings: "disk"`; the file must be open on
+   * disk): the table reads its rows from it at each encode and closes it when the model is disposed.
+   */
+  readonly embeddingFile?: EmbeddingFile;
 }
 
 const NO_POLICY: LoadPolicy = { plan: null, copyFloats: false };
@@ -57,12 +63,23 @@ export function finiteF32(st: SafetensorsFile, name: string): Float32Array {
 
 /**
  * An I8 tensor `name [rows, cols]` and its scale tensor `name.scale [rows]`, validated (scale present, float,
- * right shape, every scale finite and > 0). Zero-copy views of the file.
+ * right shape, every scale finite and > 0). Zero-copy views of a buffer; from a file opened on disk, `transient`
+ * reads into the file's reused scratch (for weights copied elsewhere at once, like `quantizeInChunks`' rows).
  */
-export function storedInt8(st: SafetensorsFile, name: string): Int8Rows {
+export function storedInt8(st: SafetensorsFile, name: string, transient = false): Int8Rows {
   const info = st.info(name);
   if (info.shape.length !== 2) throw new SafetensorsError(st.label, `int8 tensor must be 2-D [rows, cols], has shape [${info.shape.join(", ")}]`, name);
   const [rows, cols] = info.shape;
+  const scales = int8Scales(st, name, rows);
+  const q = transient ? st.i8Transient(name) : (st.tensor(name).data as Int8Array);
+  for (let i = 0; i < q.length; i++) {
+    if (q[i] === -128) throw new SafetensorsError(st.label, `value −128 at element ${i}: symmetric int8 uses [−127, 127]`, name);
+  }
+  return { rows, cols, q, scales };
+}
+
+/** The scale tensor `name.scale [rows]` of an I8 tensor, validated (present, float, right shape, finite, > 0). */
+function int8Scales(st: SafetensorsFile, name: string, rows: number): Float32Array {
   const scaleName = name + SCALE_SUFFIX;
   if (!st.has(scaleName)) throw new SafetensorsError(st.label, `is stored I8 but its scale tensor "${scaleName}" (F32 [${rows}]) is missing`, name);
   const sInfo = st.info(scaleName);
@@ -77,11 +94,7 @@ export function storedInt8(st: SafetensorsFile, name: string): Int8Rows {
     const s = scales[r];
     if (!(s > 0) || !Number.isFinite(s)) throw new SafetensorsError(st.label, `scale of row ${r} is ${s}; every scale must be finite and > 0`, scaleName);
   }
-  const q = st.tensor(name).data as Int8Array;
-  for (let i = 0; i < q.length; i++) {
-    if (q[i] === -128) throw new SafetensorsError(st.label, `value −128 at element ${i}: symmetric int8 uses [−127, 127]`, name);
-  }
-  return { rows, cols, q, scales };
+  return scales;
 }
 
 /** A float tensor stored with a stray `.scale` next to it is a half-converted file: refuse it rather than guess. */
@@ -112,7 +125,7 @@ export function floats(st: SafetensorsFile, name: string): Float32Array {
  */
 export function int8Weight(st: SafetensorsFile, name: string, rows: number, cols: number, transient = false): Int8Rows | null {
   checkShape(st, name, [rows, cols]);
-  if (st.info(name).dtype === "I8") return storedInt8(st, name);
+  if (st.info(name).dtype === "I8") return storedInt8(st, name, transient);
   refuseStrayScale(st, name);
   if (!planQuantizes(policyOf(st).plan, name)) return null;
   try {
@@ -178,12 +191,31 @@ export function linearLayer(st: SafetensorsFile, name: string, outFeatures: numb
   return linearFrom(st, `${name}.weight`, bias ? `${name}.bias` : null, outFeatures, inFeatures);
 }
 
-/** An embedding table `[rows, dim]`: float, or int8 with per-row scales (see `embeddingRow`). */
-export function embeddingTable(st: SafetensorsFile, name: string, rows: number, dim: number): Float32Array | Int8Rows {
+/** An embedding table `[rows, dim]`: float, int8 with per-row scales, or left on disk (see `embedRows`). */
+export type EmbeddingTable = Float32Array | Int8Rows | DiskEmbeddings;
+
+/** An embedding table `[rows, dim]` as the file and the load policy make it. */
+export function embeddingTable(st: SafetensorsFile, name: string, rows: number, dim: number): EmbeddingTable {
+  const file = policyOf(st).embeddingFile;
+  if (file !== undefined && st.onDisk(name) !== null) {
+    checkShape(st, name, [rows, dim]);
+    const stored = st.info(name).dtype === "I8";
+    if (!stored) refuseStrayScale(st, name);
+    return diskEmbeddings(st, name, rows, dim, file, planQuantizes(policyOf(st).plan, name), stored ? int8Scales(st, name, rows) : null);
+  }
   return int8Weight(st, name, rows, dim) ?? weight(st, name, [rows, dim]);
 }
 
-/** Copy row `r` of an embedding table (float or int8) into `dst` at `offset`. */
+/** dst[t·dim …] = row ids[t] of the table, for t < count (ids already checked against the table's rows). */
+export function embedRows(table: EmbeddingTable, ids: ArrayLike<number>, count: number, dim: number, dst: Float32Array): void {
+  if (!(table instanceof Float32Array) && "kind" in table) {
+    table.gather(ids, count, dst);
+    return;
+  }
+  for (let t = 0; t < count; t++) embeddingRow(table, ids[t], dim, dst, t * dim);
+}
+
+/** Copy row `r` of an in-memory embedding table (float or int8) into `dst` at `offset`. */
 export function embeddingRow(table: Float32Array | Int8Rows, r: number, dim: number, dst: Float32Array, offset: number): void {
   if (table instanceof Float32Array) {
     dst.set(table.subarray(r * dim, (r + 1) * dim), offset);

@@ -314,12 +314,29 @@ export async function loadOffThread<T extends object>(proto: T, source: string |
     },
   });
   Object.defineProperty(proxy, "offThread", { value: true, enumerable: false });
+  // A host model with its embedding table on disk keeps model.safetensors open; ending the thread would not close it.
+  const holdsFile = (rest as { embeddings?: unknown }).embeddings === "disk";
   Object.defineProperty(proxy, "dispose", {
     value: async () => {
       if (dead) return;
       dead = hostError("this GLiNER2 was disposed");
       for (const p of pending.values()) p.reject(dead);
       pending.clear();
+      if (holdsFile) {
+        // The host's own dispose closes the file; a host still busy with a long call gets one second.
+        const id = nextId++;
+        const closed = new Promise<void>((resolve) => pending.set(id, { resolve: () => resolve(), reject: () => resolve(), handles: { functions: new Map(), signals: new Map() } }));
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        try {
+          port.post({ type: "call", id, method: "dispose", args: [] });
+          await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
+        } catch {
+          // a worker that cannot take the message is terminated below all the same
+        } finally {
+          clearTimeout(timer);
+          pending.delete(id);
+        }
+      }
       port.terminate();
     },
   });
