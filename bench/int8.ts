@@ -8,6 +8,7 @@
  *   int8-embeddings  fromPretrained(dir, { quantize: "int8-embeddings" })
  *   quantize         quantizeCheckpoint(dir, dir8)                what `gliner2 quantize` does (streamed)
  *   int8 file        fromPretrained(dir8)                         the written int8 checkpoint
+ *   int8 file disk   fromPretrained(dir8, { embeddings: "disk" })  the same, word-embedding table left in the file
  *
  * Reported: load time, resident memory after load (after a full GC), peak RSS during the process, file sizes,
  * and one 128-token encoder pass per model (time, and int8's relative RMS error against f32 on these random
@@ -74,7 +75,8 @@ async function child(mode: string, dir: string, tokens: number, hiddenFile: stri
     return { loadMs, ...memory() };
   }
   const quantize = mode === "int8 at load" ? "int8" : mode === "int8-embeddings" ? "int8-embeddings" : "none";
-  const model = await GLiNER2.fromPretrained(mode === "int8 file" ? `${dir}-int8` : dir, { quantize, offThread: false });
+  const fromFile = mode.startsWith("int8 file");
+  const model = await GLiNER2.fromPretrained(fromFile ? `${dir}-int8` : dir, { quantize, offThread: false, embeddings: mode.endsWith("disk") ? "disk" : "memory" });
   const loadMs = performance.now() - t0;
   settle();
   const mem = memory();
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
     console.log(`node ${process.version}; every row is a fresh process (--expose-gc); RSS after load is measured after a full GC\n`);
     const rows: string[][] = [["mode", "load s", "RSS after load MiB", "of which ArrayBuffers", "JS heap", "peak RSS MiB", `encode ${tokens} tok ms`, "rel. RMS err vs f32"]];
     const hiddenFile = join(work, "f32-hidden.bin");
-    for (const mode of ["f32", "int8 at load", "int8-embeddings", "quantize", "int8 file"]) {
+    for (const mode of ["f32", "int8 at load", "int8-embeddings", "quantize", "int8 file", "int8 file disk"]) {
       const res = spawnSync(process.execPath, ["--expose-gc", self, "--child", mode, dir, String(tokens), hiddenFile], { encoding: "utf8", maxBuffer: 1 << 24 });
       if (res.status !== 0) throw new Error(`${mode}: child failed (${res.status})\n${res.stderr}`);
       const r = JSON.parse(res.stdout.trim().split("\n").pop()!) as ChildReport;

@@ -19,6 +19,7 @@
  * /proc/self/smaps: freed malloc memory glibc kept), and the node binary's mapped pages.
  *
  *   npm run bench:memory        # = build, then node dist/bench/memory.js
+ *   MODES="int8 thread,int8-file worker disk" npm run bench:memory    # only these rows
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
     await quantizeCheckpoint(dir, `${dir}-int8`);
     console.log(`node ${process.version}; random gliner2-base-shaped checkpoint; tokenizer: ${tok.real ? "the real 128k one" : `${tok.path} (fixture: not representative)`}`);
     console.log(`every row a fresh process; MiB; "as is" = no forced GC, "GC" = after global.gc() in this thread\n`);
-    const modes = ["bare", "tokenizer", "f32 thread", "f32 worker", "f32 thread disk", "int8 thread", "int8 worker", "int8-file thread", "int8-file worker", "int8-file thread disk", "int8-file worker disk"];
+    const modes = process.env.MODES ? process.env.MODES.split(",") : ["bare", "tokenizer", "f32 thread", "f32 worker", "f32 thread disk", "int8 thread", "int8 worker", "int8-file thread", "int8-file worker", "int8-file thread disk", "int8-file worker disk"];
     const header = ["mode", "RSS load as is", "RSS load GC", "RSS extract as is", "RSS extract GC", "peak", "heap used/committed", "ArrayBuffers", "wasm memory", "malloc [heap]", "node binary"];
     const rows: string[][] = [header];
     for (const mode of modes) {

@@ -8,7 +8,7 @@ export { GLiNER2, type BatchOptions, type CallOptions, type ExtractionResult, ty
 export { splitIntoChunks, mergeChunkResults, type LongOptions, type LongDocument, type LongProgress, type TextChunk } from "./long/index.js";
 export { createSchema, normalizeSchema } from "./schema/schema.js";
 export type * from "./schema/schema.js";
-export type { CheckpointFiles } from "./checkpoint.js";
+export type { CheckpointFiles, EmbeddingsOption } from "./checkpoint.js";
 export { loadModel, readCheckpointDir, CHECKPOINT_FILES } from "./checkpoint.js";
 export { downloadCheckpoint, resolveCheckpoint, type HubOptions, type ResolveOptions } from "./hub/index.js";
 export type {
