@@ -124,6 +124,34 @@ describe('embeddings: "disk" refuses what it cannot serve', () => {
     expect(fdsOn(path)).toBe(0);
   });
 
+  it("a load that fails after the table was made (a bad head weight) closes the file", async () => {
+    const dir = copyCheckpoint("bad-head");
+    const path = join(dir, "model.safetensors");
+    const bytes = readFileSync(path);
+    const st = parseSafetensors(bytes);
+    const head = st.names().find((n) => n.startsWith("span_rep.") && st.info(n).dtype === "F32" && n.endsWith("weight"))!;
+    const fd = openSync(path, "r+");
+    const inf = Buffer.alloc(4);
+    inf.writeFloatLE(Infinity);
+    writeSync(fd, inf, 0, 4, 8 + Number(bytes.readBigUInt64LE(0)) + st.info(head).begin);
+    closeSync(fd);
+    const err = await GLiNER2.fromPretrained(dir, { offThread: false, embeddings: "disk" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WeightsError);
+    expect((err as WeightsError).tensor).toBe(head);
+    expect(fdsOn(path)).toBe(0);
+  });
+
+  it("an opened file closes once: a second close (the collector after a failed load) touches no other descriptor", async () => {
+    const { openSafetensorsFile } = await import("../src/model/safetensors.js");
+    const opened = await openSafetensorsFile(join(SRC, "model.safetensors"));
+    expect(opened.changed()).toBeNull();
+    opened.close();
+    const other = openSync(join(SRC, "config.json"), "r"); // likely reuses the number just freed
+    expect(() => opened.close()).not.toThrow();
+    expect(() => readFileSync(other)).not.toThrow();
+    closeSync(other);
+  });
+
   it("a disposed model: Gliner2Error DISPOSED, and the file is closed", async () => {
     const dir = copyCheckpoint("disposed");
     const path = join(dir, "model.safetensors");

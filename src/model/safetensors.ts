@@ -380,6 +380,7 @@ export interface OpenSafetensors {
   readonly file: SafetensorsFile;
   /** null while the file is as it was when opened; else what changed (size, modification time). */
   changed(): string | null;
+  /** Close the file (idempotent). */
   close(): void;
 }
 
@@ -417,7 +418,14 @@ export async function openSafetensorsFile(path: string): Promise<OpenSafetensors
       if (now.mtimeMs !== opened.mtimeMs) return `it was modified at ${new Date(now.mtimeMs).toISOString()}`;
       return null;
     };
-    return { file, changed, close: () => fs.closeSync(fd) };
+    // Idempotent: a descriptor number closed twice may by then belong to another file.
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      fs.closeSync(fd);
+    };
+    return { file, changed, close };
   } catch (e) {
     fs.closeSync(fd);
     throw e;
