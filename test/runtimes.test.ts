@@ -3,7 +3,8 @@
  * Node (library API from source, and the built dist/index.js on the runner's Node and on the current LTS lines 22
  * and 24), Deno and Bun (their binaries from node_modules running test/runtimes/extract-case.mjs against the built
  * library) and headless Chromium (a page on 127.0.0.1 importing the browser bundle, loading the checkpoint over
- * HTTP with fromPretrained(url) and with fromFiles). Every output must be byte-identical JSON, and non-trivial.
+ * HTTP with fromPretrained(url) and with fromFiles). Every output must be byte-identical JSON, and non-trivial; the
+ * Node, Deno and Bun harness also checks that `embeddings: "disk"` (a file handle in the model's worker) gives it.
  *
  * Then the kernel backends in every runtime (test/runtimes/backend-core.mjs, run by backend-case.mjs and in
  * Chromium by backend-page.html): "auto" picks plain WebAssembly SIMD; plain wasm (one and two threads; one in
