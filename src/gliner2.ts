@@ -35,7 +35,7 @@ import {
   type RelationsOutput,
   type StructuresOutput,
 } from "./decode/format.js";
-import { resolveCheckpoint, type ResolveOptions } from "./hub/index.js";
+import { checkpointFolder, resolveCheckpoint, type ResolveOptions } from "./hub/index.js";
 import { buildPrompt } from "./schema/prompt.js";
 import {
   createSchema,
@@ -224,7 +224,7 @@ export class GLiNER2 {
       if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError("threads", `must be a positive integer, got ${JSON.stringify(opts.threads)}`);
       if (opts.threads !== threadCount()) await startThreads(opts.threads);
     }
-    const noFolder = () => new InputError("embeddings", `"disk" reads the table from a checkpoint folder on disk; ${inMemory ? "files in memory have none" : "this source has none (a URL is read into memory)"}: use "memory"`);
+    const noFolder = () => new InputError("embeddings", `"disk" reads the table from a checkpoint folder on disk; ${inMemory ? "files in memory have none" : "this source has none (a URL, or inMemory, is read into memory)"}: use "memory"`);
     if (inMemory) {
       if (onDisk) throw noFolder();
       return GLiNER2.fromFiles(source, { maxTokens: opts.maxTokens, quantize: opts.quantize, backend: opts.backend });
@@ -238,11 +238,18 @@ export class GLiNER2 {
       model = new GLiNER2(await loadModelStreaming(source, opts), { maxTokens: opts.maxTokens });
       dir = source;
     } else {
-      const files = await resolveCheckpoint(source, opts);
-      if (onDisk && files.dir === undefined) throw noFolder();
-      // A hub checkpoint in the cache folder: with the table on disk, load from that folder as a local one.
-      model = new GLiNER2(onDisk ? await loadModelStreaming(files.dir!, opts) : loadModel(files, opts), { maxTokens: opts.maxTokens });
-      dir = files.dir;
+      // A hub checkpoint goes into the disk cache and streams from its snapshot folder like a local one (a
+      // quantizing load never holds the float file); URLs and `inMemory` are fetched into memory.
+      const folder = await checkpointFolder(source, opts);
+      if (folder !== null) {
+        model = new GLiNER2(await loadModelStreaming(folder.dir, opts), { maxTokens: opts.maxTokens });
+        dir = folder.dir;
+      } else {
+        if (onDisk) throw noFolder();
+        const files = await resolveCheckpoint(source, opts);
+        model = new GLiNER2(loadModel(files, opts), { maxTokens: opts.maxTokens });
+        dir = files.dir;
+      }
     }
     if (dir !== undefined) model.baseWeightsPath = `${dir.replace(/[\\/]+$/, "")}/${CHECKPOINT_FILES.weights}`;
     return model;

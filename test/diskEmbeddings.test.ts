@@ -204,3 +204,28 @@ describe("gliner2 extract --embeddings", () => {
     expect(bad.stderr).toMatch(/--embeddings must be memory or disk, got "mmap"/);
   });
 });
+
+describe("hub repo ids load from their cache folder, streamed", () => {
+  it("fromPretrained(org/name): same results as the folder; embeddings: \"disk\" reads the cached file; int8 streams too", async () => {
+    const { startHubServer } = await import("./helpers/hubServer.js");
+    const server = await startHubServer({});
+    const cacheDir = join(work, "hub-cache");
+    try {
+      const local = await GLiNER2.fromPretrained(SRC, { offThread: false });
+      const expected = await local.extract(TEXT, SCHEMA, OPTS);
+      const hub = await GLiNER2.fromPretrained(server.repo, { endpoint: server.endpoint, cacheDir, offThread: false });
+      expect(await hub.extract(TEXT, SCHEMA, OPTS)).toEqual(expected);
+      const disk = await GLiNER2.fromPretrained(server.repo, { endpoint: server.endpoint, cacheDir, offThread: false, embeddings: "disk" });
+      expect("kind" in disk.model.encoder.wordEmbeddings).toBe(true);
+      expect(await disk.extract(TEXT, SCHEMA, OPTS)).toEqual(expected);
+      await disk.dispose();
+      const int8 = await GLiNER2.fromPretrained(server.repo, { endpoint: server.endpoint, cacheDir, offThread: false, quantize: "int8" });
+      const int8Local = await GLiNER2.fromPretrained(SRC, { offThread: false, quantize: "int8" });
+      expect(await int8.extract(TEXT, SCHEMA, OPTS)).toEqual(await int8Local.extract(TEXT, SCHEMA, OPTS));
+      // inMemory fetches have no folder to read the table from
+      await expect(GLiNER2.fromPretrained(server.repo, { endpoint: server.endpoint, inMemory: true, offThread: false, embeddings: "disk" })).rejects.toThrow(/"disk" reads the table from a checkpoint folder on disk; this source has none/);
+    } finally {
+      await server.close();
+    }
+  });
+});

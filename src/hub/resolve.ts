@@ -19,17 +19,16 @@ export interface ResolveOptions extends HubOptions {
 const LAYOUT = CHECKPOINT_FILE_SPECS.filter((s) => !s.optional).map((s) => s.path).join(", ");
 
 /**
- * The files of the checkpoint `source` names. Folder URLs are always fetched into memory (no cache); the token
- * is sent to them only when given in `opts.token` (never `$HF_TOKEN`, which is meant for the hub).
+ * The folder on this machine that holds the checkpoint `source` names, without reading its files: a local folder,
+ * or a hub repo id's snapshot folder in the disk cache (downloaded first when needed). null where the files can
+ * only be fetched into memory: folder URLs, `inMemory`, runtimes without a file system. A bad path or id fails
+ * here with the same InputError `resolveCheckpoint` gives.
  */
-export async function resolveCheckpoint(source: string, opts: ResolveOptions = {}): Promise<ResolvedCheckpoint> {
+export async function checkpointFolder(source: string, opts: ResolveOptions = {}): Promise<{ dir: string; commit?: string } | null> {
   if (typeof source !== "string" || source.trim() === "") {
     throw new InputError("source", "is empty; give a checkpoint folder, an http(s) URL of one, or a hub repo id like fastino/gliner2-base-v1");
   }
-  if (/^https?:\/\//i.test(source)) {
-    const token = opts.token !== undefined && opts.token.trim() !== "" ? opts.token.trim() : undefined;
-    return fetchFolderToMemory(source, { ...opts, token });
-  }
+  if (/^https?:\/\//i.test(source)) return null;
   const fs = await loadNodeFs();
   if (fs !== null) {
     const path = source === "~" || source.startsWith("~/") ? fs.path.join(fs.os.homedir(), source.slice(1)) : source;
@@ -46,7 +45,7 @@ export async function resolveCheckpoint(source: string, opts: ResolveOptions = {
     });
     if (st !== null) {
       if (!st.isDirectory()) throw new InputError("source", `${path} is a file; a checkpoint is a folder holding ${LAYOUT}`);
-      return readCheckpointFolder(fs.path.resolve(path), fs);
+      return { dir: fs.path.resolve(path) };
     }
   }
   const pathLike = /^(\/|\.{1,2}([\\/]|$)|~|[A-Za-z]:[\\/])/.test(source) || source.includes("\\");
@@ -60,8 +59,23 @@ export async function resolveCheckpoint(source: string, opts: ResolveOptions = {
   }
   if (fs !== null && opts.inMemory !== true) {
     const snap = await fetchSnapshot(source, opts);
-    return readCheckpointFolder(snap.dir, fs, { commit: snap.commit });
+    return { dir: snap.dir, commit: snap.commit };
   }
+  return null;
+}
+
+/**
+ * The files of the checkpoint `source` names. Folder URLs are always fetched into memory (no cache); the token
+ * is sent to them only when given in `opts.token` (never `$HF_TOKEN`, which is meant for the hub).
+ */
+export async function resolveCheckpoint(source: string, opts: ResolveOptions = {}): Promise<ResolvedCheckpoint> {
+  const folder = await checkpointFolder(source, opts);
+  if (folder !== null) return readCheckpointFolder(folder.dir, (await loadNodeFs())!, folder.commit === undefined ? {} : { commit: folder.commit });
+  if (/^https?:\/\//i.test(source)) {
+    const token = opts.token !== undefined && opts.token.trim() !== "" ? opts.token.trim() : undefined;
+    return fetchFolderToMemory(source, { ...opts, token });
+  }
+  const fs = await loadNodeFs();
   const { repo, revision } = parseRepoRef(source, opts.revision);
   if (opts.offline ?? envOffline()) {
     throw new DownloadError(`offline mode: ${repo} cannot be fetched, and ${fs === null ? "this runtime has no disk cache" : "the disk cache is not used with inMemory"}`);
