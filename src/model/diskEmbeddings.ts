@@ -14,7 +14,7 @@ import { Gliner2Error, WeightsError } from "../errors.js";
 import { firstNonFinite, quantizeRows } from "../kernels/index.js";
 import { halfToFloat, type ByteReader, type DType, type SafetensorsFile } from "./safetensors.js";
 
-/** The file a disk table reads from: the loader's open handle (see `openSafetensors`). */
+/** The file a disk table reads from: the loader's open handle (`openSafetensorsFile`). */
 export interface EmbeddingFile {
   changed(): string | null;
   close(): void;
@@ -55,7 +55,7 @@ export function diskEmbeddings(st: SafetensorsFile, name: string, rows: number, 
 
   const bits = new Uint32Array(1);
   const bf16 = new Float32Array(bits.buffer);
-  /** Value k of a float row whose bytes start at `at`. */
+  /** Value k of float data viewed by `view` (F32, F16 or BF16, little-endian). */
   const floatAt = (view: DataView, k: number): number => {
     if (dtype === "F32") return view.getFloat32(4 * k, true);
     if (dtype === "F16") return halfToFloat(view.getUint16(2 * k, true));
