@@ -371,8 +371,18 @@ describe("gliner2 serve (built CLI)", () => {
     served.child.kill("SIGTERM");
     expect(await served.exited).toBe(0);
 
+    // The embedding table read from the checkpoint file: the same answers.
+    const disk = run(["-m", DIR, "--port", "0", "--embeddings", "disk"]);
+    const diskUrl = await disk.listening;
+    expect((await api(diskUrl, payload("extract_entities", TEXTS[0], ["person", "city"], { conf: true }), null)).text).toBe(base.text);
+    disk.child.kill("SIGTERM");
+    expect(await disk.exited).toBe(0);
+
     const usage = run(["-m", DIR, "--max-batch", "0"]);
     expect(await usage.exited).toBe(2);
+    const embeddings = run(["-m", DIR, "--embeddings", "mmap"]);
+    expect(await embeddings.exited).toBe(2);
+    expect(embeddings.stderr()).toMatch(/--embeddings must be memory or disk, got "mmap"/);
     expect(usage.stderr()).toMatch(/--max-batch must be an integer between 1 and 4096/);
     const twice = run(["-m", DIR, "--adapter", `a=${enc}`, "--adapter", "a=/tmp/x"]);
     expect(await twice.exited).toBe(2);
