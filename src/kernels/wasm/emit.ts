@@ -61,6 +61,8 @@ export const Simd = {
   f64x2Add: 0xf0, f64x2Mul: 0xf2, v128Load16x4S: 0x03, f32x4ConvertI32x4S: 0xfa,
   /** Relaxed SIMD: a·b + c, fused or not at the engine's choice. */
   f32x4RelaxedMadd: 0x105,
+  /** Relaxed SIMD: c + dot products of 4 bytes per lane, a as i8 and b as 7-bit (top bit set: engine-defined). */
+  i32x4RelaxedDotI8x16I7x16AddS: 0x113,
 } as const;
 
 /** A function body under construction. Parameters are locals 0…n−1; `local()` adds more. */
