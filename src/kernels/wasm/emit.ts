@@ -38,7 +38,7 @@ export const Op = {
   block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f, call: 0x10,
   drop: 0x1a, select: 0x1b,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Load: 0x28, f32Load: 0x2a, i32Load8U: 0x2d, i32Store: 0x36, f32Store: 0x38, i32Store16: 0x3b,
+  i32Load: 0x28, f32Load: 0x2a, i32Load8U: 0x2d, i32Store: 0x36, f32Store: 0x38, i32Store8: 0x3a, i32Store16: 0x3b,
   i32Const: 0x41, f32Const: 0x43, f64Const: 0x44,
   i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtS: 0x48, i32GtS: 0x4a, i32LeS: 0x4c, i32GeS: 0x4e,
   f32Eq: 0x5b, f32Gt: 0x5e, f64Eq: 0x61, f64Lt: 0x63, f64Gt: 0x64,
@@ -59,6 +59,7 @@ export const Simd = {
   f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Min: 0xe8, f32x4Max: 0xe9,
   f32x4Eq: 0x41, i32x4AllTrue: 0xa3, v128Load32Zero: 0x5c, v128Load64Zero: 0x5d, v128Store32Lane: 0x5a, f32x4DemoteF64x2Zero: 0x5e,
   f64x2Add: 0xf0, f64x2Mul: 0xf2, v128Load16x4S: 0x03, f32x4ConvertI32x4S: 0xfa,
+  i32x4MinS: 0xb6, i32x4MaxS: 0xb8, i8x16NarrowI16x8U: 0x66,
   /** Relaxed SIMD: a·b + c, fused or not at the engine's choice. */
   f32x4RelaxedMadd: 0x105,
   /** Relaxed SIMD: c + dot products of 4 bytes per lane, a as i8 and b as 7-bit (top bit set: engine-defined). */

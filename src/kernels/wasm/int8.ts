@@ -6,7 +6,7 @@
 import type { Int8Linear, Int8Rows } from "../int8.js";
 import { I8_PANEL } from "./int8Kernels.js";
 import { runLinearI8 } from "./pool.js";
-import { f32View, i8View, Region, wasmAlloc, type KernelVariant } from "./runtime.js";
+import { f32View, i32View, i8View, Region, wasmAlloc, wasmRuntime, type KernelVariant } from "./runtime.js";
 
 /** Where an int8 layer lives in WebAssembly memory (byte addresses); scales and bias padded to whole panels. */
 export interface WasmInt8Packed {
@@ -14,27 +14,55 @@ export interface WasmInt8Packed {
   readonly scales: number;
   /** Always set: zeros for a layer without bias (the reference adds 0 too). */
   readonly bias: number;
-  /** K rounded up to even. */
+  /** K rounded up to even (pairs layout) or to a multiple of 4 (quads). */
   readonly Kp: number;
+}
+
+/** Row stride of packed int8 weights and quantized activations for K inputs, in the runtime's int8 layout. */
+function paddedK(K: number): number {
+  return wasmRuntime()!.int8Quads ? (K + 3) & ~3 : (K + 1) & ~1;
+}
+
+/** Byte offset of W[n, k] in the packed panels (layouts in ./int8Kernels.ts). */
+function packedAt(quads: boolean, Kp: number, n: number, k: number): number {
+  const panel = (n >> 4) * Kp * I8_PANEL;
+  return quads
+    ? panel + (k >> 2) * 64 + ((n & 15) >> 2) * 16 + (n & 3) * 4 + (k & 3)
+    : panel + (k >> 1) * 32 + ((n & 15) >> 2) * 8 + (n & 3) * 2 + (k & 1);
 }
 
 /** Pack int8 weights `[N, K]` (+ bias) into WebAssembly memory (layout in ./int8Kernels.ts). */
 export function packWasmInt8(m: Int8Rows, bias: Float32Array | null): WasmInt8Packed {
   const N = m.rows;
   const K = m.cols;
-  const Kp = (K + 1) & ~1;
+  const quads = wasmRuntime()!.int8Quads;
+  const Kp = paddedK(K);
   const panels = Math.ceil(N / I8_PANEL);
   const w = wasmAlloc(panels * Kp * I8_PANEL);
-  const scales = wasmAlloc(panels * I8_PANEL * 4);
+  // quads: the column sums Σk W[n, k] (i32) follow the scales
+  const scales = wasmAlloc(panels * I8_PANEL * 4 * (quads ? 2 : 1));
   const b = wasmAlloc(panels * I8_PANEL * 4);
   const dst = i8View(w, panels * Kp * I8_PANEL);
   const src = m.q;
   for (let n = 0; n < N; n++) {
-    const base = (n >> 4) * Kp * I8_PANEL + ((n & 15) >> 2) * 8 + (n & 3) * 2;
     const row = n * K;
-    for (let k = 0; k < K; k++) dst[base + (k >> 1) * 32 + (k & 1)] = src[row + k];
+    if (quads) {
+      const base = packedAt(true, Kp, n, 0);
+      for (let k = 0; k < K; k++) dst[base + (k >> 2) * 64 + (k & 3)] = src[row + k];
+    } else {
+      const base = packedAt(false, Kp, n, 0);
+      for (let k = 0; k < K; k++) dst[base + (k >> 1) * 32 + (k & 1)] = src[row + k];
+    }
   }
   f32View(scales, N).set(m.scales.subarray(0, N));
+  if (quads) {
+    const sums = i32View(scales + panels * I8_PANEL * 4, N);
+    for (let n = 0; n < N; n++) {
+      let t = 0;
+      for (let k = 0; k < K; k++) t += src[n * K + k];
+      sums[n] = t;
+    }
+  }
   if (bias) f32View(b, N).set(bias);
   return { w, scales, bias: b, Kp };
 }
@@ -42,11 +70,9 @@ export function packWasmInt8(m: Int8Rows, bias: Float32Array | null): WasmInt8Pa
 /** The row-major int8 weights back from the panels (for the reference kernel). */
 export function unpackWasmInt8(p: WasmInt8Packed, N: number, K: number): Int8Rows {
   const src = i8View(p.w, Math.ceil(N / I8_PANEL) * p.Kp * I8_PANEL);
+  const quads = wasmRuntime()!.int8Quads;
   const q = new Int8Array(N * K);
-  for (let n = 0; n < N; n++) {
-    const base = (n >> 4) * p.Kp * I8_PANEL + ((n & 15) >> 2) * 8 + (n & 3) * 2;
-    for (let k = 0; k < K; k++) q[n * K + k] = src[base + (k >> 1) * 32 + (k & 1)];
-  }
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) q[n * K + k] = src[packedAt(quads, p.Kp, n, k)];
   return { rows: N, cols: K, q, scales: f32View(p.scales, N).slice() };
 }
 

@@ -10,11 +10,24 @@
  * `v128.load32_splat` (they sit side by side as i16), and `i32x4.dot_i16x8_s` then yields four features' partial
  * sums at once — no horizontal reduction. Sums are i32 (wrapping like the reference's `| 0`; exact for K < 133,000).
  *
+ * The quads layout (`quads`, chosen once per runtime: ./runtime.ts) serves relaxed SIMD's byte dot product
+ * `i32x4.relaxed_dot_i8x16_i7x16_add_s`, which V8 13+ turns into one VNNI instruction. K is padded to a multiple
+ * of 4 and each 4 inputs take 64 bytes of a panel, four groups of 16, group v holding features 4v…4v+3 with their
+ * 4 weights side by side:
+ *   w[p·Kp·16 + (k>>2)·64 + (j>>2)·16 + (j&3)·4 + (k&3)] = W[16p + j, k]
+ * The instruction needs its second operand in [0, 127], so an activation q ∈ [−127, 127] goes in as
+ * u = q + 127 = h + l with h = min(q, 0) + 127 and l = max(q, 0), both in [0, 127] (per 4 inputs a row holds
+ * h0…h3 l0…l3), two dots add Σ W·h and Σ W·l into one accumulator, and 127·Σk W[n, k] (column sums packed after
+ * the scales) comes off before the rescale: the same exact integer sums, so the same bits as the reference. No
+ * pair of products can reach i16 saturation (|w|·u ≤ 127·127), where an engine sums through i16.
+ *
  * Exports:
  *   quantRows(x, ldx, rows, K, Kp, q, sx)       activations → i16 rows of stride Kp (zero past K) + per-row scales
+ *                                               (quads: 2·Kp bytes of h/l quads per row, q = 0 past K)
  *   linearI8(q, sx, rows, Kp, w, scales, bias, y, ldy, N, t0, t1)
  *                                               y[m, n] = f32(f64(acc)·(f64(sx[m])·f64(scale[n])) + f64(bias[n])),
  *                                               panels [t0, t1); scales and bias padded to whole panels
+ *                                               (quads: acc − 127·colsum[n], colsum after the padded scales)
  */
 import { Code, F32, F64, I32, L, Op, Simd, V128, type Expr } from "./emit.js";
 
@@ -29,7 +42,7 @@ const MB = 32;
  * with ties to even (`f32x4.nearest`), exactly the reference's roundHalfEven on the same float32 product. A
  * non-finite row gets s = NaN and zeros; a row whose inverse scale is not finite (zero, or s < 2⁻¹²⁸) zeros.
  */
-export function quantRowsKernel(): Code {
+export function quantRowsKernel(quads = false): Code {
   const c = new Code([I32, I32, I32, I32, I32, I32, I32]);
   const [x, ldx, rows, K, Kp, q, sx] = [0, 1, 2, 3, 4, 5, 6];
   const m = c.local(I32), k = c.local(I32), xp = c.local(I32), qp = c.local(I32);
@@ -39,12 +52,25 @@ export function quantRowsKernel(): Code {
   c.f32(127).simd(Simd.f32x4Splat).set(lim);
   c.f32(-127).simd(Simd.f32x4Splat).set(nlim);
   const qAddr = () => c.get(qp).get(k).i32(1).op(Op.i32Shl).op(Op.i32Add);
+  // quads: byte of k's h in its row, qp + (k >> 2)·8 + (k & 3); its l is 4 bytes further
+  const hAddr = () => c.get(qp).get(k).i32(2).op(Op.i32ShrU).i32(3).op(Op.i32Shl).op(Op.i32Add).get(k).i32(3).op(Op.i32And).op(Op.i32Add);
   const xAt = () => c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2);
+  // q = 0: i16 0, or (quads) h = 127, l = 0
   const zeros = (from: Expr, to: Expr) =>
     c.for(k, from, to, 1, () => {
-      qAddr();
-      c.i32(0).mem(Op.i32Store16, 1);
+      if (quads) {
+        hAddr();
+        c.i32(127).mem(Op.i32Store8, 0);
+        hAddr();
+        c.i32(0).mem(Op.i32Store8, 0, 4);
+      } else {
+        qAddr();
+        c.i32(0).mem(Op.i32Store16, 1);
+      }
     });
+  const zero4 = c.local(V128), v127 = c.local(V128), qi = c.local(I32);
+  c.simd(Simd.v128Const).op(...ZERO16).set(zero4);
+  c.i32(127).simd(Simd.i32x4Splat).set(v127);
   c.for(m, 0, L(rows), 1, () => {
     c.get(m).get(ldx).op(Op.i32Mul).i32(2).op(Op.i32Shl).get(x).op(Op.i32Add).set(xp);
     c.get(m).get(Kp).op(Op.i32Mul).i32(1).op(Op.i32Shl).get(q).op(Op.i32Add).set(qp);
@@ -80,14 +106,29 @@ export function quantRowsKernel(): Code {
           c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2);
           c.get(invv).simd(Simd.f32x4Mul).simd(Simd.f32x4Nearest);
           c.get(lim).simd(Simd.f32x4Min).get(nlim).simd(Simd.f32x4Max).simd(Simd.i32x4TruncSatF32x4S);
-          c.op(Op.localTee).u(tv).get(tv).simd(Simd.i16x8NarrowI32x4S);
-          c.simd(Simd.v128Store64Lane).u(1).u(0).op(0);
+          if (quads) {
+            // h = min(q, 0) + 127, l = max(q, 0) (q + 127 = h + l, both in [0, 127]); bytes h0…h3 l0…l3 at qp + 2k
+            c.set(tv);
+            c.get(tv).get(zero4).simd(Simd.i32x4MinS).get(v127).simd(Simd.i32x4Add);
+            c.get(tv).get(zero4).simd(Simd.i32x4MaxS);
+            c.simd(Simd.i16x8NarrowI32x4S).op(Op.localTee).u(tv).get(tv).simd(Simd.i8x16NarrowI16x8U);
+          } else c.op(Op.localTee).u(tv).get(tv).simd(Simd.i16x8NarrowI32x4S);
+          c.simd(Simd.v128Store64Lane).u(quads ? 0 : 1).u(0).op(0);
         });
         c.for(k, L(K4), L(K), 1, () => {
-          qAddr();
           xAt();
           c.get(inv).op(Op.f32Mul, Op.f32Nearest).f32(127).op(Op.f32Min).f32(-127).op(Op.f32Max).op(Op.i32TruncF32S);
-          c.mem(Op.i32Store16, 1);
+          if (quads) {
+            c.set(qi);
+            hAddr();
+            c.get(qi).i32(0).get(qi).i32(0).op(Op.i32LtS).op(Op.select).i32(127).op(Op.i32Add).mem(Op.i32Store8, 0);
+            hAddr();
+            c.get(qi).i32(0).get(qi).i32(0).op(Op.i32GtS).op(Op.select).mem(Op.i32Store8, 0, 4);
+          } else {
+            c.set(qi);
+            qAddr();
+            c.get(qi).mem(Op.i32Store16, 1);
+          }
         });
       },
       () => zeros(0, L(K)),
@@ -98,7 +139,7 @@ export function quantRowsKernel(): Code {
 }
 
 /** The product over panels [t0, t1), 4 rows × 8 features per tile (8 i32x4 accumulators), then the rescale. */
-export function linearI8Kernel(): Code {
+export function linearI8Kernel(quads = false): Code {
   const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [q, sx, rows, Kp, w, scales, bias, y, ldy, N, t0, t1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   // 4 rows × 8 features (half a panel): each widened weight vector feeds four dot products. Measured, 128×768×3072:
@@ -112,8 +153,9 @@ export function linearI8Kernel(): Code {
   const xp = Array.from({ length: R }, () => c.local(I32));
   const acc = Array.from({ length: R * V }, () => c.local(V128));
   const wv = Array.from({ length: V }, () => c.local(V128));
-  const xs = c.local(V128);
+  const xs = c.local(V128), ls = c.local(V128);
   const sd = c.local(F64);
+  const cs = c.local(I32);
   const ZERO = new Array(16).fill(0);
 
   c.get(ldy).i32(2).op(Op.i32Shl).set(ldy);
@@ -123,18 +165,34 @@ export function linearI8Kernel(): Code {
       for (let v = 0; v < V; v++) c.simd(Simd.v128Const).op(...ZERO).set(acc[r * V + v]);
     }
     c.get(wt).set(wp);
-    c.get(Kp).i32(1).op(Op.i32ShrS).tee(k).i32(0).op(Op.i32GtS).ifElse(() => {
+    c.get(Kp).i32(quads ? 2 : 1).op(Op.i32ShrS).tee(k).i32(0).op(Op.i32GtS).ifElse(() => {
       c.op(Op.loop, 0x40);
-      for (let v = 0; v < V; v++) c.get(wp).simdMem(Simd.v128Load8x8S, 3, 8 * v).set(wv[v]);
-      for (let r = 0; r < RR; r++) {
-        c.get(xp[r]).simdMem(Simd.v128Load32Splat, 2).set(xs);
-        for (let v = 0; v < V; v++) {
-          const a = acc[r * V + v];
-          c.get(a).get(xs).get(wv[v]).simd(Simd.i32x4DotI16x8S).simd(Simd.i32x4Add).set(a);
+      if (quads) {
+        // per 4 k: 16 weight bytes (4 features × 4 k) per vector; the row's h and l quads; two relaxed dots
+        for (let v = 0; v < V; v++) c.get(wp).simdMem(Simd.v128Load, 4, 16 * v).set(wv[v]);
+        for (let r = 0; r < RR; r++) {
+          c.get(xp[r]).simdMem(Simd.v128Load32Splat, 2).set(xs);
+          c.get(xp[r]).simdMem(Simd.v128Load32Splat, 2, 4).set(ls);
+          for (let v = 0; v < V; v++) {
+            const a = acc[r * V + v];
+            c.get(wv[v]).get(xs).get(a).simd(Simd.i32x4RelaxedDotI8x16I7x16AddS).set(a);
+            c.get(wv[v]).get(ls).get(a).simd(Simd.i32x4RelaxedDotI8x16I7x16AddS).set(a);
+          }
         }
+        for (let r = 0; r < RR; r++) c.inc(xp[r], 8);
+        c.inc(wp, 64);
+      } else {
+        for (let v = 0; v < V; v++) c.get(wp).simdMem(Simd.v128Load8x8S, 3, 8 * v).set(wv[v]);
+        for (let r = 0; r < RR; r++) {
+          c.get(xp[r]).simdMem(Simd.v128Load32Splat, 2).set(xs);
+          for (let v = 0; v < V; v++) {
+            const a = acc[r * V + v];
+            c.get(a).get(xs).get(wv[v]).simd(Simd.i32x4DotI16x8S).simd(Simd.i32x4Add).set(a);
+          }
+        }
+        for (let r = 0; r < RR; r++) c.inc(xp[r], 4);
+        c.inc(wp, 32);
       }
-      for (let r = 0; r < RR; r++) c.inc(xp[r], 4);
-      c.inc(wp, 32);
       c.get(k).i32(1).op(Op.i32Sub).tee(k).op(Op.brIf).u(0);
       c.op(Op.end);
     });
@@ -145,7 +203,9 @@ export function linearI8Kernel(): Code {
       for (let j = 0; j < TW; j++) {
         c.i32(j).get(rem).op(Op.i32LtS).ifElse(() => {
           c.get(yp);
-          c.get(acc[r * V + (j >> 2)]).simd(Simd.i32x4ExtractLane).op(j & 3).op(Op.f64ConvertI32S);
+          c.get(acc[r * V + (j >> 2)]).simd(Simd.i32x4ExtractLane).op(j & 3);
+          if (quads) c.get(cs).mem(Op.i32Load, 2, 4 * j).i32(127).op(Op.i32Mul).op(Op.i32Sub);
+          c.op(Op.f64ConvertI32S);
           c.get(sd).get(sp).mem(Op.f32Load, 2, 4 * j).op(Op.f64PromoteF32).op(Op.f64Mul).op(Op.f64Mul);
           c.get(bp).mem(Op.f32Load, 2, 4 * j).op(Op.f64PromoteF32).op(Op.f64Add);
           c.op(Op.f32DemoteF64).mem(Op.f32Store, 2, 4 * j);
@@ -161,7 +221,9 @@ export function linearI8Kernel(): Code {
       c.for(h, 0, I8_PANEL / TW, 1, () => {
       c.get(t).i32(4).op(Op.i32Shl).get(h).i32(TW).op(Op.i32Mul).op(Op.i32Add).set(n0);
       // wt = w + t·Kp·16 + h·TW·2 (this tile's groups within each 32-byte k-pair block)
-      c.get(w).get(t).get(Kp).op(Op.i32Mul).i32(4).op(Op.i32Shl).op(Op.i32Add).get(h).i32(2 * TW).op(Op.i32Mul).op(Op.i32Add).set(wt);
+      c.get(w).get(t).get(Kp).op(Op.i32Mul).i32(4).op(Op.i32Shl).op(Op.i32Add).get(h).i32((quads ? 4 : 2) * TW).op(Op.i32Mul).op(Op.i32Add).set(wt);
+      // quads: the features' column sums, after the scales (padded to whole panels) — 127·Σk W[n, k] comes off
+      if (quads) c.get(scales).get(N).i32(15).op(Op.i32Add).i32(4).op(Op.i32ShrU).i32(6).op(Op.i32Shl).op(Op.i32Add).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(cs);
       c.get(scales).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(sp);
       c.get(bias).get(n0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(bp);
       c.get(N).get(n0).op(Op.i32Sub).set(rem);

@@ -66,7 +66,7 @@ export function attentionScratchBytes(L: number, d: number, ldc: number): number
 /** `flags` bit of the attention parameters: the position tables are int16 panels (see dequantPanels16Kernel). */
 export const ATTN_INT16_TABLES = 4;
 
-export function buildKernelModule(shape: KernelShape, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
+export function buildKernelModule(shape: KernelShape, memory: { min: number; max: number; shared: boolean }, int8Quads = false): Uint8Array<ArrayBuffer> {
   const mb = new ModuleBuilder();
   mb.importMemory(memory.min, memory.max, memory.shared);
   const linear = linearKernel(shape);
@@ -80,8 +80,8 @@ export function buildKernelModule(shape: KernelShape, memory: { min: number; max
   mb.func(attentionKernel(headIdx), "attention");
   mb.func(geluKernel(), "gelu");
   mb.func(addNormKernel(), "addNorm");
-  mb.func(quantRowsKernel(), "quantRows");
-  mb.func(linearI8Kernel(), "linearI8");
+  mb.func(quantRowsKernel(int8Quads), "quantRows");
+  mb.func(linearI8Kernel(int8Quads), "linearI8");
   mb.func(firstNonFiniteKernel(), "firstNonFinite");
   return mb.toBytes();
 }

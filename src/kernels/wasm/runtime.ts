@@ -7,7 +7,7 @@
  * suits the one-model-per-process use; loading many models in one process grows it.
  */
 import { buildKernelModule, PLAIN_SHAPE, RELAXED_SHAPE, type KernelShape } from "./kernels.js";
-import { Code, F32, ModuleBuilder, Simd, V128 } from "./emit.js";
+import { Code, F32, I32, ModuleBuilder, Simd, V128 } from "./emit.js";
 
 export interface KernelExports {
   linear(x: number, ldx: number, rows: number, K: number, w: number, bias: number, y: number, ldy: number, N: number, t0: number, t1: number): void;
@@ -38,6 +38,12 @@ export interface WasmRuntime {
   readonly relaxed: KernelVariant | null;
   /** Whether relaxed multiply-add is fused (one rounding) on this engine. */
   readonly fused: boolean;
+  /**
+   * int8 layers use relaxed SIMD's byte dot product (weights packed in 4-k quads, see ./int8Kernels.ts) instead
+   * of i16 pairs: where the engine has it, computes it exactly, and lowers it to one instruction (V8 ≥ 13).
+   * Either way the sums are the same exact integers.
+   */
+  readonly int8Quads: boolean;
   /** Milliseconds spent emitting and compiling. */
   readonly compileMs: number;
 }
@@ -104,8 +110,49 @@ function canShare(): boolean {
   return g.crossOriginIsolated !== false;
 }
 
-function instantiate(shape: KernelShape, memory: WebAssembly.Memory, shared: boolean): KernelVariant {
-  const bytes = buildKernelModule(shape, { min: INITIAL_PAGES, max: MAX_PAGES, shared });
+/**
+ * relaxed_dot_i8x16_i7x16_add_s on lane 0 of (a, b, c) splats: a as i8, b in [0, 127]. Where it validates, it
+ * must give the exact sum (Node 20's gave twice it).
+ */
+function dotProbe(): Uint8Array<ArrayBuffer> {
+  const mb = new ModuleBuilder();
+  const c = new Code([I32, I32, I32], [I32]);
+  c.get(0).simd(Simd.i32x4Splat).get(1).simd(Simd.i32x4Splat).get(2).simd(Simd.i32x4Splat).simd(Simd.i32x4RelaxedDotI8x16I7x16AddS);
+  c.simd(Simd.i32x4ExtractLane).op(0);
+  mb.func(c, "dot");
+  return mb.toBytes();
+}
+
+/** Bytes of a 32-bit word, little-endian, as an i32. */
+const word = (b: number[]) => (b[0] & 255) | ((b[1] & 255) << 8) | ((b[2] & 255) << 16) | ((b[3] & 255) << 24);
+
+/**
+ * Use the quads int8 kernel? `$GLINER2_INT8_KERNEL` = "pairs" | "quads" decides (quads only where it works);
+ * otherwise where the instruction is exact and the engine is V8 13 or later (Node 24, Deno 2, Chromium 130+):
+ * measured on an AVX-512 VNNI CPU, Node 24 runs it at 241 GOP/s against 85–88 for the i16 dot, while Node 20 and
+ * 22 (V8 11–12) emulate it at 64, slower than the pairs kernel (bench/simdPeak.ts).
+ */
+function chooseInt8Quads(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined>; versions?: { v8?: string } } }).process;
+  const forced = env?.env?.GLINER2_INT8_KERNEL;
+  if (forced === "pairs") return false;
+  try {
+    const bytes = dotProbe();
+    if (!WebAssembly.validate(bytes)) return false;
+    const dot = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.dot as (a: number, b: number, c: number) => number;
+    // (−128)·127 + 127·127 + (−1)·1 + 5·0 + 1000, and 127·127·4 − 7
+    if (dot(word([-128, 127, -1, 5]), word([127, 127, 1, 0]), 1000) !== 1000 - 16256 + 16129 - 1) return false;
+    if (dot(word([127, 127, 127, 127]), word([127, 127, 127, 127]), -7) !== 4 * 16129 - 7) return false;
+  } catch {
+    return false;
+  }
+  if (forced === "quads") return true;
+  const v8 = Number(/^(\d+)\./.exec(env?.versions?.v8 ?? "")?.[1] ?? 0);
+  return v8 >= 13;
+}
+
+function instantiate(shape: KernelShape, memory: WebAssembly.Memory, shared: boolean, int8Quads: boolean): KernelVariant {
+  const bytes = buildKernelModule(shape, { min: INITIAL_PAGES, max: MAX_PAGES, shared }, int8Quads);
   const module = new WebAssembly.Module(bytes);
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   return { shape, tileWidth: 4 * shape.vecs, module, exports: instance.exports as unknown as KernelExports };
@@ -125,10 +172,11 @@ export function wasmRuntime(): WasmRuntime | null {
     } catch {
       return null;
     }
-    const plain = instantiate(PLAIN_SHAPE, memory, shared);
+    const int8Quads = chooseInt8Quads();
+    const plain = instantiate(PLAIN_SHAPE, memory, shared, int8Quads);
     const probe = probeRelaxed();
-    const relaxed = probe.ok ? instantiate(RELAXED_SHAPE, memory, shared) : null;
-    runtime = { memory, shared, plain, relaxed, fused: probe.fused, compileMs: performance.now() - t0 };
+    const relaxed = probe.ok ? instantiate(RELAXED_SHAPE, memory, shared, int8Quads) : null;
+    runtime = { memory, shared, plain, relaxed, fused: probe.fused, int8Quads, compileMs: performance.now() - t0 };
   } catch {
     runtime = null;
   }
