@@ -244,7 +244,7 @@ describe("kernel backends in every runtime (test/runtimes/backend-core.mjs)", ()
   }
   interface BackendReport {
     runtime: string;
-    fresh: { requested: string; active: string; simd: boolean; relaxedSimd: boolean; fusedMultiplyAdd: boolean; sharedMemory: boolean };
+    fresh: { requested: string; active: string; simd: boolean; relaxedSimd: boolean; fusedMultiplyAdd: boolean; sharedMemory: boolean; int8Kernel: string | null };
     configs: Record<string, ConfigReport>;
   }
   const backendHarness = join(repoRoot, "test", "runtimes", "backend-case.mjs");
@@ -404,6 +404,14 @@ describe("kernel backends in every runtime (test/runtimes/backend-core.mjs)", ()
     const fused = [...reports.values()].filter((r) => r.fresh.fusedMultiplyAdd);
     for (const r of fused) expect(r.configs["wasm-relaxed"].hidden, `${r.runtime} relaxed vs ${fused[0].runtime}`).toEqual(fused[0].configs["wasm-relaxed"].hidden);
     for (const r of reports.values()) if (!r.fresh.fusedMultiplyAdd) expect(r.configs["wasm-relaxed"].hidden, `${r.runtime} unfused relaxed vs plain`).toEqual(r.configs.wasm.hidden);
+    // int8: Node 20 runs the i16-dot kernel, Node 24 (V8 13.6) the byte-dot one; the comparison above held them to
+    // the same bytes (with every runtime present, both kernels must have taken part).
+    const kernels = new Set([...reports.values()].map((r) => r.fresh.int8Kernel));
+    if (process.versions.node.startsWith("20.")) expect(reference!.fresh.int8Kernel).toBe("i16-dot");
+    if (reports.has("node24")) expect(reports.get("node24")!.fresh.int8Kernel).toBe("byte-dot");
+    // Bun runs JavaScriptCore, which emulates the byte dot (slower): it keeps the i16 kernel.
+    if (reports.has("bun")) expect(reports.get("bun")!.fresh.int8Kernel).toBe("i16-dot");
+    if (requireAll) expect([...kernels].sort()).toEqual(["byte-dot", "i16-dot"]);
     // The in-thread wasm extraction is the default (off-thread, "auto") one of the section above.
     const nodeSrc = outputs.get("node-src");
     if (nodeSrc !== undefined) expect(reference!.configs.wasm.extract).toBe(nodeSrc);

@@ -51,7 +51,17 @@ export function activeVariant(): KernelVariant | null {
 }
 
 /** What this runtime offers and what is in use (for logs and benchmarks). */
-export function backendInfo(): { requested: Backend; active: ActiveBackend; simd: boolean; relaxedSimd: boolean; fusedMultiplyAdd: boolean; sharedMemory: boolean; compileMs: number } {
+export function backendInfo(): {
+  requested: Backend;
+  active: ActiveBackend;
+  simd: boolean;
+  relaxedSimd: boolean;
+  fusedMultiplyAdd: boolean;
+  sharedMemory: boolean;
+  /** The WebAssembly int8 kernel: "i16-dot" (every engine) or "byte-dot" (relaxed SIMD, V8 13.6+); null without SIMD. */
+  int8Kernel: "i16-dot" | "byte-dot" | null;
+  compileMs: number;
+} {
   const rt = wasmRuntime();
   return {
     requested,
@@ -60,6 +70,7 @@ export function backendInfo(): { requested: Backend; active: ActiveBackend; simd
     relaxedSimd: rt?.relaxed != null,
     fusedMultiplyAdd: rt?.fused ?? false,
     sharedMemory: rt?.shared ?? false,
+    int8Kernel: rt === null ? null : rt.int8Quads ? "byte-dot" : "i16-dot",
     compileMs: rt?.compileMs ?? 0,
   };
 }

@@ -11,7 +11,7 @@
  * sums at once — no horizontal reduction. Sums are i32 (wrapping like the reference's `| 0`; exact for K < 133,000).
  *
  * The quads layout (`quads`, chosen once per runtime: ./runtime.ts) serves relaxed SIMD's byte dot product
- * `i32x4.relaxed_dot_i8x16_i7x16_add_s`, which V8 13+ turns into one VNNI instruction. K is padded to a multiple
+ * `i32x4.relaxed_dot_i8x16_i7x16_add_s`, which V8 13.6 turns into one VNNI instruction. K is padded to a multiple
  * of 4 and each 4 inputs take 64 bytes of a panel, four groups of 16, group v holding features 4v…4v+3 with their
  * 4 weights side by side:
  *   w[p·Kp·16 + (k>>2)·64 + (j>>2)·16 + (j&3)·4 + (k&3)] = W[16p + j, k]

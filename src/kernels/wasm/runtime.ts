@@ -40,7 +40,7 @@ export interface WasmRuntime {
   readonly fused: boolean;
   /**
    * int8 layers use relaxed SIMD's byte dot product (weights packed in 4-k quads, see ./int8Kernels.ts) instead
-   * of i16 pairs: where the engine has it, computes it exactly, and lowers it to one instruction (V8 ≥ 13).
+   * of i16 pairs: where the engine has it, computes it exactly, and lowers it to one instruction (V8 ≥ 13.6).
    * Either way the sums are the same exact integers.
    */
   readonly int8Quads: boolean;
@@ -128,12 +128,15 @@ const word = (b: number[]) => (b[0] & 255) | ((b[1] & 255) << 8) | ((b[2] & 255)
 
 /**
  * Use the quads int8 kernel? `$GLINER2_INT8_KERNEL` = "pairs" | "quads" decides (quads only where it works);
- * otherwise where the instruction is exact and the engine is V8 13 or later (Node 24, Deno 2, Chromium 130+):
- * measured on an AVX-512 VNNI CPU, Node 24 runs it at 241 GOP/s against 85–88 for the i16 dot, while Node 20 and
- * 22 (V8 11–12) emulate it at 64, slower than the pairs kernel (bench/simdPeak.ts).
+ * otherwise where the instruction is exact and the engine is V8 13.6 or later (Node 24, Deno 2, Chromium 136+):
+ * measured on an AVX-512 VNNI CPU, Node 24 (V8 13.6) runs it at 241 GOP/s against 85–88 for the i16 dot, while
+ * Node 20 and 22 (V8 11.3, 12.4) emulate it at 64, slower than the pairs kernel (bench/simdPeak.ts). Versions in
+ * between were not measured, so they keep the pairs kernel. The whole kernel, 128 rows, a model's worth of
+ * weights: Node 24 63–68 GOP/s against 55–61, Deno 2.9 (V8 15.0) 69–71 against 50–52.
  */
 function chooseInt8Quads(): boolean {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined>; versions?: { v8?: string } } }).process;
+  const g = globalThis as { process?: { env?: Record<string, string | undefined>; versions?: { v8?: string; bun?: string } }; navigator?: { userAgent?: string } };
+  const env = g.process;
   const forced = env?.env?.GLINER2_INT8_KERNEL;
   if (forced === "pairs") return false;
   try {
@@ -147,8 +150,14 @@ function chooseInt8Quads(): boolean {
     return false;
   }
   if (forced === "quads") return true;
-  const v8 = Number(/^(\d+)\./.exec(env?.versions?.v8 ?? "")?.[1] ?? 0);
-  return v8 >= 13;
+  // Bun reports a V8 version but runs JavaScriptCore, which emulates the instruction (28 GOP/s against 65 for the
+  // pairs kernel, measured with Bun 1.4).
+  if (env?.versions?.bun !== undefined) return false;
+  const v8 = /^(\d+)\.(\d+)\./.exec(env?.versions?.v8 ?? "");
+  if (v8) return Number(v8[1]) * 100 + Number(v8[2]) >= 1306;
+  // Browsers: Chromium's major version (136 shipped V8 13.6)
+  const chrome = /Chrom(?:e|ium)\/(\d+)/.exec(g.navigator?.userAgent ?? "");
+  return chrome !== null && Number(chrome[1]) >= 136;
 }
 
 function instantiate(shape: KernelShape, memory: WebAssembly.Memory, shared: boolean, int8Quads: boolean): KernelVariant {
