@@ -21,7 +21,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -198,6 +198,20 @@ describe("the same extraction in every runtime", () => {
       NO_COLOR: "1",
     });
     outputs.set("deno", out);
+  });
+
+  it.skipIf(missing.deno !== null && !requireAll)(skipTitle("deno", "Deno without --allow-env still gets the WebAssembly kernels"), async () => {
+    // Reading an environment variable throws there; the kernels' start-up must not take that for "no SIMD".
+    const dir = await mkdtemp(join(tmpdir(), "gliner2-deno-noenv-"));
+    try {
+      const script = join(dir, "info.mjs");
+      await writeFile(script, `const lib = await import(${JSON.stringify(pathToFileURL(join(distDir, "index.js")).href)});\nconsole.log(JSON.stringify(lib.backendInfo()));\n`);
+      // `deno run` grants nothing by default (`deno eval` would grant everything): read access only.
+      const out = await run(denoBin!, ["run", "--no-prompt", "--allow-read", script], { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" });
+      expect(JSON.parse(out)).toMatchObject({ active: "wasm", simd: true });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it.skipIf(missing.bun !== null && !requireAll)(skipTitle("bun", "Bun, built dist/index.js"), async () => {

@@ -137,7 +137,12 @@ const word = (b: number[]) => (b[0] & 255) | ((b[1] & 255) << 8) | ((b[2] & 255)
 function chooseInt8Quads(): boolean {
   const g = globalThis as { process?: { env?: Record<string, string | undefined>; versions?: { v8?: string; bun?: string } }; navigator?: { userAgent?: string } };
   const env = g.process;
-  const forced = env?.env?.GLINER2_INT8_KERNEL;
+  let forced: string | undefined;
+  try {
+    forced = env?.env?.GLINER2_INT8_KERNEL;
+  } catch {
+    // Deno without --allow-env throws on reading the environment: no override then.
+  }
   if (forced === "pairs") return false;
   try {
     const bytes = dotProbe();
