@@ -19,7 +19,7 @@
  * random count and N = 1 (what a trained model predicts for one entity schema) are worth a look.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,16 +30,12 @@ import { buildPrompt } from "../src/schema/prompt.js";
 import { normalizeSchema } from "../src/schema/schema.js";
 import { prepareText, splitWords } from "../src/text/words.js";
 import { findTokenizer, writeCheckpoint } from "./shared/baseCheckpoint.js";
+import { peakRss } from "./shared/memory.js";
 
 const MB = 1024 * 1024;
 const REPEATS = 5;
 const WORDS =
   "Maria Lopez moved from Lisbon to Berlin in 2019 to join Siemens as a senior engineer ; she now leads the grid team with Peter Schmidt and reports to the board in Munich every quarter .".split(" ");
-
-function peakRss(): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
-}
 
 function best(run: () => unknown): number {
   let ms = Infinity;

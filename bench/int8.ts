@@ -29,6 +29,7 @@ import { quantizeCheckpoint } from "../src/int8/checkpoint.js";
 import { encode } from "../src/model/deberta.js";
 
 import { findTokenizer, SEED, SHAPE, writeCheckpoint } from "./shared/baseCheckpoint.js";
+import { peakRss } from "./shared/memory.js";
 
 const MB = 1024 * 1024;
 
@@ -43,17 +44,6 @@ interface ChildReport {
   heapMB: number;
   encodeMs?: number;
   relErr?: number;
-}
-
-/** Peak RSS of this process: VmHWM (getrusage's maxRSS survives exec on Linux and would report the parent's). */
-function peakRss(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS / 1024;
 }
 
 function memory(): { rssMB: number; peakMB: number; buffersMB: number; heapMB: number } {

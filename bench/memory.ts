@@ -34,6 +34,7 @@ import { loadTokenizerFromDir } from "../src/text/tokenizer.js";
 import { setWorkerEntry } from "../src/worker/client.js";
 
 import { findTokenizer, writeCheckpoint } from "./shared/baseCheckpoint.js";
+import { peakRss } from "./shared/memory.js";
 
 const MB = 1024 * 1024;
 const TEXT = "Tim Cook announced the new iPhone at Apple Park in Cupertino on Tuesday, according to a statement from the company's press office in California.";
@@ -76,29 +77,19 @@ function read(wasm = false): Reading {
   return { rss: m.rss / MB, heapUsed: m.heapUsed / MB, heapTotal: m.heapTotal / MB, arrayBuffers: m.arrayBuffers / MB, wasm: wasmBytes / MB, ...mappings() };
 }
 
-function peak(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS / 1024;
-}
-
 async function child(mode: string, dir: string, gc: boolean): Promise<{ load: Reading; extract?: Reading; peak: number }> {
   const settle = () => {
     if (gc) for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();
   };
   if (mode === "bare") {
     settle();
-    return { load: read(), peak: peak() };
+    return { load: read(), peak: peakRss() };
   }
   if (mode === "tokenizer") {
     const tok = await loadTokenizerFromDir(dir);
     tok.tokenize("warm-up");
     settle();
-    return { load: read(), peak: peak() };
+    return { load: read(), peak: peakRss() };
   }
   const [kind, where, table] = mode.split(" ");
   const source = kind === "int8-file" ? `${dir}-int8` : dir;
@@ -110,7 +101,7 @@ async function child(mode: string, dir: string, gc: boolean): Promise<{ load: Re
   settle();
   const extract = read(here);
   await model.dispose();
-  return { load, extract, peak: peak() };
+  return { load, extract, peak: peakRss() };
 }
 
 async function main(): Promise<void> {
