@@ -42,6 +42,40 @@ export function roundHalfEven(v: number): number {
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/** max |src[o … o + n)|, NaN when a value is NaN (it compares false, so it is caught separately). */
+function rowAbsMax(src: Float32Array, o: number, n: number): number {
+  let amax = 0;
+  for (let k = 0; k < n; k++) {
+    const a = Math.abs(src[o + k]);
+    if (a > amax) amax = a;
+    else if (a !== a) amax = NaN;
+  }
+  return amax;
+}
+
+/**
+ * The per-row rule with `limit` = 127 (int8) or 32767 (int16): scale = fround(amax / limit), q = roundHalfEven(x /
+ * scale) clamped to ±limit. A non-finite row throws a RangeError naming `name`; a row whose float32 scale
+ * underflows to 0 gets scale 1 and zeros.
+ */
+function quantizeRowsTo(name: string, limit: number, src: Float32Array, rows: number, cols: number, q: Int8Array | Int16Array, scales: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    const amax = rowAbsMax(src, o, cols);
+    if (!Number.isFinite(amax)) throw new RangeError(`${name}: row ${r} holds a non-finite value`);
+    const scale = amax > 0 ? Math.fround(amax / limit) : 1;
+    scales[r] = scale > 0 ? scale : 1;
+    if (!(scale > 0)) {
+      q.fill(0, o, o + cols);
+      continue;
+    }
+    for (let k = 0; k < cols; k++) {
+      const v = roundHalfEven(src[o + k] / scale);
+      q[o + k] = v > limit ? limit : v < -limit ? -limit : v;
+    }
+  }
+}
+
 /**
  * Quantize `rows` rows of `cols` values (row-major) with the per-row rule above. `src` may be a view into a file
  * buffer: nothing keeps a reference to it. Written into `q` and `scales` when given (views into a larger result).
@@ -49,24 +83,7 @@ export function roundHalfEven(v: number): number {
 export function quantizeRows(src: Float32Array, rows: number, cols: number, q: Int8Array = new Int8Array(rows * cols), scales: Float32Array = new Float32Array(rows)): Int8Rows {
   if (src.length < rows * cols) throw new RangeError(`quantizeRows: ${src.length} values, expected ${rows}×${cols}`);
   if (q.length < rows * cols || scales.length < rows) throw new RangeError(`quantizeRows: output holds ${q.length} values and ${scales.length} scales, expected ${rows}×${cols} and ${rows}`);
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let amax = 0;
-    for (let k = 0; k < cols; k++) {
-      const a = Math.abs(src[o + k]);
-      if (a > amax) amax = a;
-      else if (a !== a) amax = NaN; // NaN compares false: catch it here
-    }
-    if (!Number.isFinite(amax)) throw new RangeError(`quantizeRows: row ${r} holds a non-finite value`);
-    const scale = amax > 0 ? Math.fround(amax / 127) : 1;
-    // A tiny row can underflow its float32 scale to 0; such a row is stored as zeros.
-    scales[r] = scale > 0 ? scale : 1;
-    if (!(scale > 0)) continue;
-    for (let k = 0; k < cols; k++) {
-      const v = roundHalfEven(src[o + k] / scale);
-      q[o + k] = v > 127 ? 127 : v < -127 ? -127 : v;
-    }
-  }
+  quantizeRowsTo("quantizeRows", 127, src, rows, cols, q, scales);
   return { rows, cols, q, scales };
 }
 
@@ -75,22 +92,7 @@ export function quantizeRows(src: Float32Array, rows: number, cols: number, q: I
  * the int8 encoder's position tables (src/model/deberta.ts), whose error is then ~1e-5 of each row's largest value.
  */
 export function quantizeRows16(src: Float32Array, rows: number, cols: number, q: Int16Array, scales: Float32Array): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let amax = 0;
-    for (let k = 0; k < cols; k++) {
-      const a = Math.abs(src[o + k]);
-      if (a > amax) amax = a;
-      else if (a !== a) amax = NaN;
-    }
-    if (!Number.isFinite(amax)) throw new RangeError(`quantizeRows16: row ${r} holds a non-finite value`);
-    const scale = amax > 0 ? Math.fround(amax / 32767) : 1;
-    scales[r] = scale > 0 ? scale : 1;
-    for (let k = 0; k < cols; k++) {
-      const v = scale > 0 ? roundHalfEven(src[o + k] / scale) : 0;
-      q[o + k] = v > 32767 ? 32767 : v < -32767 ? -32767 : v;
-    }
-  }
+  quantizeRowsTo("quantizeRows16", 32767, src, rows, cols, q, scales);
 }
 
 /** Back to float32 (tests, and tensors a checkpoint stores int8 but the model needs as floats). */
@@ -152,12 +154,7 @@ let sxScratch = new Float32Array(0);
 export function quantizeActivations(x: Float32Array, rows: number, K: number, qx: Int8Array, sx: Float32Array): void {
   for (let m = 0; m < rows; m++) {
     const o = m * K;
-    let amax = 0;
-    for (let k = 0; k < K; k++) {
-      const a = Math.abs(x[o + k]);
-      if (a > amax) amax = a;
-      else if (a !== a) amax = NaN;
-    }
+    const amax = rowAbsMax(x, o, K);
     // NaN/Infinity in the activations would poison every output: keep it visible rather than silently clamp it.
     if (!Number.isFinite(amax)) {
       sx[m] = NaN;

@@ -167,7 +167,6 @@ let scratchScales: Float32Array | null = null;
 function transientRows(rows: number, cols: number): Int8Rows {
   if (scratchQ === null || scratchQ.length < rows * cols) scratchQ = new Int8Array(Math.max(rows * cols, 3072 * 768));
   if (scratchScales === null || scratchScales.length < rows) scratchScales = new Float32Array(Math.max(rows, 4096));
-  scratchQ.fill(0, 0, rows * cols); // rows whose scale underflows stay zeros
   return { rows, cols, q: scratchQ.subarray(0, rows * cols), scales: scratchScales.subarray(0, rows) };
 }
 
