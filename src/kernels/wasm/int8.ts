@@ -23,12 +23,13 @@ function paddedK(K: number): number {
   return wasmRuntime()!.int8Quads ? (K + 3) & ~3 : (K + 1) & ~1;
 }
 
-/** Byte offset of W[n, k] in the packed panels (layouts in ./int8Kernels.ts). */
+/**
+ * Byte offset of W[n, k] in the packed panels (layouts in ./int8Kernels.ts): both keep g = 2 (pairs) or 4 (quads)
+ * consecutive inputs of a feature side by side, four features to a group and four groups to a block of g inputs.
+ */
 function packedAt(quads: boolean, Kp: number, n: number, k: number): number {
-  const panel = (n >> 4) * Kp * I8_PANEL;
-  return quads
-    ? panel + (k >> 2) * 64 + ((n & 15) >> 2) * 16 + (n & 3) * 4 + (k & 3)
-    : panel + (k >> 1) * 32 + ((n & 15) >> 2) * 8 + (n & 3) * 2 + (k & 1);
+  const s = quads ? 2 : 1; // log2 g
+  return (n >> 4) * Kp * I8_PANEL + (k >> s) * (16 << s) + ((n & 15) >> 2) * (4 << s) + ((n & 3) << s) + (k & ((1 << s) - 1));
 }
 
 /** Pack int8 weights `[N, K]` (+ bias) into WebAssembly memory (layout in ./int8Kernels.ts). */
@@ -44,15 +45,14 @@ export function packWasmInt8(m: Int8Rows, bias: Float32Array | null): WasmInt8Pa
   const b = wasmAlloc(panels * I8_PANEL * 4);
   const dst = i8View(w, panels * Kp * I8_PANEL);
   const src = m.q;
+  // packedAt(n, k) = packedAt(n, 0) + (k >> s)·(16 << s) + (k & (g − 1)), hoisted per row
+  const s = quads ? 2 : 1;
+  const block = 16 << s;
+  const within = (1 << s) - 1;
   for (let n = 0; n < N; n++) {
     const row = n * K;
-    if (quads) {
-      const base = packedAt(true, Kp, n, 0);
-      for (let k = 0; k < K; k++) dst[base + (k >> 2) * 64 + (k & 3)] = src[row + k];
-    } else {
-      const base = packedAt(false, Kp, n, 0);
-      for (let k = 0; k < K; k++) dst[base + (k >> 1) * 32 + (k & 1)] = src[row + k];
-    }
+    const base = packedAt(quads, Kp, n, 0);
+    for (let k = 0; k < K; k++) dst[base + (k >> s) * block + (k & within)] = src[row + k];
   }
   f32View(scales, N).set(m.scales.subarray(0, N));
   if (quads) {
