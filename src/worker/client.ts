@@ -8,6 +8,7 @@
  * or the worker file is missing (a bundler that did not copy it), the "auto" mode loads in-thread instead.
  */
 import { Gliner2Error, InputError } from "../errors.js";
+import { envVar } from "../hub/env.js";
 import type { AdapterState } from "../adapters/index.js";
 import { encodeArg, errorFromWire, type FromHost, type Handles, type ToHost } from "./wire.js";
 
@@ -34,13 +35,8 @@ export function setWorkerEntry(url: string | URL | null): void {
 }
 
 function workerEntry(): URL {
-  let env: string | undefined;
-  try {
-    env = typeof process !== "undefined" ? process.env?.GLINER2_WORKER_ENTRY : undefined;
-  } catch {
-    env = undefined; // Deno without --allow-env
-  }
-  const chosen = entryOverride ?? (env ? env : null);
+  const env = envVar("GLINER2_WORKER_ENTRY"); // undefined in Deno without --allow-env
+  const chosen = entryOverride ?? env ?? null;
   if (chosen !== null) {
     if (chosen instanceof URL) return chosen;
     return /^[a-z][a-z0-9+.-]*:/i.test(chosen) && !/^[A-Za-z]:[\\/]/.test(chosen) ? new URL(chosen) : new URL(`file://${chosen.startsWith("/") ? "" : "/"}${chosen.replace(/\\/g, "/")}`);

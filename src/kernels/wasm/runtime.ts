@@ -7,6 +7,7 @@
  * suits the one-model-per-process use; loading many models in one process grows it.
  */
 import { buildKernelModule, PLAIN_SHAPE, RELAXED_SHAPE, type KernelShape } from "./kernels.js";
+import { envVar } from "../../hub/env.js";
 import { Code, F32, I32, ModuleBuilder, Simd, V128 } from "./emit.js";
 
 export interface KernelExports {
@@ -135,14 +136,10 @@ const word = (b: number[]) => (b[0] & 255) | ((b[1] & 255) << 8) | ((b[2] & 255)
  * weights: Node 24 63–68 GOP/s against 55–61, Deno 2.9 (V8 15.0) 69–71 against 50–52.
  */
 function chooseInt8Quads(): boolean {
-  const g = globalThis as { process?: { env?: Record<string, string | undefined>; versions?: { v8?: string; bun?: string } }; navigator?: { userAgent?: string } };
+  const g = globalThis as { process?: { versions?: { v8?: string; bun?: string } }; navigator?: { userAgent?: string } };
   const env = g.process;
-  let forced: string | undefined;
-  try {
-    forced = env?.env?.GLINER2_INT8_KERNEL;
-  } catch {
-    // Deno without --allow-env throws on reading the environment: no override then.
-  }
+  // Guarded: Deno without --allow-env throws on reading the environment (no override then).
+  const forced = envVar("GLINER2_INT8_KERNEL");
   if (forced === "pairs") return false;
   try {
     const bytes = dotProbe();
