@@ -11,8 +11,7 @@ import { loadDebertaEncoder } from "./model/deberta.js";
 import { openSafetensorsFile, parseSafetensors, type SafetensorsFile } from "./model/safetensors.js";
 import { loadTokenizer } from "./text/tokenizer.js";
 import { resolvePlan, type QuantizeOption } from "./int8/plan.js";
-import type { DiskEmbeddings } from "./model/diskEmbeddings.js";
-import { releaseLoadScratch, setLoadPolicy, type EmbeddingTable } from "./model/weights.js";
+import { isDiskTable, releaseLoadScratch, setLoadPolicy } from "./model/weights.js";
 
 /** The files of a checkpoint; JSON files as text or parsed objects. */
 export interface CheckpointFiles {
@@ -98,10 +97,6 @@ export async function loadModelStreaming(dir: string, opts: ModelLoadOptions = {
   } finally {
     if (!keepOpen) opened.close();
   }
-}
-
-function isDiskTable(t: EmbeddingTable): t is DiskEmbeddings {
-  return !(t instanceof Float32Array) && "kind" in t;
 }
 
 /** Close what a loaded model keeps open (the file of an embedding table left on disk); idempotent. */

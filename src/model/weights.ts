@@ -205,9 +205,14 @@ export function embeddingTable(st: SafetensorsFile, name: string, rows: number, 
   return int8Weight(st, name, rows, dim) ?? weight(st, name, [rows, dim]);
 }
 
+/** Is the table left on disk (`embeddings: "disk"`)? */
+export function isDiskTable(table: EmbeddingTable): table is DiskEmbeddings {
+  return !(table instanceof Float32Array) && "kind" in table;
+}
+
 /** dst[t·dim …] = row ids[t] of the table, for t < count (ids already checked against the table's rows). */
 export function embedRows(table: EmbeddingTable, ids: ArrayLike<number>, count: number, dim: number, dst: Float32Array): void {
-  if (!(table instanceof Float32Array) && "kind" in table) {
+  if (isDiskTable(table)) {
     table.gather(ids, count, dst);
     return;
   }
