@@ -4,6 +4,7 @@
  * non-finite rows), with strides and on several threads; and a whole int8 model on every golden case giving the
  * same numbers with the wasm int8 kernel as with the reference kernel.
  */
+import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { GLiNER2 } from "../src/gliner2.js";
 import { runBatch } from "../src/engine.js";
@@ -18,10 +19,15 @@ import {
   setInt8Backend,
   type Int8Linear,
 } from "../src/kernels/index.js";
+import { DEFAULT_INT8_PLAN, type Int8Plan } from "../src/int8/plan.js";
 import { activeVariant } from "../src/kernels/backend.js";
 import { linearAt } from "../src/kernels/wasm/linear.js";
 import { startWasmPool, stopWasmPool } from "../src/kernels/wasm/pool.js";
 import { f32View, wasmAlloc, wasmRuntime } from "../src/kernels/wasm/runtime.js";
+import { parseEncoderConfig } from "../src/model/config.js";
+import { encode, loadDebertaEncoder, type EncoderTrace } from "../src/model/deberta.js";
+import { readSafetensorsFile } from "../src/model/safetensors.js";
+import { setLoadPolicy } from "../src/model/weights.js";
 import { buildPrompt } from "../src/schema/prompt.js";
 import { prepareText, splitWords } from "../src/text/words.js";
 import { mapCall } from "./helpers/callDsl.js";
@@ -212,26 +218,32 @@ describe("an int8 model on the golden cases: wasm int8 kernel vs the reference k
   }
 });
 
+/**
+ * The tiny-count_lstm_v2 encoder loaded under the wasm backend with `plan` (null: float32), and the golden encoder
+ * runs (ids and mask of each) to feed it.
+ */
+async function tinyEncoderAndRuns(plan: Int8Plan | null) {
+  setBackend("wasm");
+  const fix = new URL("./fixtures/", import.meta.url).pathname;
+  const config = parseEncoderConfig(readFileSync(`${fix}tiny-count_lstm_v2/encoder_config/config.json`, "utf8"));
+  const st = await readSafetensorsFile(`${fix}tiny-count_lstm_v2/model.safetensors`);
+  setLoadPolicy(st, { plan, copyFloats: false });
+  const enc = loadDebertaEncoder(st, config);
+  const golden = await readSafetensorsFile(`${fix}golden/encoder.safetensors`);
+  const meta = JSON.parse(readFileSync(`${fix}golden/encoder.json`, "utf8")) as { runs: { name: string; batch: number; length: number }[] };
+  const runs = meta.runs.map((run) => ({
+    ...run,
+    ids: golden.ints(`${run.name}.input_ids`, [run.batch, run.length]),
+    mask: golden.ints(`${run.name}.attention_mask`, [run.batch, run.length]),
+  }));
+  return { config, enc, runs };
+}
+
 describe("the int8 encoder on the WebAssembly forward with threads", () => {
   it("gives bit-identical hidden states with 1, 2 and 3 threads (int8 panels and GELU split over threads)", async () => {
-    const { readFileSync } = await import("node:fs");
-    const { parseEncoderConfig } = await import("../src/model/config.js");
-    const { encode, loadDebertaEncoder } = await import("../src/model/deberta.js");
-    const { readSafetensorsFile } = await import("../src/model/safetensors.js");
-    const { setLoadPolicy } = await import("../src/model/weights.js");
-    const { DEFAULT_INT8_PLAN } = await import("../src/int8/plan.js");
-    const fix = new URL("./fixtures/", import.meta.url).pathname;
-    setBackend("wasm");
-    const config = parseEncoderConfig(readFileSync(`${fix}tiny-count_lstm_v2/encoder_config/config.json`, "utf8"));
-    const st = await readSafetensorsFile(`${fix}tiny-count_lstm_v2/model.safetensors`);
-    setLoadPolicy(st, { plan: DEFAULT_INT8_PLAN, copyFloats: false });
-    const enc = loadDebertaEncoder(st, config);
+    const { enc, runs } = await tinyEncoderAndRuns(DEFAULT_INT8_PLAN);
     expect((enc.layers[0].intermediate as Int8Linear).wasmInt8).toBeDefined();
-    const golden = await readSafetensorsFile(`${fix}golden/encoder.safetensors`);
-    const meta = JSON.parse(readFileSync(`${fix}golden/encoder.json`, "utf8")) as { runs: { name: string; batch: number; length: number }[] };
-    for (const run of meta.runs) {
-      const ids = golden.ints(`${run.name}.input_ids`, [run.batch, run.length]);
-      const mask = golden.ints(`${run.name}.attention_mask`, [run.batch, run.length]);
+    for (const { ids, mask, ...run } of runs) {
       stopWasmPool();
       const one = encode(enc, ids, mask, run.batch, run.length);
       expect(one.every(Number.isFinite)).toBe(true);
@@ -262,32 +274,14 @@ describe("int16 position tables of int8 layers", () => {
   });
 
   it("the wasm forward's int16 tables give the js forward's layer-0 relative attention (all 512 rows in use at L300)", async () => {
-    const { readFileSync } = await import("node:fs");
-    const { parseEncoderConfig } = await import("../src/model/config.js");
-    const { encode, loadDebertaEncoder } = await import("../src/model/deberta.js");
-    const { readSafetensorsFile } = await import("../src/model/safetensors.js");
-    const { setLoadPolicy } = await import("../src/model/weights.js");
-    const { DEFAULT_INT8_PLAN } = await import("../src/int8/plan.js");
-    const fix = new URL("./fixtures/", import.meta.url).pathname;
-    setBackend("wasm");
-    const config = parseEncoderConfig(readFileSync(`${fix}tiny-count_lstm_v2/encoder_config/config.json`, "utf8"));
-    const load = async (plan: typeof DEFAULT_INT8_PLAN | null) => {
-      const st = await readSafetensorsFile(`${fix}tiny-count_lstm_v2/model.safetensors`);
-      setLoadPolicy(st, { plan, copyFloats: false });
-      return loadDebertaEncoder(st, config);
-    };
-    const int8 = await load(DEFAULT_INT8_PLAN);
-    const f32 = await load(null);
+    const { config, enc: int8, runs } = await tinyEncoderAndRuns(DEFAULT_INT8_PLAN);
+    const { enc: f32 } = await tinyEncoderAndRuns(null);
     expect(int8.layers.every((l) => l.posTables?.int16 === true)).toBe(true);
     expect(f32.layers.every((l) => l.posTables?.int16 === false)).toBe(true);
-    const golden = await readSafetensorsFile(`${fix}golden/encoder.safetensors`);
-    const meta = JSON.parse(readFileSync(`${fix}golden/encoder.json`, "utf8")) as { runs: { name: string; batch: number; length: number }[] };
-    for (const run of meta.runs) {
-      const ids = golden.ints(`${run.name}.input_ids`, [run.batch, run.length]);
-      const mask = golden.ints(`${run.name}.attention_mask`, [run.batch, run.length]);
+    for (const { ids, mask, ...run } of runs) {
       const traced = (backend: "wasm" | "js") => {
         setBackend(backend);
-        const trace = { hiddenStates: [] as Float32Array[] } as import("../src/model/deberta.js").EncoderTrace;
+        const trace: EncoderTrace = { hiddenStates: [] };
         encode(int8, ids, mask, run.batch, run.length, trace);
         return trace.layer0RelAtt!;
       };
