@@ -15,6 +15,7 @@ import { quantizeCheckpoint } from "../src/int8/checkpoint.js";
 import { encode } from "../src/model/deberta.js";
 import { parseSafetensors } from "../src/model/safetensors.js";
 import { checkpointDir } from "./helpers/golden.js";
+import { runCliInProcess } from "./helpers/runCli.js";
 
 const SRC = checkpointDir("tiny-count_lstm_v2");
 const work = mkdtempSync(join(tmpdir(), "gliner2-disk-embeddings-"));
@@ -177,18 +178,7 @@ describe('embeddings: "disk" refuses what it cannot serve', () => {
 });
 
 describe("gliner2 extract --embeddings", () => {
-  async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const { PassThrough } = await import("node:stream");
-    const { main } = await import("../src/cli/main.js");
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = "";
-    let err = "";
-    stdout.on("data", (d) => (out += d));
-    stderr.on("data", (d) => (err += d));
-    const code = await main(argv, { stdin: new PassThrough(), stdout, stderr, env: {} });
-    return { code, stdout: out, stderr: err };
-  }
+  const cli = runCliInProcess;
 
   it("disk gives the default's output; a bad value is a usage error", async () => {
     const args = ["extract", "--model", SRC, "--entities", "person,city,company", "--include-confidence", TEXT];

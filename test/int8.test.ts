@@ -31,11 +31,10 @@ import { openSafetensorsFile, parseSafetensors, type DType } from "../src/model/
 import { quantizeInChunks } from "../src/model/weights.js";
 import { writeSafetensorsBuffer, type TensorToWrite } from "../src/model/safetensorsWriter.js";
 import { runBatch } from "../src/engine.js";
-import { main as cliMain } from "../src/cli/main.js";
-import { PassThrough } from "node:stream";
 import { buildPrompt } from "../src/schema/prompt.js";
 import { prepareText, splitWords } from "../src/text/words.js";
 import { mapCall } from "./helpers/callDsl.js";
+import { runCliInProcess } from "./helpers/runCli.js";
 import { checkpointDir, FIXTURES_DIR, goldenCheckpoints, listGoldenCases, readGoldenCase } from "./helpers/golden.js";
 import { compareCase, type CaseAccuracy } from "./helpers/int8Accuracy.js";
 import { randFloats as rand, signedRng as rng } from "./helpers/prng.js";
@@ -334,16 +333,7 @@ describe("int8 checkpoints", () => {
 });
 
 describe("gliner2 quantize (CLI, in process)", () => {
-  async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = "";
-    let err = "";
-    stdout.on("data", (d) => (out += d));
-    stderr.on("data", (d) => (err += d));
-    const code = await cliMain(argv, { stdin: new PassThrough(), stdout, stderr, env: {} });
-    return { code, stdout: out, stderr: err };
-  }
+  const cli = runCliInProcess;
   const dest = join(work, "cli-int8");
 
   it("writes an int8 checkpoint that `extract --model` uses, same result as --quantize int8 on the float one", async () => {

@@ -59,3 +59,17 @@ export function runProcess(cmd: string, args: readonly string[], opts: RunOption
 export function runCli(cliPath: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return runProcess(process.execPath, [cliPath, ...args], { ...opts, env: { GLINER2_MODEL: "", ...opts.env } });
 }
+
+/** Run the gliner2 CLI's `main` in this process (empty stdin and environment), collecting its output. */
+export async function runCliInProcess(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { PassThrough } = await import("node:stream");
+  const { main } = await import("../../src/cli/main.js");
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (d) => (out += d));
+  stderr.on("data", (d) => (err += d));
+  const code = await main(argv, { stdin: new PassThrough(), stdout, stderr, env: {} });
+  return { code, stdout: out, stderr: err };
+}
