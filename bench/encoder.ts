@@ -4,11 +4,13 @@
  * to disk, run at 64/128/256/512 tokens, batch 1.
  *
  * Two parts, each measured in this one run (the machine may be shared: compare ratios, not absolute figures):
- *  1. kernels, one thread, 128×768·768×3072 and neighbours: the plain-TS kernel, the WebAssembly kernels (plain
+ *  1. kernels, one thread, 128×768·768×3072 and neighbours: the plain-TS reference kernel and issue 7's
+ *     float64-summing plain-TS kernel (js-f64, the baseline of the speed-up ratios), the WebAssembly kernels (plain
  *     SIMD, relaxed SIMD) and onnxruntime-web's MatMul (its WebAssembly SIMD build), interleaved best-of bursts;
  *     and the int8 kernels (the plain-TS reference and the WebAssembly one, quantization of the activations
  *     included; GOP/s);
- *  2. the whole encoder: js vs wasm vs wasm-relaxed vs wasm-int8 (`quantize: "int8"`'s plan), 1 and 2 threads;
+ *  2. the whole encoder: js (reference) and js-f64 vs wasm vs wasm-relaxed vs wasm-int8 (`quantize: "int8"`'s
+ *     plan), 1 and 2 threads;
  *  3. encoder vs onnxruntime-web, same run: the same weights as a hand-written ONNX graph of the whole encoder
  *     (bench/peers/onnxEncoder.ts; test/onnxPeer.test.ts proves it computes what ours does) in onnxruntime-web
  *     at 1 and 2 threads against ours (wasm / wasm-relaxed / wasm-int8) at 1 and 2 threads, interleaved.
@@ -35,6 +37,7 @@ import { ortEncoderComparison, type OursConfig } from "./peers/ortEncoderSection
 // Before the kernels are first compiled (they are, lazily, on first use). Node 22+ has it on and no such flag.
 if (process.versions.node.startsWith("20.")) v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { writeSafetensors } from "./safetensorsWriter.js";
+import { linearPanelsF64 } from "./shared/f64Kernel.js";
 import { ENCODER_CONFIG, filler, randomTensors, SHAPE as BASE_SHAPE } from "./shared/baseCheckpoint.js";
 
 const SHAPE = BASE_SHAPE;
@@ -108,7 +111,7 @@ async function kernelComparison(): Promise<void> {
   const wasmKinds: ActiveBackend[] = info.simd ? ["wasm", ...(info.relaxedSimd ? (["wasm-relaxed"] as const) : [])] : [];
   const shapes = [[128, 768, 3072], [128, 768, 768], [128, 3072, 768], [512, 768, 3072]];
   const int8Kinds = info.simd ? ["js-int8", "wasm-int8"] : ["js-int8"];
-  const rows: string[][] = [["M×K×N", "js", ...wasmKinds, ...int8Kinds, "onnxruntime-web", ...wasmKinds.map((k) => `${k}/ort`), ...wasmKinds.map((k) => `${k}/js`), ...(info.simd ? ["wasm-int8/ort", "wasm-int8/wasm", "wasm-int8/js-int8"] : [])]];
+  const rows: string[][] = [["M×K×N", "js", "js-f64", ...wasmKinds, ...int8Kinds, "onnxruntime-web", ...wasmKinds.map((k) => `${k}/ort`), ...wasmKinds.map((k) => `${k}/js-f64`), ...(info.simd ? ["wasm-int8/ort", "wasm-int8/wasm", "wasm-int8/js-int8"] : [])]];
   let ortVersion = "";
   // This CPU's WebAssembly SIMD ceiling (bench/simdPeak.ts), and each kernel's share of it.
   const peak = info.simd ? simdPeak() : null;
@@ -124,6 +127,7 @@ async function kernelComparison(): Promise<void> {
     setBackend("js");
     const jsLayer = packLinear(w, N, K);
     runs.push({ name: "js", run: () => (setBackend("js"), linear(x, M, jsLayer, out)) });
+    runs.push({ name: "js-f64", run: () => linearPanelsF64(x, M, K, N, jsLayer.packed, null, out, 0, Math.ceil(N / PANEL)) });
     for (const kind of wasmKinds) {
       setBackend(kind);
       const layer = packLinear(w, N, K);
@@ -161,16 +165,18 @@ async function kernelComparison(): Promise<void> {
     rows.push([
       `${M}×${K}×${N}`,
       f(gf("js")),
+      f(gf("js-f64")),
       ...wasmKinds.map((k) => f(gf(k))),
       ...int8Kinds.map((k) => f(gf(k))),
       f(gf("onnxruntime-web")),
       ...wasmKinds.map((k) => `${f(gf(k) / gf("onnxruntime-web"))}×`),
-      ...wasmKinds.map((k) => `${f(gf(k) / gf("js"))}×`),
+      ...wasmKinds.map((k) => `${f(gf(k) / gf("js-f64"))}×`),
       ...(info.simd ? [`${f(gf("wasm-int8") / gf("onnxruntime-web"))}×`, `${f(gf("wasm-int8") / gf("wasm"))}×`, `${f(gf("wasm-int8") / gf("js-int8"))}×`] : []),
     ]);
   }
   setBackend("auto");
   console.log(`Kernels, one thread, GFLOP/s (GOP/s for int8, quantizing the activations included) by CPU time (best of interleaved bursts)${ortVersion ? `; onnxruntime-web ${ortVersion} MatMul, 1 thread` : "; onnxruntime-web not installed"}`);
+  console.log("js = the reference kernel (float32 arithmetic, the WebAssembly kernels' bits); js-f64 = the plain-TS kernel issue 7 measured (float64 sums, bench/shared/f64Kernel.ts), the baseline of the …/js-f64 ratios");
   table(rows);
   if (peak) {
     console.log("\nWebAssembly SIMD ceiling, one thread, accumulator chains with no loads or stores (bench/simdPeak.ts):");
@@ -219,7 +225,11 @@ async function main(): Promise<void> {
   console.log("");
   if (ortOnly) return ortSection(st, config, encoders, Ls, rounds);
   // wasm-relaxed runs the weights packed for wasm (same layout).
-  const configs: { name: string; backend: ActiveBackend; threads: number; enc: string }[] = withJs ? [{ name: "js", backend: "js", threads: 1, enc: "js" }] : [];
+  // js-f64: the js forward with its linear layers on issue 7's float64-summing kernel (bench/shared/f64Kernel.ts),
+  // the plain-TS engine the issue measured; the "vs js-f64" ratios are against it.
+  const configs: { name: string; backend: ActiveBackend; threads: number; enc: string }[] = withJs
+    ? [{ name: "js", backend: "js", threads: 1, enc: "js" }, { name: "js-f64", backend: "js", threads: 1, enc: "js" }]
+    : [];
   if (info.simd) {
     for (const kind of ["wasm", ...(info.relaxedSimd ? ["wasm-relaxed"] : [])] as ActiveBackend[]) {
       configs.push({ name: kind, backend: kind, threads: 1, enc: "wasm" });
@@ -229,7 +239,7 @@ async function main(): Promise<void> {
     if (info.sharedMemory) configs.push({ name: "wasm-int8 2T", backend: "wasm", threads: 2, enc: "wasm-int8" });
   }
   const single = configs.filter((c) => c.threads === 1);
-  const rows: string[][] = [["tokens", ...configs.map((c) => `${c.name} ms`), ...single.map((c) => `${c.name} cpu ms`), "GFLOP/s (best, wall)", ...single.filter((c) => c.name !== "js").map((c) => `${c.name} vs js (cpu)`), ...configs.filter((c) => c.threads === 2).map((c) => `${c.name.replace(" 2T", "")} 2T/1T (wall)`), ...(info.simd ? ["int8/f32 wasm 1T (wall)", ...(info.sharedMemory ? ["int8/f32 wasm 2T (wall)"] : [])] : []), "peak RSS MiB"]];
+  const rows: string[][] = [["tokens", ...configs.map((c) => `${c.name} ms`), ...single.map((c) => `${c.name} cpu ms`), "GFLOP/s (best, wall)", ...single.filter((c) => !c.name.startsWith("js")).map((c) => `${c.name} vs js-f64 (cpu)`), ...configs.filter((c) => c.threads === 2).map((c) => `${c.name.replace(" 2T", "")} 2T/1T (wall)`), ...(info.simd ? ["int8/f32 wasm 1T (wall)", ...(info.sharedMemory ? ["int8/f32 wasm 2T (wall)"] : [])] : []), "peak RSS MiB"]];
   for (const L of Ls) {
     const relRows = Math.min(2 * SHAPE.buckets, 2 * L - 1);
     const ms = new Map<string, number>();
@@ -238,7 +248,9 @@ async function main(): Promise<void> {
       if (c.backend === "js" && L > 128) continue; // seconds per pass: measured where it finishes in reasonable time
       setBackend(c.backend);
       if (c.threads !== threadCount()) await startThreads(c.threads);
+      if (c.name === "js-f64") setLinearBackend(f64Linear);
       const t = timeEncode(encoders.get(c.enc)!, L, c.backend === "js" ? 1 : L <= 128 ? 5 : 3);
+      setLinearBackend(null);
       ms.set(c.name, t.wall);
       cpu.set(c.name, t.cpu);
       stopThreads();
@@ -251,7 +263,7 @@ async function main(): Promise<void> {
       ...configs.map((c) => f(c.name)),
       ...single.map((c) => (cpu.has(c.name) ? cpu.get(c.name)!.toFixed(0) : "-")),
       (flops(L, relRows) / best / 1e6).toFixed(1),
-      ...single.filter((c) => c.name !== "js").map((c) => ratio(cpu.get("js"), cpu.get(c.name))),
+      ...single.filter((c) => !c.name.startsWith("js")).map((c) => ratio(cpu.get("js-f64"), cpu.get(c.name))),
       ...configs.filter((c) => c.threads === 2).map((c) => ratio(ms.get(c.name.replace(" 2T", "")), ms.get(c.name))),
       ...(info.simd ? [ratio(ms.get("wasm-int8"), ms.get("wasm")), ...(info.sharedMemory ? [ratio(ms.get("wasm-int8 2T"), ms.get("wasm 2T"))] : [])] : []),
       (process.resourceUsage().maxRSS / 1024).toFixed(0),
@@ -262,6 +274,13 @@ async function main(): Promise<void> {
   table(rows);
   console.log("");
   await ortSection(st, config, encoders, Ls, rounds);
+}
+
+/** linear() on issue 7's float64-summing plain-TS kernel (float layers packed for the js backend). */
+function f64Linear(x: Float32Array, rows: number, layer: PackedLinear, out?: Float32Array): Float32Array {
+  const y = out ?? new Float32Array(rows * layer.outFeatures);
+  linearPanelsF64(x, rows, layer.inFeatures, layer.outFeatures, layer.packed, layer.bias, y, 0, Math.ceil(layer.outFeatures / PANEL));
+  return y;
 }
 
 /** Part 3: the whole encoder against onnxruntime-web's, same weights, same run. */

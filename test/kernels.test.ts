@@ -1,7 +1,11 @@
-/** Kernels against plain double-precision references on seeded random data, including sizes off the blocking. */
+/**
+ * Kernels against plain double-precision references on seeded random data, including sizes off the blocking, and
+ * the products against the reference arithmetic's plain statement (float32, blocks of 256 k's).
+ */
 import { describe, expect, it } from "vitest";
-import { erf, erfForGelu, geluErf, layerNorm, linear, matmul, matmulTransB, packLinear, softmaxRows, softmaxRowsMasked } from "../src/kernels/index.js";
+import { erf, erfForGelu, expf, geluErf, layerNorm, linear, matmul, matmulTransB, matmulTransBReference, packLinear, setBackend, softmaxRows, softmaxRowsMasked } from "../src/kernels/index.js";
 import { randFloats as rand, signedRng as rng } from "./helpers/prng.js";
+import { float32Sums } from "./helpers/float32Sums.js";
 
 
 function expectClose(actual: Float32Array, expected: Float64Array, tol: number): void {
@@ -68,6 +72,47 @@ describe("matmul / matmulTransB", () => {
       expectClose(matmulTransB(a, bt, M, K, N), refT, 1e-6);
     });
   }
+});
+
+describe("the reference arithmetic", () => {
+  // K past one and two blocks of 256, odd sizes: every product's float32 result is the plain statement's, bit
+  // for bit (a float64 accumulator, or one block over all K, fails this at once).
+  it("linear, matmulTransB and matmul sum float32 products in blocks of 256, onto the bias", () => {
+    setBackend("js");
+    try {
+      for (const [M, K, N] of [[1, 1, 1], [5, 7, 3], [6, 256, 9], [3, 257, 5], [9, 300, 6], [2, 520, 13], [4, 0, 3]]) {
+        const r = rng(M * 1009 + K * 13 + N);
+        const x = rand(M * K, r).map((v) => v * 8);
+        const w = rand(N * K, r);
+        const b = rand(N, r);
+        const wt = new Float32Array(K * N);
+        for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) wt[k * N + n] = w[n * K + k];
+        const want = float32Sums(x, M, w, N, K, null);
+        expect(linear(x, M, packLinear(w, N, K, b)), `linear ${M}×${K}×${N}`).toEqual(float32Sums(x, M, w, N, K, b));
+        expect(linear(x, M, packLinear(w, N, K)), `linear ${M}×${K}×${N}`).toEqual(want);
+        expect(matmulTransBReference(x, w, M, K, N), `A·Bᵀ ${M}×${K}×${N}`).toEqual(want);
+        expect(matmul(x, wt, M, K, N), `A·B ${M}×${K}×${N}`).toEqual(want);
+      }
+    } finally {
+      setBackend("auto");
+    }
+  });
+
+  it("expf is within 2 float32 ulps of exp on [−87, 88], exactly 0 below −87 and for NaN, and 1 at 0", () => {
+    const r = rng(7);
+    let worst = 0;
+    const xs = [-87, -86.99, -50, -1e-7, 0, 1e-7, 0.5, Math.LN2 / 2, 1, 10, 87.9, 88];
+    for (let i = 0; i < 200_000; i++) xs.push(Math.fround(-87 + 175 * (r() * 0.5 + 0.5)));
+    for (const x of xs) {
+      const want = Math.exp(Math.fround(x));
+      const ulp = 2 ** (Math.floor(Math.log2(want)) - 23);
+      worst = Math.max(worst, Math.abs(expf(Math.fround(x)) - want) / ulp);
+      expect(Math.fround(expf(Math.fround(x)))).toBe(expf(Math.fround(x))); // a float32 value
+    }
+    expect(worst).toBeLessThanOrEqual(2);
+    expect(expf(0)).toBe(1);
+    for (const x of [-87.01, -100, -Infinity, Number.NaN]) expect(expf(x)).toBe(0);
+  });
 });
 
 describe("layerNorm, gelu, softmax", () => {

@@ -2,17 +2,19 @@
  * The WebAssembly kernels held to the plain-TypeScript reference: linear layers on odd sizes (tails of rows,
  * partial tiles, with and without bias) for every variant this runtime offers (plain SIMD always; relaxed SIMD
  * when the engine has it — run `node --experimental-wasm-relaxed-simd` on Node 20), and the attention kernel
- * against the encoder's JS attention arithmetic.
+ * against the encoder's JS attention arithmetic. Plain SIMD performs the reference's float32 operations in the
+ * reference's order, so it must give the same bits; relaxed SIMD's fused multiply-add only close ones.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { backendInfo, firstNonFinite, firstNonFiniteReference, linear, linearPanels, matmul, matmulTransB, matmulTransBReference, packLinear, unpackLinear, setBackend, softmaxRowsMasked, type ActiveBackend } from "../src/kernels/index.js";
-import { buildKernelModule, PLAIN_SHAPE } from "../src/kernels/wasm/kernels.js";
+import { backendInfo, firstNonFinite, firstNonFiniteReference, linear, linearPanels, matmul, matmulTransB, matmulTransBReference, packLinear, unpackLinear, REFERENCE_BLOCK, setBackend, softmaxRowsMasked, type ActiveBackend } from "../src/kernels/index.js";
+import { buildKernelModule, PLAIN_SHAPE, RELAXED_SHAPE } from "../src/kernels/wasm/kernels.js";
 import { f32View, i32View, u8View, wasmAlloc, wasmRuntime } from "../src/kernels/wasm/runtime.js";
 import { activeVariant } from "../src/kernels/backend.js";
 import { startWasmPool, stopWasmPool, wasmPoolThreads } from "../src/kernels/wasm/pool.js";
 import { AttnParam, ATTN_PARAM_WORDS, attentionScratchBytes } from "../src/kernels/wasm/kernels.js";
 import { ioBlockRows } from "../src/kernels/wasm/linear.js";
 import { randFloats as rand, signedRng as rng } from "./helpers/prng.js";
+import { float32Sums } from "./helpers/float32Sums.js";
 
 
 /** Largest |a − b| / (1 + |b|). */
@@ -23,29 +25,7 @@ function relErr(a: Float32Array, b: Float32Array): number {
   return worst;
 }
 
-/**
- * What plain SIMD must compute exactly: for each block of PLAIN_SHAPE.kc k's, the float32 sum of its products in k
- * order from zero; the bias plus the first block's sum, then each further block's sum added in turn.
- */
-function float32Sums(x: Float32Array, M: number, w: Float32Array, N: number, K: number, b: Float32Array | null): Float32Array {
-  const f = Math.fround;
-  const kc = PLAIN_SHAPE.kc;
-  const y = new Float32Array(M * N);
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let acc = 0;
-      for (let c0 = 0; c0 === 0 || c0 < K; c0 += kc) {
-        let s = 0;
-        for (let k = c0; k < Math.min(c0 + kc, K); k++) s = f(s + f(x[m * K + k] * w[n * K + k]));
-        acc = c0 === 0 ? f(s + (b ? b[n] : 0)) : f(acc + s);
-      }
-      y[m * N + n] = acc;
-    }
-  }
-  return y;
-}
-
-/** The JS reference kernel on the same weights. */
+/** The JS reference kernel on the same weights (itself held to float32Sums below). */
 function reference(x: Float32Array, M: number, w: Float32Array, N: number, K: number, b: Float32Array | null): Float32Array {
   setBackend("js");
   const layer = packLinear(w, N, K, b);
@@ -69,6 +49,11 @@ describe("WebAssembly runtime", () => {
     expect(info.sharedMemory).toBe(true);
     // relaxed SIMD is optional; when present its probe decided fused or not
     if (!info.relaxedSimd) expect(info.fusedMultiplyAdd).toBe(false);
+  });
+
+  it("sums in the reference's blocks (the kernel's k depth is REFERENCE_BLOCK)", () => {
+    expect(PLAIN_SHAPE.kc).toBe(REFERENCE_BLOCK);
+    expect(RELAXED_SHAPE.kc).toBe(REFERENCE_BLOCK);
   });
 
   it("emits a module that validates, for shared and unshared memory", () => {
@@ -95,9 +80,10 @@ for (const variant of variants) {
               expect(layer.wasm).toBeDefined();
               const out = new Float32Array(M * N).fill(Number.NaN); // every value must be written
               expect(linear(x, M, layer, out)).toBe(out);
-              // float32 accumulation: error grows like √K next to the float64-summing reference
+              expect(ref).toEqual(float32Sums(x, M, w, N, K, bias));
+              // fused multiply-add rounds each product away: a difference growing like √K
               worst = Math.max(worst, relErr(out, ref) / Math.sqrt(K));
-              if (variant === "wasm") expect(out).toEqual(float32Sums(x, M, w, N, K, bias));
+              if (variant === "wasm") expect(out).toEqual(ref);
               // The lazily derived JS layout gives the reference back exactly.
               const js = new Float32Array(M * N);
               linearPanels(x, M, K, N, layer.packed, layer.bias, js, 0, Math.ceil(N / 4));
@@ -120,9 +106,10 @@ for (const variant of variants) {
         setBackend(variant);
         const out = new Float32Array(M * N).fill(Number.NaN);
         expect(matmulTransB(a, b, M, K, N, out)).toBe(out);
+        expect(ref).toEqual(float32Sums(a, M, b, N, K, null));
         expect(relErr(out, ref) / Math.sqrt(K)).toBeLessThan(1e-6);
-        // Large products run the WebAssembly kernel (float32 sums in k order); tiny ones the reference.
-        if (variant === "wasm") expect(out).toEqual(M * N * K >= 1 << 18 ? float32Sums(a, M, b, N, K, null) : ref);
+        // Large products run the WebAssembly kernel, tiny ones the reference: plain SIMD equals it either way.
+        if (variant === "wasm") expect(out).toEqual(ref);
       }
     });
 
@@ -243,7 +230,7 @@ describe("attention kernel", () => {
         // relative index by δ = i − j, clamped into [0, npos): a made-up but monotone bucketing
         const relIdx = Int32Array.from({ length: 2 * L - 1 }, (_, t) => Math.min(Math.max(Math.round((t - (L - 1)) / 2) + npos / 2, 0), npos - 1));
         const cMin = Math.min(...relIdx), cMax = Math.max(...relIdx);
-        const invScale = 1 / Math.sqrt(3 * d);
+        const invScale = Math.fround(1 / Math.sqrt(3 * d)); // a float32 parameter of the kernel
 
         // JS reference
         const ref = new Float32Array(rows * H);
@@ -323,9 +310,10 @@ describe("attention kernel", () => {
         const { runAttention } = await import("../src/kernels/wasm/pool.js");
         runAttention(v, params, batch * heads, scratch, scratchBytes);
         const ctx = f32View(ctxP, rows * H).slice();
-        // Padding rows (mask 0) are uniform over all columns in both.
-        expect(relErr(f32View(probsP, refProbs.length).slice(), refProbs)).toBeLessThan(1e-6);
-        expect(relErr(ctx, ref)).toBeLessThan(2e-6);
+        // The same float32 operations in the same order (products, softmax's exponentials and sums): the same
+        // bits. Padding rows (mask 0) are uniform over all columns in both.
+        expect(f32View(probsP, refProbs.length).slice()).toEqual(refProbs);
+        expect(ctx).toEqual(ref);
         stopWasmPool();
       });
     }

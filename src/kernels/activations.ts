@@ -129,16 +129,49 @@ export function softmaxRowsMasked(
       x.fill(1 / cols, o, o + cols);
       continue;
     }
-    let sum = 0;
+    // Four float32 partial sums (column c goes to c mod 4, masked columns add 0), added in double, as the
+    // WebAssembly kernel's four lanes do; normalised by the float32 reciprocal.
+    const f = Math.fround;
+    const part = [0, 0, 0, 0];
     for (let c = 0; c < cols; c++) {
-      const e = colMask[colOffset + c] ? Math.exp(x[o + c] - max) : 0;
+      const e = colMask[colOffset + c] ? expf(f(x[o + c] - max)) : 0;
       x[o + c] = e;
-      sum += e;
+      part[c & 3] = f(part[c & 3] + e);
     }
-    const inv = 1 / sum;
-    for (let c = 0; c < cols; c++) x[o + c] *= inv;
+    const inv = f(1 / (part[0] + part[1] + part[2] + part[3]));
+    for (let c = 0; c < cols; c++) x[o + c] = f(x[o + c] * inv);
   }
   return x;
+}
+
+const F32_LOG2E = Math.fround(Math.LOG2E);
+const LN2_HI = Math.fround(0.693359375);
+const LN2_LO = Math.fround(-2.12194440e-4);
+const EXP_POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].map(Math.fround);
+
+/** Round half to even (WebAssembly's `nearest`). */
+function roundEven(v: number): number {
+  const lo = Math.floor(v);
+  const d = v - lo;
+  return d < 0.5 ? lo : d > 0.5 ? lo + 1 : lo % 2 === 0 ? lo : lo + 1;
+}
+
+/**
+ * exp(x) of a float32 x in float32 arithmetic, every step rounded (Cephes' expf: x = n·ln2 + r with n an integer
+ * and |r| ≤ ln2/2, a degree-6 polynomial in r, times 2ⁿ): within ~2 float32 ulps of the true value; exactly 0
+ * below −87 (and for NaN). The attention softmax's exponential, written out so the WebAssembly kernel (expQuad in
+ * ./wasm/kernels.ts) computes the same operations and both give the same bits.
+ */
+export function expf(x: number): number {
+  if (!(x >= -87)) return 0;
+  const f = Math.fround;
+  x = Math.min(x, 88);
+  const n = roundEven(f(x * F32_LOG2E));
+  const r = f(f(x - f(n * LN2_HI)) - f(n * LN2_LO));
+  let p = EXP_POLY[0];
+  for (let i = 1; i < EXP_POLY.length; i++) p = f(f(p * r) + EXP_POLY[i]);
+  p = f(f(f(p * f(r * r)) + r) + 1);
+  return f(p * 2 ** n);
 }
 
 /** a += b elementwise (residual connections). */

@@ -8,7 +8,16 @@
  * Packed layout (PANEL = 4 output features per panel, zero-padded at the end):
  *   packed[(p·K + k)·PANEL + j] = W[p·PANEL + j, k]
  * so the inner loop over k reads one contiguous run of PANEL weights per step, and a 4-row × 4-column tile of the
- * output stays in 16 local accumulators (JS numbers, i.e. double precision, rounded to float32 on store).
+ * output stays in 16 local accumulators.
+ *
+ * The reference arithmetic, shared by every product here and by the WebAssembly kernels (./wasm/kernels.ts):
+ * float32 throughout, as PyTorch computes. An output starts from its bias (or 0); k runs in blocks of
+ * REFERENCE_BLOCK = 256 terms; each block is summed from zero in k order, every product and every partial sum
+ * rounded to float32 (`Math.fround`; rounding a double sum or product of two floats once to float32 gives exactly
+ * the float32 operation), and the block's sum is then added to the output. The block sums keep the float32 error
+ * growing with 256 + K/256 terms rather than K. Because the plain-SIMD kernel performs these same operations in
+ * this same order, its results equal this file's bit for bit, in every engine; relaxed SIMD's fused multiply-add
+ * skips the product's rounding, so its last bits differ.
  */
 
 import { isInt8, linearInt8 } from "./int8.js";
@@ -59,6 +68,9 @@ export interface LowRankDelta {
   readonly b: Float32Array;
   readonly scale: number;
 }
+
+/** Terms per block of the two-level float32 sums (see the top of this file). */
+export const REFERENCE_BLOCK = 256;
 
 let allocate: (n: number) => Float32Array = (n) => new Float32Array(n);
 
@@ -176,9 +188,9 @@ function linearBase(x: Float32Array, rows: number, layer: PackedLinear, out?: Fl
 }
 
 /**
- * The micro-kernel: output panels [p0, p1) of y[rows, N] = x[rows, K] · Wᵀ + b over the packed weights.
- * Self-contained (no references outside its body, PANEL = 4 written out) so a thread pool can run its source
- * on disjoint panel ranges of the same output.
+ * The micro-kernel: output panels [p0, p1) of y[rows, N] = x[rows, K] · Wᵀ + b over the packed weights, in the
+ * reference arithmetic (top of this file). Self-contained (no references outside its body, PANEL = 4 and the
+ * block depth written out) so a thread pool can run its source on disjoint panel ranges of the same output.
  */
 export function linearPanels(
   x: Float32Array,
@@ -191,19 +203,17 @@ export function linearPanels(
   p0: number,
   p1: number,
 ): void {
-  // Write up to 4 outputs (fewer in the last, partial panel), adding the bias.
-  const store4 = (o: number, n0: number, c0: number, c1: number, c2: number, c3: number): void => {
+  const KC = 256; // k block (REFERENCE_BLOCK)
+  const f = Math.fround;
+  // Add one block's sums to up to 4 outputs (fewer in the last, partial panel): onto the bias for the first
+  // block, else onto the running sums already in y.
+  const fold4 = (o: number, n0: number, first: boolean, c0: number, c1: number, c2: number, c3: number): void => {
     const left = N - n0;
-    if (bias) {
-      c0 += bias[n0];
-      if (left > 1) c1 += bias[n0 + 1];
-      if (left > 2) c2 += bias[n0 + 2];
-      if (left > 3) c3 += bias[n0 + 3];
-    }
-    y[o] = c0;
-    if (left > 1) y[o + 1] = c1;
-    if (left > 2) y[o + 2] = c2;
-    if (left > 3) y[o + 3] = c3;
+    const at = (j: number) => (first ? (bias ? bias[n0 + j] : 0) : y[o + j]);
+    y[o] = f(c0 + at(0));
+    if (left > 1) y[o + 1] = f(c1 + at(1));
+    if (left > 2) y[o + 2] = f(c2 + at(2));
+    if (left > 3) y[o + 3] = f(c3 + at(3));
   };
   let m = 0;
   // 4 rows at a time: each weight loaded once feeds 4 rows.
@@ -213,41 +223,52 @@ export function linearPanels(
     const x2 = x1 + K;
     const x3 = x2 + K;
     for (let pn = p0; pn < p1; pn++) {
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-      let wo = pn * K * 4;
-      for (let k = 0; k < K; k++, wo += 4) {
-        const w0 = p[wo], w1 = p[wo + 1], w2 = p[wo + 2], w3 = p[wo + 3];
-        let a = x[x0 + k];
-        c00 += a * w0; c01 += a * w1; c02 += a * w2; c03 += a * w3;
-        a = x[x1 + k];
-        c10 += a * w0; c11 += a * w1; c12 += a * w2; c13 += a * w3;
-        a = x[x2 + k];
-        c20 += a * w0; c21 += a * w1; c22 += a * w2; c23 += a * w3;
-        a = x[x3 + k];
-        c30 += a * w0; c31 += a * w1; c32 += a * w2; c33 += a * w3;
-      }
       const n0 = pn * 4;
-      store4(m * N + n0, n0, c00, c01, c02, c03);
-      store4((m + 1) * N + n0, n0, c10, c11, c12, c13);
-      store4((m + 2) * N + n0, n0, c20, c21, c22, c23);
-      store4((m + 3) * N + n0, n0, c30, c31, c32, c33);
+      let k0 = 0;
+      do {
+        const k1 = Math.min(K, k0 + KC);
+        let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+        let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+        let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+        let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+        let wo = (pn * K + k0) * 4;
+        for (let k = k0; k < k1; k++, wo += 4) {
+          const w0 = p[wo], w1 = p[wo + 1], w2 = p[wo + 2], w3 = p[wo + 3];
+          let a = x[x0 + k];
+          c00 = f(c00 + f(a * w0)); c01 = f(c01 + f(a * w1)); c02 = f(c02 + f(a * w2)); c03 = f(c03 + f(a * w3));
+          a = x[x1 + k];
+          c10 = f(c10 + f(a * w0)); c11 = f(c11 + f(a * w1)); c12 = f(c12 + f(a * w2)); c13 = f(c13 + f(a * w3));
+          a = x[x2 + k];
+          c20 = f(c20 + f(a * w0)); c21 = f(c21 + f(a * w1)); c22 = f(c22 + f(a * w2)); c23 = f(c23 + f(a * w3));
+          a = x[x3 + k];
+          c30 = f(c30 + f(a * w0)); c31 = f(c31 + f(a * w1)); c32 = f(c32 + f(a * w2)); c33 = f(c33 + f(a * w3));
+        }
+        const first = k0 === 0;
+        fold4(m * N + n0, n0, first, c00, c01, c02, c03);
+        fold4((m + 1) * N + n0, n0, first, c10, c11, c12, c13);
+        fold4((m + 2) * N + n0, n0, first, c20, c21, c22, c23);
+        fold4((m + 3) * N + n0, n0, first, c30, c31, c32, c33);
+        k0 += KC;
+      } while (k0 < K);
     }
   }
   // Remaining rows one at a time.
   for (; m < rows; m++) {
     const x0 = m * K;
     for (let pn = p0; pn < p1; pn++) {
-      let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-      let wo = pn * K * 4;
-      for (let k = 0; k < K; k++, wo += 4) {
-        const a = x[x0 + k];
-        c0 += a * p[wo]; c1 += a * p[wo + 1]; c2 += a * p[wo + 2]; c3 += a * p[wo + 3];
-      }
       const n0 = pn * 4;
-      store4(m * N + n0, n0, c0, c1, c2, c3);
+      let k0 = 0;
+      do {
+        const k1 = Math.min(K, k0 + KC);
+        let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        let wo = (pn * K + k0) * 4;
+        for (let k = k0; k < k1; k++, wo += 4) {
+          const a = x[x0 + k];
+          c0 = f(c0 + f(a * p[wo])); c1 = f(c1 + f(a * p[wo + 1])); c2 = f(c2 + f(a * p[wo + 2])); c3 = f(c3 + f(a * p[wo + 3]));
+        }
+        fold4(m * N + n0, n0, k0 === 0, c0, c1, c2, c3);
+        k0 += KC;
+      } while (k0 < K);
     }
   }
 }
@@ -270,44 +291,70 @@ export function matmulTransB(a: Float32Array, b: Float32Array, M: number, K: num
   return matmulTransBReference(a, b, M, K, N, out);
 }
 
-/** The plain-TS C = A·Bᵀ: four columns of C per pass over A's row, sums in double precision. */
+/** The plain-TS C = A·Bᵀ in the reference arithmetic: four columns of C per pass over a block of A's row. */
 export function matmulTransBReference(a: Float32Array, b: Float32Array, M: number, K: number, N: number, out?: Float32Array): Float32Array {
   const c = out ?? new Float32Array(M * N);
+  const f = Math.fround;
   for (let m = 0; m < M; m++) {
     const ao = m * K;
+    const co = m * N;
     let n = 0;
     for (; n + 4 <= N; n += 4) {
       const b0 = n * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (let k = 0; k < K; k++) {
-        const av = a[ao + k];
-        s0 += av * b[b0 + k]; s1 += av * b[b1 + k]; s2 += av * b[b2 + k]; s3 += av * b[b3 + k];
-      }
-      const co = m * N + n;
-      c[co] = s0; c[co + 1] = s1; c[co + 2] = s2; c[co + 3] = s3;
+      let t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+      let k0 = 0;
+      do {
+        const k1 = Math.min(K, k0 + REFERENCE_BLOCK);
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (let k = k0; k < k1; k++) {
+          const av = a[ao + k];
+          s0 = f(s0 + f(av * b[b0 + k])); s1 = f(s1 + f(av * b[b1 + k])); s2 = f(s2 + f(av * b[b2 + k])); s3 = f(s3 + f(av * b[b3 + k]));
+        }
+        t0 = f(s0 + t0); t1 = f(s1 + t1); t2 = f(s2 + t2); t3 = f(s3 + t3);
+        k0 += REFERENCE_BLOCK;
+      } while (k0 < K);
+      c[co + n] = t0; c[co + n + 1] = t1; c[co + n + 2] = t2; c[co + n + 3] = t3;
     }
     for (; n < N; n++) {
-      let s = 0;
       const bo = n * K;
-      for (let k = 0; k < K; k++) s += a[ao + k] * b[bo + k];
-      c[m * N + n] = s;
+      let t = 0;
+      let k0 = 0;
+      do {
+        const k1 = Math.min(K, k0 + REFERENCE_BLOCK);
+        let s = 0;
+        for (let k = k0; k < k1; k++) s = f(s + f(a[ao + k] * b[bo + k]));
+        t = f(s + t);
+        k0 += REFERENCE_BLOCK;
+      } while (k0 < K);
+      c[co + n] = t;
     }
   }
   return c;
 }
 
-/** C[M, N] = A[M, K] · B[K, N] (e.g. attention probabilities · V). */
+/**
+ * C[M, N] = A[M, K] · B[K, N] (e.g. attention probabilities · V), in the reference arithmetic: B is read row by
+ * row (contiguous), one block of k at a time summed into a row of block sums, then added to C's row.
+ */
 export function matmul(a: Float32Array, b: Float32Array, M: number, K: number, N: number, out?: Float32Array): Float32Array {
   const c = out ?? new Float32Array(M * N);
   c.fill(0, 0, M * N);
+  const f = Math.fround;
+  const block = new Float32Array(N); // a Float32Array element store rounds to float32
   for (let m = 0; m < M; m++) {
     const co = m * N;
-    for (let k = 0; k < K; k++) {
-      const av = a[m * K + k];
-      if (av === 0) continue;
-      const bo = k * N;
-      for (let n = 0; n < N; n++) c[co + n] += av * b[bo + n];
-    }
+    let k0 = 0;
+    do {
+      const k1 = Math.min(K, k0 + REFERENCE_BLOCK);
+      block.fill(0);
+      for (let k = k0; k < k1; k++) {
+        const av = a[m * K + k];
+        const bo = k * N;
+        for (let n = 0; n < N; n++) block[n] += f(av * b[bo + n]);
+      }
+      for (let n = 0; n < N; n++) c[co + n] += block[n];
+      k0 += REFERENCE_BLOCK;
+    } while (k0 < K);
   }
   return c;
 }

@@ -331,7 +331,8 @@ export function encode(
   }
   const nc = cMax - cMin + 1; // only these relative-embedding rows can be reached at this length
   const scaleFactor = 1 + (cfg.c2p ? 1 : 0) + (cfg.p2c ? 1 : 0);
-  const invScale = 1 / Math.sqrt(d * scaleFactor);
+  // float32, as the WebAssembly kernel receives it (and as PyTorch holds its scale)
+  const invScale = Math.fround(1 / Math.sqrt(d * scaleFactor));
 
   // Scratch buffers reused across layers and heads.
   const ctx = new Float32Array(rows * H);

@@ -3,8 +3,9 @@
  * (one arena, reused between calls), linear layers write straight into their destinations (Q, K and V side by
  * side in one `[rows, 3H]` buffer), and attention — Q·Kᵀ, both relative-position products, bias, masked softmax,
  * P·V — runs per (batch, head) unit in one kernel call, split over threads when a pool runs; GELU runs on each
- * thread's own output columns right after the intermediate layer, residual add + layer norm by rows. Same
- * arithmetic as ./deberta.ts except that the products sum in float32 (the element-wise kernels match bit for bit).
+ * thread's own output columns right after the intermediate layer, residual add + layer norm by rows. The same
+ * arithmetic as ./deberta.ts operation for operation (float32 products summed in the reference's order, the same
+ * softmax, GELU and layer norm), so the hidden states are the js forward's bits.
  */
 import { activeVariant } from "../kernels/backend.js";
 import { quantizeRows16 } from "../kernels/index.js";

@@ -35,8 +35,9 @@ export interface KernelShape {
   readonly fma: boolean;
   /**
    * Depth of one pass over k (cache blocking): x's [rows, kc] slice stays in L2 while every tile uses it and a
-   * tile's [kc, 16] weights stay in L1 across rows; later passes resume from the partial sums in y. The sums
-   * are the same float32 operations in the same order as one pass over all of K.
+   * tile's [kc, 16] weights stay in L1 across rows; each pass sums its block from zero and adds that onto the
+   * bias or the partial sums in y. Equal to the reference's REFERENCE_BLOCK (../matmul.ts), whose two-level sums
+   * it reproduces (a test checks both).
    */
   readonly kc: number;
   /** Rows per block (the outermost loop), so the [rows, kc] slice of x stays small whatever M and K. */
@@ -258,9 +259,9 @@ function packColsKernel(): Code {
  * One head's scores (row stride lds) → probabilities, in place:
  *   s[i, j] = s[i, j]·invScale + (c2p[i, c] + p2c[j, c])·invScale,  c = relIdx[i − j + L − 1]
  * then softmax over the columns j with mask[j] ≠ 0; rows with mask[i] = 0 (or no real column) become uniform.
- * The scores are formed in f64 like the JS reference; the exponentials, their sum and the normalisation run on
- * float32 SIMD lanes (probabilities within ~1e-7 of the reference's). relOut (0 = none) receives the bias term,
- * row stride L.
+ * The scores are formed in f64 and the softmax runs on float32 SIMD lanes, operation for operation as the
+ * reference's `softmaxRowsMasked` (../activations.ts: its `expf`, four partial sums, the float32 reciprocal), so
+ * the probabilities are the reference's bits. relOut (0 = none) receives the bias term, row stride L.
  * Params: scores, lds, L, c2p, p2c, ldc, relIdx, invScale (f32), flags (1 = c2p, 2 = p2c), relOut, mask.
  */
 function scoreRowsKernel(): Code {
@@ -410,7 +411,8 @@ const f32x4 = (c: Code, k: number) => c.simd(Simd.v128Const).op(...new Uint8Arra
 
 /**
  * e = exp(x) on four float32 lanes (Cephes' expf: x = n·ln2 + r, degree-6 polynomial, 2ⁿ from exponent bits),
- * within ~2 float32 ulps; lanes below −87 (including −∞) give exactly 0.
+ * within ~2 float32 ulps; lanes below −87 (including −∞) give exactly 0. The same operations as the reference's
+ * `expf` (../activations.ts), so the same bits.
  */
 function expQuad(c: Code, x: number, e: number, t: number, n: number): void {
   // keep = x ≥ −87 (all ones), then clamp x into the polynomial's range
