@@ -44,8 +44,8 @@ export interface KernelShape {
   readonly mb: number;
 }
 
-export const PLAIN_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: false, kc: 256, mb: 64 };
-export const RELAXED_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: true, kc: 256, mb: 64 };
+export const PLAIN_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: false, kc: 256, mb: 128 };
+export const RELAXED_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: true, kc: 256, mb: 128 };
 
 /** Panel width of the packed weights (floats). */
 export const WASM_PANEL = 16;
