@@ -5,7 +5,7 @@
  * same numbers with the wasm int8 kernel as with the reference kernel.
  */
 import { readFileSync } from "node:fs";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { GLiNER2 } from "../src/gliner2.js";
 import { runBatch } from "../src/engine.js";
 import {
@@ -310,5 +310,25 @@ describe("the int8 kernel's layout", () => {
     if (process.versions.node.startsWith("20.")) expect(rt.int8Quads).toBe(false);
     if (process.versions.node.startsWith("24.") && forced !== "pairs") expect(rt.int8Quads).toBe(true);
     console.log(`node ${process.version} (V8 ${process.versions.v8}): int8 kernel ${rt.int8Quads ? "quads (relaxed dot)" : "pairs (i16 dot)"}`);
+  });
+
+  it("says so once when $GLINER2_INT8_KERNEL holds something else, and still starts the kernels", async () => {
+    const saved = process.env.GLINER2_INT8_KERNEL;
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    process.env.GLINER2_INT8_KERNEL = 'quad"s\n';
+    try {
+      vi.resetModules(); // a fresh runtime module reads the variable again
+      const fresh = await import("../src/kernels/wasm/runtime.js");
+      const rt = fresh.wasmRuntime();
+      expect(rt).not.toBeNull();
+      fresh.wasmRuntime();
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toContain('is "quad\\"s\\n", not "pairs" or "quads"'); // the value JSON-escaped
+    } finally {
+      warn.mockRestore();
+      if (saved === undefined) delete process.env.GLINER2_INT8_KERNEL;
+      else process.env.GLINER2_INT8_KERNEL = saved;
+      vi.resetModules();
+    }
   });
 });

@@ -140,6 +140,10 @@ function chooseInt8Quads(): boolean {
   const env = g.process;
   // Guarded: Deno without --allow-env throws on reading the environment (no override then).
   const forced = envVar("GLINER2_INT8_KERNEL");
+  if (forced !== undefined && forced !== "pairs" && forced !== "quads") {
+    // A typo must not pass for a choice; the kernels still start (throwing here would read as "no SIMD").
+    console.warn(`gliner2: $GLINER2_INT8_KERNEL is ${JSON.stringify(forced.slice(0, 64))}, not "pairs" or "quads": ignored, the int8 kernel is chosen as if it were unset`);
+  }
   if (forced === "pairs") return false;
   try {
     const bytes = dotProbe();
