@@ -39,18 +39,21 @@ const MB = 32;
 /**
  * Per row: amax = max |x| (NaN/∞ propagate), s = f32(amax / 127), inv = f32(1 / s) (f32 division equals the
  * reference's fround(f64 division): double rounding is harmless for a quotient), q = clamp(nearest(f32(x·inv)))
- * with ties to even (`f32x4.nearest`), exactly the reference's roundHalfEven on the same float32 product. A
- * non-finite row gets s = NaN and zeros; a row whose inverse scale is not finite (zero, or s < 2⁻¹²⁸) zeros.
+ * with ties to even, exactly the reference's roundHalfEven on the same float32 product. A non-finite row gets
+ * s = NaN and zeros; a row whose inverse scale is not finite (zero, or s < 2⁻¹²⁸) zeros.
+ * Four lanes at a time with single-instruction operations (WebAssembly's float min/max take ~8 x64 instructions
+ * each, for NaN and signed-zero rules that do not matter here): the largest |x| as the largest bit pattern of
+ * x with its sign cleared (integer order = float order for non-negative floats, and NaN/∞ patterns sort above
+ * every finite one); rounding by adding 1.5·2²³, which leaves nearest(p) with ties to even in the low mantissa
+ * bits (exact for |p| < 2²², and |p| ≤ 127·(1 + 2⁻²³) here), read back as an integer and clamped as one.
  */
 export function quantRowsKernel(quads = false): Code {
   const c = new Code([I32, I32, I32, I32, I32, I32, I32]);
   const [x, ldx, rows, K, Kp, q, sx] = [0, 1, 2, 3, 4, 5, 6];
   const m = c.local(I32), k = c.local(I32), xp = c.local(I32), qp = c.local(I32);
   const amax = c.local(F32), s = c.local(F32), inv = c.local(F32), K4 = c.local(I32);
-  const av = c.local(V128), invv = c.local(V128), lim = c.local(V128), nlim = c.local(V128), tv = c.local(V128);
+  const av = c.local(V128), invv = c.local(V128), tv = c.local(V128);
   const ZERO16 = new Array(16).fill(0);
-  c.f32(127).simd(Simd.f32x4Splat).set(lim);
-  c.f32(-127).simd(Simd.f32x4Splat).set(nlim);
   const qAddr = () => c.get(qp).get(k).i32(1).op(Op.i32Shl).op(Op.i32Add);
   // quads: byte of k's h in its row, qp + (k >> 2)·8 + (k & 3); its l is 4 bytes further
   const hAddr = () => c.get(qp).get(k).i32(2).op(Op.i32ShrU).i32(3).op(Op.i32Shl).op(Op.i32Add).get(k).i32(3).op(Op.i32And).op(Op.i32Add);
@@ -69,8 +72,12 @@ export function quantRowsKernel(quads = false): Code {
       }
     });
   const zero4 = c.local(V128), v127 = c.local(V128), qi = c.local(I32);
+  const absMask = c.local(V128), magic = c.local(V128), vm127 = c.local(V128);
   c.simd(Simd.v128Const).op(...ZERO16).set(zero4);
   c.i32(127).simd(Simd.i32x4Splat).set(v127);
+  c.i32(-127).simd(Simd.i32x4Splat).set(vm127);
+  c.i32(0x7fffffff).simd(Simd.i32x4Splat).set(absMask);
+  c.f32(12582912).simd(Simd.f32x4Splat).set(magic); // 1.5·2²³, bits 0x4B400000
   c.for(m, 0, L(rows), 1, () => {
     c.get(m).get(ldx).op(Op.i32Mul).i32(2).op(Op.i32Shl).get(x).op(Op.i32Add).set(xp);
     c.get(m).get(Kp).op(Op.i32Mul).i32(1).op(Op.i32Shl).get(q).op(Op.i32Add).set(qp);
@@ -80,7 +87,7 @@ export function quantRowsKernel(quads = false): Code {
     c.for(k, 0, L(K4), 4, () => {
       c.get(av);
       c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2);
-      c.simd(Simd.f32x4Abs).simd(Simd.f32x4Max).set(av);
+      c.get(absMask).simd(Simd.v128And).simd(Simd.i32x4MaxS).set(av);
     });
     c.get(av).simd(Simd.f32x4ExtractLane).op(0);
     for (let lane = 1; lane < 4; lane++) c.get(av).simd(Simd.f32x4ExtractLane).op(lane).op(Op.f32Max);
@@ -104,8 +111,8 @@ export function quantRowsKernel(quads = false): Code {
         c.for(k, 0, L(K4), 4, () => {
           qAddr();
           c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2);
-          c.get(invv).simd(Simd.f32x4Mul).simd(Simd.f32x4Nearest);
-          c.get(lim).simd(Simd.f32x4Min).get(nlim).simd(Simd.f32x4Max).simd(Simd.i32x4TruncSatF32x4S);
+          c.get(invv).simd(Simd.f32x4Mul).get(magic).simd(Simd.f32x4Add).get(magic).simd(Simd.i32x4Sub);
+          c.get(v127).simd(Simd.i32x4MinS).get(vm127).simd(Simd.i32x4MaxS);
           if (quads) {
             // h = min(q, 0) + 127, l = max(q, 0) (q + 127 = h + l, both in [0, 127]); bytes h0…h3 l0…l3 at qp + 2k
             c.set(tv);
