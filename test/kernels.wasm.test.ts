@@ -321,12 +321,14 @@ describe("attention kernel", () => {
 });
 
 describe("element-wise kernels match the TypeScript reference bit for bit", () => {
-  it("GELU (both signs, past the erf clamp, odd column ranges) on a column range", async () => {
+  it("GELU (both signs, past the erf clamp, ±0, ±∞, NaN, odd column ranges) on a column range", async () => {
     const { geluErf } = await import("../src/kernels/index.js");
     const v = wasmRuntime()!.plain;
     const rows = 3, cols = 700;
     const r = rng(11);
     const data = Float32Array.from({ length: rows * cols }, (_, i) => (i % 7 === 0 ? r() * 12 : i % 3 === 0 ? r() * 0.6 : r() * 5));
+    // specials in both lanes of a pair and in each pair of a quad (the kernel's clamp must keep NaN, as Math.max does)
+    [NaN, Infinity, -Infinity, 0, -0, 1e30, -1e30, NaN].forEach((x, j) => (data[cols + 9 + j] = x));
     const p = wasmAlloc(data.length * 4);
     f32View(p, data.length).set(data);
     v.exports.gelu(p, cols, rows, 5, 650);

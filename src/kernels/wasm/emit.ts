@@ -55,7 +55,7 @@ export const Simd = {
   f32x4Ge: 0x46, v128And: 0x4e, f32x4Nearest: 0x6a, i32x4Shl: 0xab, i32x4Add: 0xae, i32x4TruncSatF32x4S: 0xf8,
   i32x4DotI16x8S: 0xba,
   i8x16Shuffle: 0x0d, f64x2Splat: 0x14, v128Store64Lane: 0x5b, f64x2PromoteLowF32x4: 0x5f, i16x8NarrowI32x4S: 0x85,
-  f64x2Nearest: 0x94, f32x4Abs: 0xe0, f64x2Div: 0xf3, f64x2Min: 0xf4, f64x2Max: 0xf5, i32x4TruncSatF64x2SZero: 0xfc,
+  f64x2Nearest: 0x94, f32x4Abs: 0xe0, f64x2Div: 0xf3, f64x2Min: 0xf4, f64x2Max: 0xf5, f64x2Pmin: 0xf6, f64x2Pmax: 0xf7, i32x4TruncSatF64x2SZero: 0xfc,
   f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Min: 0xe8, f32x4Max: 0xe9,
   f32x4Eq: 0x41, i32x4AllTrue: 0xa3, v128Load32Zero: 0x5c, v128Load64Zero: 0x5d, v128Store32Lane: 0x5a, f32x4DemoteF64x2Zero: 0x5e,
   f64x2Add: 0xf0, f64x2Mul: 0xf2, v128Load16x4S: 0x03, f32x4ConvertI32x4S: 0xfa,
