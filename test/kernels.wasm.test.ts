@@ -338,11 +338,11 @@ describe("element-wise kernels match the TypeScript reference bit for bit", () =
     expect(got).toEqual(want);
   });
 
-  it("residual add + layer norm, with and without the residual, on a row range", async () => {
+  it.each([37, 38, 39, 40, 768])("residual add + layer norm, with and without the residual, on a row range (dim %i)", async (dim) => {
     const { addInPlace, layerNorm } = await import("../src/kernels/index.js");
     const v = wasmRuntime()!.plain;
-    const rows = 6, dim = 37;
-    const r = rng(12);
+    const rows = 6;
+    const r = rng(12 + dim);
     const a = rand(rows * dim, r), b = rand(rows * dim, r), gamma = rand(dim, r), beta = rand(dim, r);
     const take = (x: Float32Array) => {
       const p = wasmAlloc(x.length * 4);

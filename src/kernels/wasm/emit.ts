@@ -58,7 +58,7 @@ export const Simd = {
   f64x2Nearest: 0x94, f32x4Abs: 0xe0, f64x2Div: 0xf3, f64x2Min: 0xf4, f64x2Max: 0xf5, f64x2Pmin: 0xf6, f64x2Pmax: 0xf7, i32x4TruncSatF64x2SZero: 0xfc,
   f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Min: 0xe8, f32x4Max: 0xe9,
   f32x4Eq: 0x41, i32x4AllTrue: 0xa3, v128Load32Zero: 0x5c, v128Load64Zero: 0x5d, v128Store32Lane: 0x5a, f32x4DemoteF64x2Zero: 0x5e,
-  f64x2Add: 0xf0, f64x2Mul: 0xf2, v128Load16x4S: 0x03, f32x4ConvertI32x4S: 0xfa,
+  f64x2Add: 0xf0, f64x2Sub: 0xf1, f64x2Mul: 0xf2, f64x2ExtractLane: 0x21, v128Load16x4S: 0x03, f32x4ConvertI32x4S: 0xfa,
   i32x4MinS: 0xb6, i32x4MaxS: 0xb8, i8x16NarrowI16x8U: 0x66, i32x4Sub: 0xb1,
   /** Relaxed SIMD: a·b + c, fused or not at the engine's choice. */
   f32x4RelaxedMadd: 0x105,
