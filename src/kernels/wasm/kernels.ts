@@ -503,19 +503,52 @@ function attnHeadKernel(shape: KernelShape, f: { linear: number; packRows: numbe
   tiles(() => c.get(npos));
   c.tee(nPanels).set(i);
   c.get(i).get(tb).get(i).get(tb).op(Op.i32LtS).op(Op.select).set(tb);
-  const relProduct = (x: number, w: number, out: number) => {
-    c.get(x).get(ldqkv).get(Ln).get(d);
+  // The relative products, c2p[i, c] = q_i·pk_c and p2c[j, c] = k_j·pq_c, are read only at c = relIdx(i − j):
+  // for a block of rows, between relIdx at the block's smallest and largest δ (relIdx is monotone in δ). So each
+  // block of REL_ROWS rows computes only the column tiles of that band — at 128 tokens ~60 % of the full
+  // [L, ldc] product; far from the diagonal the log buckets compress, and long texts save less.
+  const REL_ROWS = 16;
+  const wEff = c.local(I32), i0 = c.local(I32), nb = c.local(I32), b0 = c.local(I32), b1 = c.local(I32);
+  const relAt = (idx: () => void) => {
+    c.get(relIdx);
+    idx();
+    c.i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2);
+  };
+  const relProduct = (x: number, w: number, out: number, isC2p: boolean) => {
     // int16 tables: panels [ta, tb) dequantized into deq, addressed as if deq held panel 0 (i32 arithmetic wraps)
     c.get(flags).i32(ATTN_INT16_TABLES).op(Op.i32And).op(Op.if, I32);
     c.get(w).get(d).get(nPanels).get(ta).get(tb).get(deq).op(Op.call).u(f.dequant);
     c.get(deq).get(ta).get(d).op(Op.i32Mul).i32(6).op(Op.i32Shl).op(Op.i32Sub);
     c.op(Op.else).get(w).op(Op.end);
-    c.i32(0);
-    c.get(out).get(cBase).i32(2).op(Op.i32Shl).op(Op.i32Sub);
-    c.get(ldc).get(npos).get(ta).get(tb).op(Op.call).u(f.linear);
+    c.set(wEff);
+    c.for(i0, 0, L(Ln), REL_ROWS, () => {
+      // nb = min(REL_ROWS, L − i0)
+      c.get(Ln).get(i0).op(Op.i32Sub).set(nb);
+      c.i32(REL_ROWS).get(nb).get(nb).i32(REL_ROWS).op(Op.i32GtS).op(Op.select).set(nb);
+      // band of relIdx values (relative to cBase): c2p rows i use indices [i, i + L − 1], p2c rows j [L − 1 − j, 2L − 2 − j]
+      if (isC2p) {
+        relAt(() => c.get(i0));
+        c.set(b0);
+        relAt(() => c.get(i0).get(nb).op(Op.i32Add).get(Ln).op(Op.i32Add).i32(2).op(Op.i32Sub));
+        c.set(b1);
+      } else {
+        relAt(() => c.get(Ln).get(i0).op(Op.i32Sub).get(nb).op(Op.i32Sub));
+        c.set(b0);
+        relAt(() => c.get(Ln).i32(1).op(Op.i32Shl).i32(2).op(Op.i32Sub).get(i0).op(Op.i32Sub));
+        c.set(b1);
+      }
+      // tiles [(cBase + b0) / TW, (cBase + b1) / TW + 1), within [ta, tb)
+      c.get(cBase).get(b0).op(Op.i32Add).i32(TW).op(0x6d).set(b0);
+      c.get(cBase).get(b1).op(Op.i32Add).i32(TW).op(0x6d).i32(1).op(Op.i32Add).set(b1);
+      c.get(b1).get(tb).get(b1).get(tb).op(Op.i32LtS).op(Op.select).set(b1);
+      c.get(x).get(i0).get(ldqkv).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).get(ldqkv).get(nb).get(d);
+      c.get(wEff).i32(0);
+      c.get(out).get(i0).get(ldc).op(Op.i32Mul).get(cBase).op(Op.i32Sub).i32(2).op(Op.i32Shl).op(Op.i32Add);
+      c.get(ldc).get(npos).get(b0).get(b1).op(Op.call).u(f.linear);
+    });
   };
-  c.get(flags).i32(1).op(Op.i32And).ifElse(() => relProduct(q, pk, c2p));
-  c.get(flags).i32(2).op(Op.i32And).ifElse(() => relProduct(k, pq, p2c));
+  c.get(flags).i32(1).op(Op.i32And).ifElse(() => relProduct(q, pk, c2p, true));
+  c.get(flags).i32(2).op(Op.i32And).ifElse(() => relProduct(k, pq, p2c, false));
   c.get(sc).get(Lp).get(Ln).get(c2p).get(p2c).get(ldc).get(relIdx).get(invScale).get(flags).i32(3).op(Op.i32And).get(relOut).get(mask).op(Op.call).u(f.scoreRows);
   c.get(probsOut).ifElse(() => {
     c.for(i, 0, L(Ln), 1, () => {
