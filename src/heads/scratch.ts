@@ -8,7 +8,7 @@
  */
 const buffers = new Map<unknown, Float32Array>();
 
-/** 8 MiB: the span hidden layer of a ~80-word text. */
+/** 8 MiB: the span hidden layer of a ~56-word text (words × 12 widths × 3,072 floats at base size). */
 export const RETAINED_MAX = 1 << 21;
 
 /** A buffer of `n` floats for `key` (contents unspecified). */
