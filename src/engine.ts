@@ -9,7 +9,8 @@ import {
   countEmbed,
   countLogits,
   predictCount,
-  spanHidden,
+  spanHalves,
+  spanHiddenFrom,
   spanRep,
   spanScoresFast,
   type Heads,
@@ -109,15 +110,18 @@ export function runBatch(
     const W = a.textFirstSubword.length;
     const wordEmbeddings = gatherRows(hidden, b * L, a.textFirstSubword, H);
     const needsSpans = item.prompt.plans.some((p) => p.kind === "span");
-    // The span hidden layer (W·K·4H floats, ~6 MB for 64 words) in a buffer reused from text to text: it is only
-    // read while this text's schemas are scored, below.
-    const spanHid = needsSpans && W > 0 ? spanHidden(model.heads, wordEmbeddings, W, scratch(SPAN_HIDDEN, W * K * model.heads.spanRep.outSecond.inFeatures)) : null;
+    // The per-word halves of the span hidden layer (2 × W·4H floats) in buffers reused from text to text: they are
+    // only read while this text's schemas are scored, below. The W·K·4H layer itself (~10 MB for 64 words) is formed
+    // only if the span representations are asked for.
+    const halves = needsSpans && W > 0 ? spanHalves(model.heads, wordEmbeddings, W) : null;
     // The span representations: formed only when some schema's scoring or a caller needs them, once (after scoring,
     // from the word embeddings again: the hidden buffer belongs to the next text by then).
     let rep: Float32Array | null | undefined;
     let scoring = true;
     const spanRepOnce = (): Float32Array =>
-      (rep ??= scoring ? linear(spanHid!, W * K, model.heads.spanRep.outSecond) : spanRep(model.heads, wordEmbeddings, W));
+      (rep ??= scoring
+        ? linear(spanHiddenFrom(model.heads, halves!, scratch(SPAN_HIDDEN, W * K * model.heads.spanRep.outSecond.inFeatures)), W * K, model.heads.spanRep.outSecond)
+        : spanRep(model.heads, wordEmbeddings, W));
     const specialEmbeddings = a.schemaSpecialPositions.map((pos) => gatherRows(hidden, b * L, pos, H));
     const schemas = item.prompt.plans.map((plan, s): SchemaScores => {
       const special = specialEmbeddings[s];
@@ -129,9 +133,9 @@ export function runBatch(
       }
       const logits = countLogits(model.heads, special.subarray(0, H));
       const count = predictCount(logits);
-      if (count <= 0 || spanHid === null) return { count, countLogits: logits, structProj: null, spanScores: null, clsLogits: null };
+      if (count <= 0 || halves === null) return { count, countLogits: logits, structProj: null, spanScores: null, clsLogits: null };
       const structProj = countEmbed(model.heads, special.subarray(H), n, count);
-      const scores = spanScoresFast(model.heads, spanHid, spanRepOnce, W, structProj, count, n);
+      const scores = spanScoresFast(model.heads, halves, spanRepOnce, W, structProj, count, n);
       return { count, countLogits: logits, structProj, spanScores: scores, clsLogits: null };
     });
     scoring = false;
@@ -140,7 +144,7 @@ export function runBatch(
       inputIds: a.ids,
       wordEmbeddings,
       get spanRep() {
-        return spanHid === null ? null : spanRepOnce();
+        return halves === null ? null : spanRepOnce();
       },
       specialEmbeddings,
       schemas,

@@ -139,33 +139,67 @@ describe("head weights that do not fit", () => {
 
 describe("factored span scoring (no span representations)", () => {
   it("equals scoring the span representations, for few and many fields, with and without WebAssembly kernels", async () => {
-    const { spanHidden, spanScoresFast } = await import("../src/heads/index.js");
-    const { spanScoresFromHidden, factoredPays } = await import("../src/heads/spanRep.js");
+    const { spanHalves, spanScoresFast } = await import("../src/heads/index.js");
+    const { spanScoresFromHalves, factoredPays } = await import("../src/heads/spanRep.js");
     const { setBackend } = await import("../src/kernels/index.js");
     const dir = checkpointDir("tiny-count_lstm_v2");
     const cfg = parseExtractorConfig(readFileSync(`${dir}/config.json`, "utf8"));
     const H = parseEncoderConfig(readFileSync(`${dir}/encoder_config/config.json`, "utf8")).hiddenSize;
     let seed = 7;
     const rand = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1);
+    const scored: Record<string, Float32Array[]> = {};
     for (const backend of ["js", "wasm"] as const) {
       setBackend(backend); // weights are packed for the active kernels
       const heads = loadHeads(await readSafetensorsFile(`${dir}/model.safetensors`), { hidden: H, maxWidth: cfg.maxWidth, countingLayer: cfg.countingLayer });
       const W = 13;
+      seed = 7; // the same words and fields for both backends
       const words = rand(W * H);
-      const hidden = spanHidden(heads, words, W);
+      const halves = spanHalves(heads, words, W);
       const rep = spanRep(heads, words, W);
+      scored[backend] = [];
       for (const [count, F] of [[1, 1], [1, 3], [4, 5], [20, 7]]) {
         const fieldVectors = rand(count * F * H);
         const direct = spanScores(rep, W, cfg.maxWidth, fieldVectors, count, F, H);
-        const factored = spanScoresFromHidden(heads.spanRep, hidden, W * cfg.maxWidth, fieldVectors, count * F);
+        const factored = spanScoresFromHalves(heads.spanRep, halves, fieldVectors, count * F);
         expect(maxAbsDiff(factored, direct), `${backend} count ${count} F ${F}`).toBeLessThan(2e-6);
+        scored[backend].push(factored);
         // The dispatching entry point gives one of the two, whichever it picks.
-        expect(maxAbsDiff(spanScoresFast(heads, hidden, () => rep, W, fieldVectors, count, F), direct)).toBeLessThan(2e-6);
+        expect(maxAbsDiff(spanScoresFast(heads, halves, () => rep, W, fieldVectors, count, F), direct)).toBeLessThan(2e-6);
       }
     }
+    // The WebAssembly path (hidden layer filled and multiplied in WebAssembly memory, block by block) gives the
+    // reference's bits.
+    scored.wasm.forEach((x, i) => expect(x, `case ${i}`).toEqual(scored.js[i]));
     setBackend("auto");
     // The cost model picks the factored form for a handful of fields and the direct one for very many.
     expect(factoredPays(700, 3072, 768, 5)).toBe(true);
     expect(factoredPays(700, 3072, 768, 500)).toBe(false);
+  });
+
+  it("the WebAssembly span dots equal filling the hidden layer in JavaScript and the reference A·Bᵀ, on odd sizes past one block", async () => {
+    const { fillSpanHidden } = await import("../src/heads/spanRep.js");
+    const { matmulTransBReference, setBackend } = await import("../src/kernels/index.js");
+    const { activeVariant } = await import("../src/kernels/backend.js");
+    const { wasmSpanDots } = await import("../src/kernels/wasm/spanDots.js");
+    setBackend("wasm");
+    const v = activeVariant()!;
+    let seed = 11;
+    const rand = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1);
+    // inner not a multiple of 4 (the kernel's tail), spans past one 256-span block, K > W (every span of some
+    // words runs past the end), specials in the halves (relu: NaN and −0 give +0)
+    for (const [W, K, inner, fields] of [[1, 1, 4, 1], [5, 12, 7, 3], [30, 12, 37, 17], [3, 8, 9, 2], [40, 7, 64, 33]]) {
+      const start = rand(W * inner);
+      const end = rand(W * inner);
+      start[0] = Number.NaN;
+      end[1] = -0;
+      start[1] = -0;
+      if (W * inner > 5) end[5] = -start[5];
+      const u = rand(fields * inner);
+      const halves = { start, end, W };
+      const hidden = fillSpanHidden(halves, K, inner);
+      const want = matmulTransBReference(hidden, u, W * K, inner, fields);
+      expect(wasmSpanDots(v, start, end, W, K, inner, u, fields), `W ${W} K ${K} inner ${inner} fields ${fields}`).toEqual(want);
+    }
+    setBackend("auto");
   });
 });

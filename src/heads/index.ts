@@ -10,7 +10,7 @@ import type { CountingLayer } from "../model/config.js";
 import { runGru, type GruWeights } from "./gru.js";
 import { loadMlp, runMlp, type Mlp } from "./mlp.js";
 import { scratch } from "./scratch.js";
-import { computeSpanHidden, computeSpanRep, factoredPays, sigmoidByField, spanScoresFromHidden, type SpanRepWeights } from "./spanRep.js";
+import { computeSpanHalves, computeSpanRep, factoredPays, fillSpanHidden, sigmoidByField, spanScoresFromHalves, type SpanHalves, type SpanRepWeights } from "./spanRep.js";
 import { runTransformerLayer, type TransformerLayerWeights } from "./transformerLayer.js";
 
 /** Instance counts the count head can predict: 0 … MAX_COUNT − 1. */
@@ -148,22 +148,27 @@ export function spanRep(heads: Heads, wordEmb: Float32Array, W: number): Float32
   return computeSpanRep(heads.spanRep, wordEmb, W);
 }
 
-/**
- * out_project's hidden layer for every span `[W·K, 4H]` (what `spanRep` applies the last Linear to), into `out`
- * when given.
- */
-export function spanHidden(heads: Heads, wordEmb: Float32Array, W: number, out?: Float32Array): Float32Array {
-  return computeSpanHidden(heads.spanRep, wordEmb, W, out);
+/** The per-word halves of the span hidden layer of `wordEmb [W, H]` (spanRep.ts `SpanHalves`). */
+export function spanHalves(heads: Heads, wordEmb: Float32Array, W: number): SpanHalves {
+  return computeSpanHalves(heads.spanRep, wordEmb, W);
 }
 
 /**
- * Span scores `[count, F, W, K]` from the span hidden layer: factored (no span representations, see spanRep.ts)
- * when that is cheaper for this many fields, else through `rep()` (the representations, formed once per text).
+ * out_project's hidden layer for every span `[W·K, 4H]` (what `spanRep` applies the last Linear to), from the
+ * halves, into `out` when given.
  */
-export function spanScoresFast(heads: Heads, hidden: Float32Array, rep: () => Float32Array, W: number, structProj: Float32Array, count: number, F: number): Float32Array {
+export function spanHiddenFrom(heads: Heads, halves: SpanHalves, out?: Float32Array): Float32Array {
+  return fillSpanHidden(halves, heads.spanRep.maxWidth, heads.spanRep.outSecond.inFeatures, out);
+}
+
+/**
+ * Span scores `[count, F, W, K]`: factored (no span representations, see spanRep.ts) when that is cheaper for
+ * this many fields, else through `rep()` (the representations, formed once per text).
+ */
+export function spanScoresFast(heads: Heads, halves: SpanHalves, rep: () => Float32Array, W: number, structProj: Float32Array, count: number, F: number): Float32Array {
   const w = heads.spanRep;
   const spans = W * w.maxWidth;
-  if (factoredPays(spans, w.outSecond.inFeatures, heads.hidden, count * F)) return spanScoresFromHidden(w, hidden, spans, structProj, count * F);
+  if (factoredPays(spans, w.outSecond.inFeatures, heads.hidden, count * F)) return spanScoresFromHalves(w, halves, structProj, count * F);
   return spanScores(rep(), W, w.maxWidth, structProj, count, F, heads.hidden);
 }
 

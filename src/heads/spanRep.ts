@@ -9,6 +9,8 @@
  * removes two thirds of the per-span work (W·K spans) without changing the result beyond float rounding.
  */
 import { isInt8, linear, matmulTransB, packLinear, relu, unpackLinear, type PackedLinear } from "../kernels/index.js";
+import { activeVariant } from "../kernels/backend.js";
+import { wasmSpanDots } from "../kernels/wasm/spanDots.js";
 import { runMlp, type Mlp } from "./mlp.js";
 import { scratch } from "./scratch.js";
 
@@ -29,18 +31,32 @@ export function computeSpanRep(w: SpanRepWeights, wordEmb: Float32Array, W: numb
 }
 
 /**
- * out_project's hidden layer (after its ReLU) for every span, `[W·K, 4H]`: `rep = outSecond(hidden)`. Into `out`
- * when given (the engine passes a reusable buffer), else a new array.
+ * The two per-word halves of out_project's first layer, `[W, 4H]` each: start = W_s·relu(start_project(h)) + b,
+ * end = W_e·relu(end_project(h)). Span (i, k)'s hidden layer is relu(start[i] + end[i + k]). In the heads' scratch
+ * buffers: valid until the next text's halves.
  */
-export function computeSpanHidden(w: SpanRepWeights, wordEmb: Float32Array, W: number, out?: Float32Array): Float32Array {
-  const K = w.maxWidth;
+export interface SpanHalves {
+  readonly start: Float32Array;
+  readonly end: Float32Array;
+  /** Words. */
+  readonly W: number;
+}
+
+export function computeSpanHalves(w: SpanRepWeights, wordEmb: Float32Array, W: number): SpanHalves {
   const inner = w.outStartHalf.outFeatures;
   const H = w.projectStart.outFeatures;
   // ReLU of the concatenation = concatenation of the ReLUs. Intermediates in scratch buffers.
   const projected = (mlp: Mlp, half: PackedLinear) =>
     linear(relu(runMlp(mlp, wordEmb, W, scratch(mlp, W * H))), W, half, scratch(half, W * inner));
-  const start = projected(w.projectStart, w.outStartHalf);
-  const end = projected(w.projectEnd, w.outEndHalf);
+  return { start: projected(w.projectStart, w.outStartHalf), end: projected(w.projectEnd, w.outEndHalf), W };
+}
+
+/**
+ * out_project's hidden layer (after its ReLU) for every span, `[W·K, 4H]`: `rep = outSecond(hidden)`. Spans
+ * running past the last word take word 0 for both ends. Into `out` when given, else a new array.
+ */
+export function fillSpanHidden(halves: SpanHalves, K: number, inner: number, out?: Float32Array): Float32Array {
+  const { start, end, W } = halves;
   const hidden = out ?? new Float32Array(W * K * inner);
   for (let i = 0; i < W; i++) {
     for (let k = 0; k < K; k++) {
@@ -55,6 +71,11 @@ export function computeSpanHidden(w: SpanRepWeights, wordEmb: Float32Array, W: n
     }
   }
   return hidden;
+}
+
+/** The span hidden layer of `wordEmb [W, H]` (both steps above). */
+export function computeSpanHidden(w: SpanRepWeights, wordEmb: Float32Array, W: number, out?: Float32Array): Float32Array {
+  return fillSpanHidden(computeSpanHalves(w, wordEmb, W), w.maxWidth, w.outStartHalf.outFeatures, out);
 }
 
 /**
@@ -100,18 +121,27 @@ function transposeOf(layer: PackedLinear): { transposed: PackedLinear; bias: Flo
  * `fields × (H × 4H + spans × 4H)`: far less work while fields are few (a 64-word text, a handful of entity
  * types), more when they are many, so the caller picks (`factoredPays`). Equal to
  * `spanScores(computeSpanRep(…))` up to float rounding (the sums run in another order). Output `[fields, spans]`.
+ * On the WebAssembly kernels the hidden layer is filled and multiplied there block by block (../kernels/wasm/
+ * spanDots.ts); else it is filled here and multiplied by `matmulTransB` — the same bits either way.
  */
-export function spanScoresFromHidden(w: SpanRepWeights, hidden: Float32Array, spans: number, fieldVectors: Float32Array, fields: number): Float32Array {
+export function spanScoresFromHalves(w: SpanRepWeights, halves: SpanHalves, fieldVectors: Float32Array, fields: number): Float32Array {
   const { transposed, bias } = transposeOf(w.outSecond);
+  const K = w.maxWidth;
   const inner = w.outSecond.inFeatures;
   const H = w.outSecond.outFeatures;
+  const spans = halves.W * K;
   const u = linear(fieldVectors, fields, transposed); // [fields, inner]
   const c = new Float64Array(fields); // b·v per field
   for (let f = 0; f < fields; f++) for (let h = 0; h < H; h++) c[f] += bias[h] * fieldVectors[f * H + h];
-  // dots[s, f] = hidden[s]·u[f]: one product on the kernels (WebAssembly when active).
-  const dots = matmulTransB(hidden, u, spans, inner, fields);
+  // dots[s, f] = hidden[s]·u[f]
+  const v = activeVariant();
+  const dots = v
+    ? wasmSpanDots(v, halves.start, halves.end, halves.W, K, inner, u, fields)
+    : matmulTransB(fillSpanHidden(halves, K, inner, scratch(SPAN_FILL, spans * inner)), u, spans, inner, fields);
   return sigmoidByField(dots, spans, fields, c);
 }
+
+const SPAN_FILL = Symbol("span hidden, for scoring");
 
 /**
  * `dots [spans, fields]` (plus `shift[f]` when given) → sigmoid scores `[fields, spans]`: both scoring paths end

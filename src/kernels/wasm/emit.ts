@@ -52,7 +52,7 @@ export const Op = {
 export const Simd = {
   v128Load: 0x00, v128Load8x8S: 0x01, v128Load32Splat: 0x09, v128Store: 0x0b, v128Const: 0x0c,
   i32x4Splat: 0x11, f32x4Splat: 0x13, i32x4ExtractLane: 0x1b, f32x4ExtractLane: 0x1f, f32x4ReplaceLane: 0x20,
-  f32x4Ge: 0x46, v128And: 0x4e, f32x4Nearest: 0x6a, i32x4Shl: 0xab, i32x4Add: 0xae, i32x4TruncSatF32x4S: 0xf8,
+  f32x4Gt: 0x44, f32x4Ge: 0x46, v128And: 0x4e, f32x4Nearest: 0x6a, i32x4Shl: 0xab, i32x4Add: 0xae, i32x4TruncSatF32x4S: 0xf8,
   i32x4DotI16x8S: 0xba,
   i8x16Shuffle: 0x0d, f64x2Splat: 0x14, v128Store64Lane: 0x5b, f64x2PromoteLowF32x4: 0x5f, i16x8NarrowI32x4S: 0x85,
   f64x2Nearest: 0x94, f32x4Abs: 0xe0, f64x2Div: 0xf3, f64x2Min: 0xf4, f64x2Max: 0xf5, f64x2Pmin: 0xf6, f64x2Pmax: 0xf7, i32x4TruncSatF64x2SZero: 0xfc,

@@ -19,6 +19,7 @@
  *   addNorm                                                residual add + layer norm, see ./elementwise.ts
  *   quantRows, linearI8                                    int8 linear layers, see ./int8Kernels.ts
  *   firstNonFinite(ptr, n)                                 load-time weight check, see ./scan.ts
+ *   spanFill(start, end, W, K, inner, s0, s1, out)         rows [s0, s1) of the span hidden layer (see below)
  */
 import { Code, F32, F64, I32, L, ModuleBuilder, Op, Simd, V128 } from "./emit.js";
 import { addNormKernel } from "./elementwise.js";
@@ -84,6 +85,7 @@ export function buildKernelModule(shape: KernelShape, memory: { min: number; max
   mb.func(quantRowsKernel(int8Quads), "quantRows");
   mb.func(linearI8Kernel(int8Quads), "linearI8");
   mb.func(firstNonFiniteKernel(), "firstNonFinite");
+  mb.func(spanFillKernel(), "spanFill");
   return mb.toBytes();
 }
 
@@ -614,6 +616,55 @@ function attentionKernel(head: number): Code {
       c.op(Op.else).i32(0).op(Op.end).op(Op.i32Add);
     }
     c.op(Op.call).u(head);
+  });
+  return c;
+}
+
+/**
+ * spanFill(start, end, W, K, inner, s0, s1, out): rows s ∈ [s0, s1) of the span hidden layer into out (row s − s0,
+ * `inner` floats): span s = (i, k) = (s div K, s mod K) takes relu(start[i] + end[i + k]), or relu(start[0] +
+ * end[0]) when i + k ≥ W (the official span index pads with (0, 0)); relu as the reference's `v > 0 ? v : 0`
+ * (NaN and −0 give +0), the sum in float32 — the values of ../../heads/spanRep.ts `fillSpanHidden`.
+ */
+function spanFillKernel(): Code {
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [start, end, W, K, inner, s0, s1, out] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const s = c.local(I32), i = c.local(I32), k = c.local(I32), a = c.local(I32), b = c.local(I32), o = c.local(I32);
+  const j = c.local(I32), inner4 = c.local(I32), rowBytes = c.local(I32), x = c.local(F32);
+  const zero = c.local(V128), v = c.local(V128);
+  c.simd(Simd.v128Const).op(...new Array(16).fill(0)).set(zero);
+  c.get(inner).i32(-4).op(Op.i32And).set(inner4);
+  c.get(inner).i32(2).op(Op.i32Shl).set(rowBytes);
+  c.for(s, L(s0), L(s1), 1, () => {
+    c.get(s).get(K).op(0x6d /* i32.div_s */).set(i);
+    c.get(s).get(i).get(K).op(Op.i32Mul).op(Op.i32Sub).set(k);
+    c.get(i).get(k).op(Op.i32Add).get(W).op(Op.i32LtS).ifElse(
+      () => {
+        c.get(start).get(i).get(rowBytes).op(Op.i32Mul).op(Op.i32Add).set(a);
+        c.get(end).get(i).get(k).op(Op.i32Add).get(rowBytes).op(Op.i32Mul).op(Op.i32Add).set(b);
+      },
+      () => {
+        c.get(start).set(a);
+        c.get(end).set(b);
+      },
+    );
+    c.get(out).get(s).get(s0).op(Op.i32Sub).get(rowBytes).op(Op.i32Mul).op(Op.i32Add).set(o);
+    c.for(j, 0, L(inner4), 4, () => {
+      c.get(o).get(j).i32(2).op(Op.i32Shl).op(Op.i32Add);
+      c.get(a).get(j).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2);
+      c.get(b).get(j).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2);
+      c.simd(Simd.f32x4Add).set(v);
+      c.get(v).get(v).get(zero).simd(Simd.f32x4Gt).simd(Simd.v128And);
+      c.simdMem(Simd.v128Store, 2);
+    });
+    c.for(j, L(inner4), L(inner), 1, () => {
+      c.get(o).get(j).i32(2).op(Op.i32Shl).op(Op.i32Add);
+      c.get(a).get(j).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2);
+      c.get(b).get(j).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2);
+      c.op(Op.f32Add).set(x);
+      c.get(x).f32(0).get(x).f32(0).op(Op.f32Gt).op(Op.select);
+      c.mem(Op.f32Store, 2);
+    });
   });
   return c;
 }
