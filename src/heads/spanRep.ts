@@ -114,6 +114,9 @@ function transposeOf(layer: PackedLinear): { transposed: PackedLinear; bias: Flo
   return t;
 }
 
+/** Scratch key of the span hidden layer the JavaScript scoring path fills. */
+const SPAN_FILL = Symbol("span hidden, for scoring");
+
 /**
  * Span scores `sigmoid(rep · v)` for every field vector v `[fields, H]` straight from the span hidden layer,
  * without forming `rep [spans, H]`: `rep·v = hidden·u + b·v` with `u = W₂ᵀ·v` (W₂, b: out_project's second
@@ -140,8 +143,6 @@ export function spanScoresFromHalves(w: SpanRepWeights, halves: SpanHalves, fiel
     : matmulTransB(fillSpanHidden(halves, K, inner, scratch(SPAN_FILL, spans * inner)), u, spans, inner, fields);
   return sigmoidByField(dots, spans, fields, c);
 }
-
-const SPAN_FILL = Symbol("span hidden, for scoring");
 
 /**
  * `dots [spans, fields]` (plus `shift[f]` when given) → sigmoid scores `[fields, spans]`: both scoring paths end
