@@ -15,7 +15,6 @@ import {
   spanScoresFast,
   type Heads,
 } from "./heads/index.js";
-import { scratch } from "./heads/scratch.js";
 import type { Gliner2Tokenizer } from "./text/tokenizer.js";
 import { assembleInputs } from "./text/inputs.js";
 import type { ExtractorConfig } from "./model/config.js";
@@ -23,7 +22,6 @@ import { encode, type DebertaEncoder } from "./model/deberta.js";
 import type { PromptPlan } from "./schema/plan.js";
 
 /** Key of the reused span-hidden buffer. */
-const SPAN_HIDDEN = Symbol("span hidden");
 
 /** A loaded checkpoint: everything needed to go from token ids to scores. */
 export interface Gliner2Model {
@@ -112,15 +110,15 @@ export function runBatch(
     const needsSpans = item.prompt.plans.some((p) => p.kind === "span");
     // The per-word halves of the span hidden layer (2 × W·4H floats) in buffers reused from text to text: they are
     // only read while this text's schemas are scored, below. The W·K·4H layer itself (~10 MB for 64 words) is formed
-    // only if the span representations are asked for.
+    // in JavaScript only on the js kernels or when the span representations are asked for.
     const halves = needsSpans && W > 0 ? spanHalves(model.heads, wordEmbeddings, W) : null;
     // The span representations: formed only when some schema's scoring or a caller needs them, once (after scoring,
-    // from the word embeddings again: the hidden buffer belongs to the next text by then).
+    // from the word embeddings again: the halves' buffers belong to the next text by then).
     let rep: Float32Array | null | undefined;
     let scoring = true;
     const spanRepOnce = (): Float32Array =>
       (rep ??= scoring
-        ? linear(spanHiddenFrom(model.heads, halves!, scratch(SPAN_HIDDEN, W * K * model.heads.spanRep.outSecond.inFeatures)), W * K, model.heads.spanRep.outSecond)
+        ? linear(spanHiddenFrom(model.heads, halves!), W * K, model.heads.spanRep.outSecond)
         : spanRep(model.heads, wordEmbeddings, W));
     const specialEmbeddings = a.schemaSpecialPositions.map((pos) => gatherRows(hidden, b * L, pos, H));
     const schemas = item.prompt.plans.map((plan, s): SchemaScores => {

@@ -10,7 +10,7 @@ import type { CountingLayer } from "../model/config.js";
 import { runGru, type GruWeights } from "./gru.js";
 import { loadMlp, runMlp, type Mlp } from "./mlp.js";
 import { scratch } from "./scratch.js";
-import { computeSpanHalves, computeSpanRep, factoredPays, fillSpanHidden, sigmoidByField, spanScoresFromHalves, type SpanHalves, type SpanRepWeights } from "./spanRep.js";
+import { computeSpanHalves, computeSpanRep, factoredPays, sigmoidByField, spanHiddenScratch, spanScoresFromHalves, type SpanHalves, type SpanRepWeights } from "./spanRep.js";
 import { runTransformerLayer, type TransformerLayerWeights } from "./transformerLayer.js";
 
 /** Instance counts the count head can predict: 0 … MAX_COUNT − 1. */
@@ -155,10 +155,10 @@ export function spanHalves(heads: Heads, wordEmb: Float32Array, W: number): Span
 
 /**
  * out_project's hidden layer for every span `[W·K, 4H]` (what `spanRep` applies the last Linear to), from the
- * halves, into `out` when given.
+ * halves, in a reused buffer valid until the next call.
  */
-export function spanHiddenFrom(heads: Heads, halves: SpanHalves, out?: Float32Array): Float32Array {
-  return fillSpanHidden(halves, heads.spanRep.maxWidth, heads.spanRep.outSecond.inFeatures, out);
+export function spanHiddenFrom(heads: Heads, halves: SpanHalves): Float32Array {
+  return spanHiddenScratch(heads.spanRep, halves);
 }
 
 /**

@@ -73,6 +73,17 @@ export function fillSpanHidden(halves: SpanHalves, K: number, inner: number, out
   return hidden;
 }
 
+const SPAN_HIDDEN = Symbol("span hidden");
+
+/**
+ * The span hidden layer of `halves` in the heads' reused buffer (a short text's; see ./scratch.ts): valid until the
+ * next call. Scoring on the JavaScript kernels and the span representations of the text being scored both read it.
+ */
+export function spanHiddenScratch(w: SpanRepWeights, halves: SpanHalves): Float32Array {
+  const inner = w.outStartHalf.outFeatures;
+  return fillSpanHidden(halves, w.maxWidth, inner, scratch(SPAN_HIDDEN, halves.W * w.maxWidth * inner));
+}
+
 /** The span hidden layer of `wordEmb [W, H]` (both steps above). */
 export function computeSpanHidden(w: SpanRepWeights, wordEmb: Float32Array, W: number, out?: Float32Array): Float32Array {
   return fillSpanHidden(computeSpanHalves(w, wordEmb, W), w.maxWidth, w.outStartHalf.outFeatures, out);
@@ -114,8 +125,6 @@ function transposeOf(layer: PackedLinear): { transposed: PackedLinear; bias: Flo
   return t;
 }
 
-/** Scratch key of the span hidden layer the JavaScript scoring path fills. */
-const SPAN_FILL = Symbol("span hidden, for scoring");
 
 /**
  * Span scores `sigmoid(rep · v)` for every field vector v `[fields, H]` straight from the span hidden layer,
@@ -140,7 +149,7 @@ export function spanScoresFromHalves(w: SpanRepWeights, halves: SpanHalves, fiel
   const v = activeVariant();
   const dots = v
     ? wasmSpanDots(v, halves.start, halves.end, halves.W, K, inner, u, fields)
-    : matmulTransB(fillSpanHidden(halves, K, inner, scratch(SPAN_FILL, spans * inner)), u, spans, inner, fields);
+    : matmulTransB(spanHiddenScratch(w, halves), u, spans, inner, fields);
   return sigmoidByField(dots, spans, fields, c);
 }
 
