@@ -330,12 +330,15 @@ describe("element-wise kernels match the TypeScript reference bit for bit", () =
     // specials in both lanes of a pair and in each pair of a quad (the kernel's clamp must keep NaN, as Math.max does)
     [NaN, Infinity, -Infinity, 0, -0, 1e30, -1e30, NaN].forEach((x, j) => (data[cols + 9 + j] = x));
     const p = wasmAlloc(data.length * 4);
-    f32View(p, data.length).set(data);
-    v.exports.gelu(p, cols, rows, 5, 650);
-    const got = f32View(p, data.length).slice();
-    const want = data.slice();
-    for (let m = 0; m < rows; m++) geluErf(want.subarray(m * cols + 5, m * cols + 650));
-    expect(got).toEqual(want);
+    // ranges of 4q, 4q + 1, 4q + 2 and 4q + 3 columns: quads only, an odd last column, a last pair, both
+    for (const n1 of [649, 650, 651, 652]) {
+      f32View(p, data.length).set(data);
+      v.exports.gelu(p, cols, rows, 5, n1);
+      const got = f32View(p, data.length).slice();
+      const want = data.slice();
+      for (let m = 0; m < rows; m++) geluErf(want.subarray(m * cols + 5, m * cols + n1));
+      expect(got, `columns [5, ${n1})`).toEqual(want);
+    }
   });
 
   it.each([37, 38, 39, 40, 768])("residual add + layer norm, with and without the residual, on a row range (dim %i)", async (dim) => {

@@ -36,33 +36,33 @@ export function geluKernel(): Code {
   };
 
   const v2 = c.local(V128);
+  const rowAddress = () => c.get(m).get(ldy).op(Op.i32Mul).get(n).op(Op.i32Add).i32(2).op(Op.i32Shl).get(y).op(Op.i32Add).set(a);
+  /** The two floats at a + offset as f64x2 into `dst`. */
+  const loadPair = (dst: number, offset: number) => c.get(a).simdMem(Simd.v128Load64Zero, 2, offset).simd(Simd.f64x2PromoteLowF32x4).set(dst);
+  /** GELU of `src`, demoted, back to a + offset. */
+  const storePair = (src: number, offset: number) => {
+    c.get(a);
+    gelu(src);
+    c.simd(Simd.f32x4DemoteF64x2Zero).simdMem(Simd.v128Store64Lane, 2, offset).op(0);
+  };
   c.for(m, 0, L(rows), 1, () => {
-    c.get(n0).set(n);
     // quads of columns: two independent pairs per step, so their dependency chains overlap
-    c.op(Op.block, 0x40, Op.loop, 0x40);
-    c.get(n).i32(3).op(Op.i32Add).get(n1).op(Op.i32GeS).op(Op.brIf).u(1);
-    c.get(m).get(ldy).op(Op.i32Mul).get(n).op(Op.i32Add).i32(2).op(Op.i32Shl).get(y).op(Op.i32Add).set(a);
-    c.get(a).simdMem(Simd.v128Load64Zero, 2).simd(Simd.f64x2PromoteLowF32x4).set(v);
-    c.get(a).simdMem(Simd.v128Load64Zero, 2, 8).simd(Simd.f64x2PromoteLowF32x4).set(v2);
-    c.get(a);
-    gelu(v);
-    c.simd(Simd.f32x4DemoteF64x2Zero).simdMem(Simd.v128Store64Lane, 2).op(0);
-    c.get(a);
-    gelu(v2);
-    c.simd(Simd.f32x4DemoteF64x2Zero).simdMem(Simd.v128Store64Lane, 2, 8).op(0);
-    c.inc(n, 4).op(Op.br).u(0).op(Op.end, Op.end);
-    // a last pair
-    c.op(Op.block, 0x40, Op.loop, 0x40);
-    c.get(n).i32(1).op(Op.i32Add).get(n1).op(Op.i32GeS).op(Op.brIf).u(1);
-    c.get(m).get(ldy).op(Op.i32Mul).get(n).op(Op.i32Add).i32(2).op(Op.i32Shl).get(y).op(Op.i32Add).set(a);
-    c.get(a).simdMem(Simd.v128Load64Zero, 2).simd(Simd.f64x2PromoteLowF32x4).set(v);
-    c.get(a);
-    gelu(v);
-    c.simd(Simd.f32x4DemoteF64x2Zero).simdMem(Simd.v128Store64Lane, 2).op(0);
-    c.inc(n, 2).op(Op.br).u(0).op(Op.end, Op.end);
-    // an odd last column
+    c.for(n, L(n0), () => c.get(n1).i32(3).op(Op.i32Sub), 4, () => {
+      rowAddress();
+      loadPair(v, 0);
+      loadPair(v2, 8);
+      storePair(v, 0);
+      storePair(v2, 8);
+    });
+    // a last pair, then an odd last column
+    c.get(n).i32(1).op(Op.i32Add).get(n1).op(Op.i32LtS).ifElse(() => {
+      rowAddress();
+      loadPair(v, 0);
+      storePair(v, 0);
+      c.inc(n, 2);
+    });
     c.get(n).get(n1).op(Op.i32LtS).ifElse(() => {
-      c.get(m).get(ldy).op(Op.i32Mul).get(n).op(Op.i32Add).i32(2).op(Op.i32Shl).get(y).op(Op.i32Add).set(a);
+      rowAddress();
       c.get(a).simdMem(Simd.v128Load32Zero, 2).simd(Simd.f64x2PromoteLowF32x4).set(v);
       c.get(a);
       gelu(v);
