@@ -1,4 +1,5 @@
 /** Elementwise activations and row softmax. All work in place and return their argument. */
+import { roundHalfEven } from "./int8.js";
 
 /** erf(x) to ~1e-7 relative (Abramowitz–Stegun 7.1.26 is too coarse for 1e-4 parity through 12 layers). */
 export function erf(x: number): number {
@@ -149,13 +150,6 @@ const LN2_HI = Math.fround(0.693359375);
 const LN2_LO = Math.fround(-2.12194440e-4);
 const EXP_POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].map(Math.fround);
 
-/** Round half to even (WebAssembly's `nearest`). */
-function roundEven(v: number): number {
-  const lo = Math.floor(v);
-  const d = v - lo;
-  return d < 0.5 ? lo : d > 0.5 ? lo + 1 : lo % 2 === 0 ? lo : lo + 1;
-}
-
 /**
  * exp(x) of a float32 x in float32 arithmetic, every step rounded (Cephes' expf: x = n·ln2 + r with n an integer
  * and |r| ≤ ln2/2, a degree-6 polynomial in r, times 2ⁿ): within ~2 float32 ulps of the true value; exactly 0
@@ -166,7 +160,7 @@ export function expf(x: number): number {
   if (!(x >= -87)) return 0;
   const f = Math.fround;
   x = Math.min(x, 88);
-  const n = roundEven(f(x * F32_LOG2E));
+  const n = roundHalfEven(f(x * F32_LOG2E)); // WebAssembly's `nearest`
   const r = f(f(x - f(n * LN2_HI)) - f(n * LN2_LO));
   let p = EXP_POLY[0];
   for (let i = 1; i < EXP_POLY.length; i++) p = f(f(p * r) + EXP_POLY[i]);
