@@ -25,7 +25,8 @@ import {
   setLinearBackend,
   type Int8Rows,
 } from "../src/kernels/index.js";
-import { quantizeActivations, roundHalfEven } from "../src/kernels/int8.js";
+import { quantizeActivations } from "../src/kernels/int8.js";
+import { roundHalfEven } from "../src/kernels/activations.js";
 import { encode } from "../src/model/deberta.js";
 import { openSafetensorsFile, parseSafetensors, type DType } from "../src/model/safetensors.js";
 import { quantizeInChunks } from "../src/model/weights.js";

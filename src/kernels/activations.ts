@@ -1,5 +1,10 @@
 /** Elementwise activations and row softmax. All work in place and return their argument. */
-import { roundHalfEven } from "./int8.js";
+
+/** Round to nearest, ties to even (what `f32x4.nearest` and numpy do), so every backend rounds alike. */
+export function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
 
 /** erf(x) to ~1e-7 relative (Abramowitz–Stegun 7.1.26 is too coarse for 1e-4 parity through 12 layers). */
 export function erf(x: number): number {

@@ -22,6 +22,7 @@
  * sums, same double-precision rescale, so outputs are identical to `linearInt8Reference`.
  */
 import type { PackedLinear } from "./matmul.js";
+import { roundHalfEven } from "./activations.js";
 import { activeVariant } from "./backend.js";
 import { packWasmInt8, unpackWasmInt8, type WasmInt8Packed } from "./wasm/int8.js";
 import { wasmLinear } from "./wasm/linear.js";
@@ -34,12 +35,6 @@ export interface Int8Rows {
   readonly q: Int8Array;
   /** `[rows]`, positive and finite. */
   readonly scales: Float32Array;
-}
-
-/** Round to nearest, ties to even (what `f32x4.nearest` and numpy do), so every backend rounds alike. */
-export function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** max |src[o … o + n)|, NaN when a value is NaN (it compares false, so it is caught separately). */
