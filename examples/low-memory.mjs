@@ -2,7 +2,7 @@
 // For gliner2-base this is a ~250 MiB Node process instead of ~1 GB (README "int8"); outputs of the disk table are
 // identical to the in-memory one, int8 moves confidences a little (measured in the README).
 // Run: npm run build && node examples/low-memory.mjs [--model fastino/gliner2-base-v1 | ./gliner2-base-int8]
-// On Linux (glibc), MALLOC_MMAP_THRESHOLD_=131072 in the environment keeps ~30 MiB less resident (README "int8"):
+// On Linux (glibc), MALLOC_MMAP_THRESHOLD_=131072 in the environment keeps 10–20 MiB less resident (README "int8"):
 //   MALLOC_MMAP_THRESHOLD_=131072 node examples/low-memory.mjs
 import { GLiNER2 } from "gliner2";
 import { modelArg, show } from "./_args.mjs";

@@ -176,6 +176,62 @@ describe("factored span scoring (no span representations)", () => {
     expect(factoredPays(700, 3072, 768, 500)).toBe(false);
   });
 
+  it("int8 heads: scores from the int8 out_project itself (no float Wᵀ), the same bits on both kernels, close to the float heads", async () => {
+    const { spanHalves } = await import("../src/heads/index.js");
+    const { fillSpanHidden, spanScoresFromHalves } = await import("../src/heads/spanRep.js");
+    const { dequantizeRows, isInt8, setBackend, unpackLinear } = await import("../src/kernels/index.js");
+    const { setLoadPolicy } = await import("../src/model/weights.js");
+    const dir = checkpointDir("tiny-count_lstm");
+    const cfg = parseExtractorConfig(readFileSync(`${dir}/config.json`, "utf8"));
+    const H = parseEncoderConfig(readFileSync(`${dir}/encoder_config/config.json`, "utf8")).hiddenSize;
+    let seed = 5;
+    const rand = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1);
+    const scored: Record<string, Float32Array[]> = {};
+    for (const backend of ["js", "wasm"] as const) {
+      setBackend(backend);
+      for (const int8 of [false, true]) {
+        const st = await readSafetensorsFile(`${dir}/model.safetensors`);
+        if (int8) setLoadPolicy(st, { plan: { encoder: false, embeddings: false, heads: true }, copyFloats: false });
+        const heads = loadHeads(st, { hidden: H, maxWidth: cfg.maxWidth, countingLayer: cfg.countingLayer });
+        expect(isInt8(heads.spanRep.outSecond)).toBe(int8);
+        seed = 5;
+        const W = 11;
+        const halves = spanHalves(heads, rand(W * H), W);
+        const out = heads.spanRep.outSecond;
+        // What the scores are, in float64 from the layer's own weights (dequantized q·scale for int8):
+        // sigmoid(Σ_j hidden[s, j]·Σ_h W[h, j]·v[h] + Σ_h b[h]·v[h]).
+        const Wd = isInt8(out) ? dequantizeRows(out.int8) : unpackLinear(out);
+        const hidden = fillSpanHidden(halves, cfg.maxWidth, out.inFeatures);
+        const spans = W * cfg.maxWidth;
+        scored[`${backend} ${int8}`] = [1, 4, 9].map((fields) => {
+          const v = rand(fields * H);
+          const got = spanScoresFromHalves(heads.spanRep, halves, v, fields).slice();
+          let worst = 0;
+          for (let f = 0; f < fields; f++) {
+            const u = new Float64Array(out.inFeatures);
+            let c = 0;
+            for (let h = 0; h < H; h++) {
+              c += (out.bias ? out.bias[h] : 0) * v[f * H + h];
+              for (let j = 0; j < out.inFeatures; j++) u[j] += Wd[h * out.inFeatures + j] * v[f * H + h];
+            }
+            for (let sp = 0; sp < spans; sp++) {
+              let z = c;
+              for (let j = 0; j < out.inFeatures; j++) z += hidden[sp * out.inFeatures + j] * u[j];
+              worst = Math.max(worst, Math.abs(got[f * spans + sp] - 1 / (1 + Math.exp(-z))));
+            }
+          }
+          expect(worst, `${backend} int8 ${int8} fields ${fields}`).toBeLessThan(2e-6);
+          return got;
+        });
+      }
+    }
+    setBackend("auto");
+    scored["wasm true"].forEach((x, i) => expect(x, `fields case ${i}`).toEqual(scored["js true"][i]));
+    scored["wasm false"].forEach((x, i) => expect(x, `fields case ${i}`).toEqual(scored["js false"][i]));
+    // int8 heads are not the float heads (the test would prove nothing if they were)
+    scored["js true"].forEach((x, i) => expect(maxAbsDiff(x, scored["js false"][i])).toBeGreaterThan(1e-4));
+  });
+
   it("the WebAssembly span dots equal filling the hidden layer in JavaScript and the reference A·Bᵀ, on odd sizes past one block", async () => {
     const { fillSpanHidden } = await import("../src/heads/spanRep.js");
     const { matmulTransBReference, setBackend } = await import("../src/kernels/index.js");

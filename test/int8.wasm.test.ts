@@ -11,6 +11,7 @@ import { runBatch } from "../src/engine.js";
 import {
   int8Linear,
   int8KernelIsDefault,
+  int8TransposedTimes,
   linear,
   linearInt8Auto,
   linearInt8Reference,
@@ -166,6 +167,86 @@ describe("WebAssembly int8 linear", () => {
       expect(firstDiff(linear(x, M, layer), want), `${threads} threads`).toBe(-1);
     }
     stopWasmPool();
+  });
+});
+
+describe("Wᵀ·x from int8 weights (int8TransposedTimes, the factored span scores' u = W₂ᵀ·v)", () => {
+  /** The float64 value Σ_n x[r, n]·scale[n]·q[n, k] and the sum of |terms| (for a float32 rounding bound). */
+  function exact(w: { q: Int8Array; scales: Float32Array }, x: Float32Array, rows: number, N: number, K: number) {
+    const val = new Float64Array(rows * K);
+    const mag = new Float64Array(rows * K);
+    for (let r = 0; r < rows; r++) {
+      for (let n = 0; n < N; n++) {
+        for (let k = 0; k < K; k++) {
+          const t = x[r * N + n] * w.scales[n] * w.q[n * K + k];
+          val[r * K + k] += t;
+          mag[r * K + k] += Math.abs(t);
+        }
+      }
+    }
+    return { val, mag };
+  }
+
+  it("is Wᵀ·x of the dequantized weights within float32 rounding (reference)", () => {
+    setBackend("js");
+    const r = rng(31);
+    for (const [rows, N, K] of [[1, 1, 1], [3, 17, 9], [5, 40, 23], [2, 64, 128]]) {
+      const w = quantizeRows(rand(N * K, r), N, K);
+      const layer = int8Linear(w);
+      expect((layer as Int8Linear).wasmInt8).toBeUndefined();
+      const x = rand(rows * N, r, 2);
+      const got = int8TransposedTimes(layer, x, rows);
+      const { val, mag } = exact(w, x, rows, N, K);
+      for (let i = 0; i < rows * K; i++) expect(Math.abs(got[i] - val[i]), `rows=${rows} N=${N} K=${K} at ${i}`).toBeLessThanOrEqual(mag[i] * N * 2 ** -23 + 1e-30);
+    }
+    setBackend("auto");
+  });
+
+  it("WebAssembly equals the reference bit for bit: odd sizes (K mod 8, N mod 16, rows mod 4), zero, huge, non-finite rows", () => {
+    const r = rng(33);
+    let cases = 0;
+    for (const rows of [1, 3, 4, 5, 9]) {
+      for (const N of [1, 5, 16, 17, 33]) {
+        for (const K of [1, 7, 8, 9, 23, 64, 100]) {
+          const w = quantizeRows(rand(N * K, r), N, K);
+          const x = rand(rows * N, r, 3);
+          if (rows > 1) x.fill(0, N, 2 * N); // a zero row
+          if (rows > 2) for (let n = 0; n < N; n++) x[2 * N + n] *= 1e30; // huge: products overflow to ±∞ in some columns
+          if (rows > 3) x[3 * N + (N >> 1)] = NaN;
+          if (rows > 4) x[4 * N] = -Infinity;
+          setBackend("js");
+          const want = int8TransposedTimes(int8Linear(w), x, rows);
+          setBackend("wasm");
+          const packed = int8Linear(w) as Int8Linear;
+          expect(packed.wasmInt8).toBeDefined();
+          const got = int8TransposedTimes(packed, x, rows);
+          const at = firstDiff(got, want);
+          expect(at, `rows=${rows} N=${N} K=${K} at ${at}: ${got[at]} vs ${want[at]}`).toBe(-1);
+          // The kernel's own part (k below a multiple of 8) is not all zeros or all NaN: it did the work.
+          if (K >= 8) expect(Number.isFinite(got[0]) && got[0] !== 0).toBe(true);
+          cases++;
+        }
+      }
+    }
+    expect(cases).toBe(5 * 5 * 7);
+    setBackend("auto");
+  });
+
+  it("gives the same bits on 1, 2 and 3 threads (chunks of 8 inputs split unevenly)", async () => {
+    const r = rng(35);
+    const [rows, N, K] = [7, 333, 301];
+    const w = quantizeRows(rand(N * K, r), N, K);
+    const x = rand(rows * N, r);
+    setBackend("js");
+    const want = int8TransposedTimes(int8Linear(w), x, rows);
+    setBackend("wasm");
+    const packed = int8Linear(w);
+    for (const threads of [1, 2, 3]) {
+      await startWasmPool(threads);
+      expect(firstDiff(int8TransposedTimes(packed, x, rows), want), `${threads} threads`).toBe(-1);
+    }
+    stopWasmPool();
+    setBackend("auto");
   });
 });
 

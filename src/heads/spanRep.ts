@@ -8,7 +8,7 @@
  * W·[s; e] + b = (W_s·s + b) + W_e·e. Both halves run once per word and each span only adds two vectors, which
  * removes two thirds of the per-span work (W·K spans) without changing the result beyond float rounding.
  */
-import { isInt8, linear, matmulTransB, packLinear, relu, unpackLinear, type PackedLinear } from "../kernels/index.js";
+import { int8TransposedTimes, isInt8, linear, matmulTransB, packLinear, relu, unpackLinear, type PackedLinear } from "../kernels/index.js";
 import { activeVariant } from "../kernels/backend.js";
 import { wasmSpanDots } from "../kernels/wasm/spanDots.js";
 import { runMlp, type Mlp } from "./mlp.js";
@@ -92,9 +92,9 @@ export function computeSpanHidden(w: SpanRepWeights, wordEmb: Float32Array, W: n
 /**
  * The layer transposed, as a Linear `[out = in, in = out]` (so `linear(V, n, transposed)` maps each row v of V,
  * length out, to `u = Wᵀ·v`, length in), plus its bias; packed once per layer object for whatever kernels are
- * active. A plain float layer is transposed from its weights (a copy). int8 layers and layers carrying LoRA deltas
- * are materialized through `linear()` itself, `M[j, :] = layer(e_j) − layer(0)`, so the transpose is exactly what
- * those layers compute.
+ * active. A plain float layer is transposed from its weights (a copy). Layers carrying LoRA deltas are materialized
+ * through `linear()` itself, `M[j, :] = layer(e_j) − layer(0)`, so the transpose is exactly what they compute (an
+ * int8 layer without deltas never comes here: `int8TransposedTimes` reads its weights as they are).
  */
 const transposeCache = new WeakMap<PackedLinear, { transposed: PackedLinear; bias: Float32Array }>();
 function transposeOf(layer: PackedLinear): { transposed: PackedLinear; bias: Float32Array } {
@@ -129,7 +129,7 @@ function transposeOf(layer: PackedLinear): { transposed: PackedLinear; bias: Flo
 /**
  * Span scores `sigmoid(rep · v)` for every field vector v `[fields, H]` straight from the span hidden layer,
  * without forming `rep [spans, H]`: `rep·v = hidden·u + b·v` with `u = W₂ᵀ·v` (W₂, b: out_project's second
- * layer, `transposeOf`). That trades the `spans × 4H × H` product for
+ * layer: `transposeOf`, or for an int8 layer `int8TransposedTimes`). That trades the `spans × 4H × H` product for
  * `fields × (H × 4H + spans × 4H)`: far less work while fields are few (a 64-word text, a handful of entity
  * types), more when they are many, so the caller picks (`factoredPays`). Equal to
  * `spanScores(computeSpanRep(…))` up to float rounding (the sums run in another order). Output `[fields, spans]`.
@@ -137,14 +137,24 @@ function transposeOf(layer: PackedLinear): { transposed: PackedLinear; bias: Flo
  * spanDots.ts); else it is filled here and multiplied by `matmulTransB` — the same bits either way.
  */
 export function spanScoresFromHalves(w: SpanRepWeights, halves: SpanHalves, fieldVectors: Float32Array, fields: number): Float32Array {
-  const { transposed, bias } = transposeOf(w.outSecond);
+  const second = w.outSecond;
   const K = w.maxWidth;
-  const inner = w.outSecond.inFeatures;
-  const H = w.outSecond.outFeatures;
+  const inner = second.inFeatures;
+  const H = second.outFeatures;
   const spans = halves.W * K;
-  const u = linear(fieldVectors, fields, transposed); // [fields, inner]
+  let u: Float32Array; // [fields, inner]
+  let bias: Float32Array | null;
+  if (isInt8(second) && !second.deltas?.length) {
+    // Straight from the int8 weights: no float copy of W₂ᵀ (4× the layer's bytes) is built or kept.
+    u = int8TransposedTimes(second, fieldVectors, fields);
+    bias = second.bias;
+  } else {
+    const t = transposeOf(second);
+    u = linear(fieldVectors, fields, t.transposed);
+    bias = t.bias;
+  }
   const c = new Float64Array(fields); // b·v per field
-  for (let f = 0; f < fields; f++) for (let h = 0; h < H; h++) c[f] += bias[h] * fieldVectors[f * H + h];
+  if (bias) for (let f = 0; f < fields; f++) for (let h = 0; h < H; h++) c[f] += bias[h] * fieldVectors[f * H + h];
   // dots[s, f] = hidden[s]·u[f]
   const v = activeVariant();
   const dots = v

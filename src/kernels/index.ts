@@ -7,6 +7,7 @@ export {
   dequantizeRows,
   int8KernelIsDefault,
   int8Linear,
+  int8TransposedTimes,
   isInt8,
   linearInt8,
   linearInt8Auto,

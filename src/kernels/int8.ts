@@ -24,7 +24,7 @@
 import type { PackedLinear } from "./matmul.js";
 import { roundHalfEven } from "./activations.js";
 import { activeVariant } from "./backend.js";
-import { packWasmInt8, unpackWasmInt8, type WasmInt8Packed } from "./wasm/int8.js";
+import { packWasmInt8, unpackWasmInt8, wasmInt8TransposedTimes, type WasmInt8Packed } from "./wasm/int8.js";
 import { wasmLinear } from "./wasm/linear.js";
 
 /** A matrix `[rows, cols]` stored int8 with one scale per row (value ≈ q · scale[row]). */
@@ -272,4 +272,32 @@ export function int8KernelIsDefault(): boolean {
 /** The int8 kernel in use (what `linear()` calls for an int8 layer). */
 export function linearInt8(x: Float32Array, rows: number, layer: Int8Linear, out?: Float32Array): Float32Array {
   return int8Backend(x, rows, layer, out);
+}
+
+/**
+ * Wᵀ applied to each row of `x [rows, N]` for an int8 layer W `[N, K]` (≈ q·scale per row): `u [rows, K]`,
+ *   u[r, k] = Σ_n f32(x[r, n]·scale[n])·q[n, k]
+ * with float32 products and sums in order of n, starting from +0 (no activation quantization: the float rows are
+ * used as they are). The factored span scores (../heads/spanRep.ts) need u = W₂ᵀ·v for a few field vectors v;
+ * this computes it from the int8 weights themselves instead of a float32 copy of Wᵀ (9 MiB at base size, plus the
+ * garbage of building it). On the WebAssembly kernels for a layer packed there: the same bits.
+ */
+export function int8TransposedTimes(layer: Int8Linear, x: Float32Array, rows: number, out?: Float32Array): Float32Array {
+  const N = layer.outFeatures;
+  const K = layer.inFeatures;
+  if (x.length < rows * N) throw new RangeError(`int8TransposedTimes: input has ${x.length} values, expected ${rows}×${N}`);
+  const u = out ?? new Float32Array(rows * K);
+  const v = layer.wasmInt8 ? activeVariant() : null;
+  if (v) return wasmInt8TransposedTimes(v, layer, x, rows, u);
+  const { q, scales } = layer.int8;
+  u.fill(0, 0, rows * K);
+  for (let r = 0; r < rows; r++) {
+    const o = r * K;
+    for (let n = 0; n < N; n++) {
+      const a = Math.fround(x[r * N + n] * scales[n]);
+      const w = n * K;
+      for (let k = 0; k < K; k++) u[o + k] = Math.fround(u[o + k] + Math.fround(a * q[w + k]));
+    }
+  }
+  return u;
 }

@@ -60,6 +60,8 @@ export const Simd = {
   f32x4Eq: 0x41, i32x4AllTrue: 0xa3, v128Load32Zero: 0x5c, v128Load64Zero: 0x5d, v128Store32Lane: 0x5a, f32x4DemoteF64x2Zero: 0x5e,
   f64x2Add: 0xf0, f64x2Sub: 0xf1, f64x2Mul: 0xf2, f64x2ExtractLane: 0x21, v128Load16x4S: 0x03, f32x4ConvertI32x4S: 0xfa,
   i32x4MinS: 0xb6, i32x4MaxS: 0xb8, i8x16NarrowI16x8U: 0x66, i32x4Sub: 0xb1,
+  v128Load16Splat: 0x08, v128Load16Lane: 0x55, v128Load32Lane: 0x56, i16x8ExtendLowI8x16S: 0x87,
+  i32x4ExtendLowI16x8S: 0xa7, i32x4ExtendHighI16x8S: 0xa8,
   /** Relaxed SIMD: a·b + c, fused or not at the engine's choice. */
   f32x4RelaxedMadd: 0x105,
   /** Relaxed SIMD: c + dot products of 4 bytes per lane, a as i8 and b as 7-bit (top bit set: engine-defined). */
