@@ -7,12 +7,12 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { backendInfo, firstNonFinite, firstNonFiniteReference, linear, linearPanels, matmul, matmulTransB, matmulTransBReference, packLinear, unpackLinear, REFERENCE_BLOCK, setBackend, softmaxRowsMasked, type ActiveBackend } from "../src/kernels/index.js";
-import { buildKernelModule, PLAIN_SHAPE, RELAXED_SHAPE } from "../src/kernels/wasm/kernels.js";
+import { buildKernelModule, PLAIN_SHAPE, RELAXED_SHAPE, RELAXED_TALL_SHAPE } from "../src/kernels/wasm/kernels.js";
 import { f32View, i32View, u8View, wasmAlloc, wasmRuntime } from "../src/kernels/wasm/runtime.js";
 import { activeVariant } from "../src/kernels/backend.js";
 import { startWasmPool, stopWasmPool, wasmPoolThreads } from "../src/kernels/wasm/pool.js";
 import { AttnParam, ATTN_PARAM_WORDS, attentionScratchBytes } from "../src/kernels/wasm/kernels.js";
-import { ioBlockRows } from "../src/kernels/wasm/linear.js";
+import { ioBlockRows, packWasm } from "../src/kernels/wasm/linear.js";
 import { randFloats as rand, signedRng as rng } from "./helpers/prng.js";
 import { float32Sums } from "./helpers/float32Sums.js";
 
@@ -54,6 +54,33 @@ describe("WebAssembly runtime", () => {
   it("sums in the reference's blocks (the kernel's k depth is REFERENCE_BLOCK)", () => {
     expect(PLAIN_SHAPE.kc).toBe(REFERENCE_BLOCK);
     expect(RELAXED_SHAPE.kc).toBe(REFERENCE_BLOCK);
+  });
+
+  it("every tile shape gives the reference's bits (plain mul + add): 2×16, 6×8 and 5×8 with rows left over in pairs and singly, 4×8, 1×16", () => {
+    const rt = wasmRuntime()!;
+    expect(RELAXED_TALL_SHAPE.kc).toBe(REFERENCE_BLOCK);
+    const shapes = [PLAIN_SHAPE, { ...RELAXED_TALL_SHAPE, fma: false }, { ...RELAXED_TALL_SHAPE, rows: 5, fma: false }, { ...PLAIN_SHAPE, rows: 4, vecs: 2 }, { ...PLAIN_SHAPE, rows: 1 }];
+    const kernels = shapes.map((shape) => {
+      const module = new WebAssembly.Module(buildKernelModule(shape, { min: 1, max: 65536, shared: rt.shared }));
+      return { shape, linear: new WebAssembly.Instance(module, { env: { memory: rt.memory } }).exports.linear as (...a: number[]) => void };
+    });
+    // Row counts around every tile height and past the 128-row block; N past a panel with a ragged tile; K past one k block.
+    for (const [M, N, K] of [[1, 5, 3], [7, 21, 300], [8, 16, 17], [9, 33, 520], [13, 7, 100], [131, 40, 260]]) {
+      const r = rng(M * 7 + N * 3 + K);
+      const x = rand(M * K, r);
+      const w = rand(N * K, r);
+      const bias = rand(N, r);
+      const want = float32Sums(x, M, w, N, K, bias);
+      const p = packWasm(w, N, K, bias);
+      const xp = wasmAlloc(M * K * 4);
+      const yp = wasmAlloc(M * N * 4);
+      f32View(xp, M * K).set(x);
+      for (const { shape, linear } of kernels) {
+        f32View(yp, M * N).fill(Number.NaN);
+        linear(xp, K, M, K, p.w, p.bias, yp, N, N, 0, Math.ceil(N / (4 * shape.vecs)));
+        expect(f32View(yp, M * N).slice(), `${shape.rows}×${4 * shape.vecs} M=${M} N=${N} K=${K}`).toEqual(want);
+      }
+    }
   });
 
   it("emits a module that validates, for shared and unshared memory", () => {

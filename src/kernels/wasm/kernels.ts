@@ -47,6 +47,8 @@ export interface KernelShape {
 
 export const PLAIN_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: false, kc: 256, mb: 128 };
 export const RELAXED_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: true, kc: 256, mb: 128 };
+/** The relaxed kernel on engines that keep 12 accumulators in registers (../runtime.ts `relaxedShape`). */
+export const RELAXED_TALL_SHAPE: KernelShape = { rows: 6, vecs: 2, fma: true, kc: 256, mb: 128 };
 
 /** Panel width of the packed weights (floats). */
 export const WASM_PANEL = 16;
@@ -205,6 +207,8 @@ function linearKernel({ rows: R, vecs: V, fma, kc: KC, mb: MB }: KernelShape): C
       c.get(K).get(c0).op(Op.i32Sub).set(kc);
       c.i32(KC).get(kc).get(kc).i32(KC).op(Op.i32GtS).op(Op.select).set(kc);
       c.for(m, L(mb0), () => c.get(mb1).i32(R - 1).op(Op.i32Sub), R, () => tile(R));
+      // The rows left over: pairs, then one (a tall tile's leftovers one by one cost up to ~6 % at 64 rows).
+      if (R > 2) c.for(m, null, () => c.get(mb1).i32(1).op(Op.i32Sub), 2, () => tile(2));
       if (R > 1) c.for(m, null, L(mb1), 1, () => tile(1));
       c.inc(c0, KC);
       c.get(c0).get(K).op(Op.i32LtS).op(Op.brIf).u(0);
