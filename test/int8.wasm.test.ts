@@ -232,6 +232,13 @@ describe("Wᵀ·x from int8 weights (int8TransposedTimes, the factored span scor
     setBackend("auto");
   });
 
+  it("refuses an input or output of the wrong size, naming both sizes", () => {
+    const layer = int8Linear(quantizeRows(rand(4 * 6, rng(1)), 4, 6)); // N = 4 outputs, K = 6 inputs
+    expect(() => int8TransposedTimes(layer, new Float32Array(7), 2)).toThrow(/input has 7 values, expected 2×4/);
+    expect(() => int8TransposedTimes(layer, new Float32Array(8), 2, new Float32Array(11))).toThrow(/output holds 11 values, expected 2×6/);
+    expect(int8TransposedTimes(layer, new Float32Array(8), 2, new Float32Array(12)).length).toBe(12);
+  });
+
   it("gives the same bits on 1, 2 and 3 threads (chunks of 8 inputs split unevenly)", async () => {
     const r = rng(35);
     const [rows, N, K] = [7, 333, 301];

@@ -286,6 +286,7 @@ export function int8TransposedTimes(layer: Int8Linear, x: Float32Array, rows: nu
   const N = layer.outFeatures;
   const K = layer.inFeatures;
   if (x.length < rows * N) throw new RangeError(`int8TransposedTimes: input has ${x.length} values, expected ${rows}×${N}`);
+  if (out && out.length < rows * K) throw new RangeError(`int8TransposedTimes: output holds ${out.length} values, expected ${rows}×${K}`);
   const u = out ?? new Float32Array(rows * K);
   const v = layer.wasmInt8 ? activeVariant() : null;
   if (v) return wasmInt8TransposedTimes(v, layer, x, rows, u);
