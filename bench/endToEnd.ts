@@ -10,8 +10,8 @@
  *   count        the entity schema's predicted instance count: the count embedding and span scoring scale with
  *                it, and a random checkpoint predicts far more instances than a trained one (usually 1)
  *
- * Reported per backend × threads: best-of-N ms of both and extract ÷ encoder. Times on a shared machine are
- * noisy: compare rows of one run only.
+ * Reported per backend × threads (wasm, wasm with `quantize: "int8"` from the float32 folder, js): best-of-N ms of
+ * both and extract ÷ encoder. Times on a shared machine are noisy: compare rows of one run only.
  *
  *   npm run bench:e2e                      # = build, then node dist/bench/endToEnd.js [words] [--no-js] [--count N]
  *
@@ -57,9 +57,9 @@ async function bestAsync(run: () => Promise<unknown>): Promise<number> {
   return ms;
 }
 
-async function child(dir: string, backend: "js" | "wasm", threads: number, words: number) {
+async function child(dir: string, backend: "js" | "wasm", threads: number, words: number, int8: boolean) {
   const t0 = performance.now();
-  const model = await GLiNER2.fromPretrained(dir, { backend, threads, offThread: false });
+  const model = await GLiNER2.fromPretrained(dir, { backend, threads, offThread: false, quantize: int8 ? "int8" : "none" });
   const loadMs = performance.now() - t0;
   const peakLoad = peakRss();
   const residentMB = process.memoryUsage().rss / MB;
@@ -77,13 +77,13 @@ async function child(dir: string, backend: "js" | "wasm", threads: number, words
   const firstMs = performance.now() - f0;
   const encoderMs = best(() => encode(model.model.encoder, ids, mask, 1, ids.length));
   const extractMs = await bestAsync(() => model.extract(text, schema));
-  return { backend, threads, tokens: ids.length, count, loadMs, residentMB, peakLoadMB: peakLoad, encoderMs, extractMs, firstMs };
+  return { backend: int8 ? `${backend}-int8` : backend, threads, tokens: ids.length, count, loadMs, residentMB, peakLoadMB: peakLoad, encoderMs, extractMs, firstMs };
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === "--child") {
-    const r = await child(args[1], args[2] as "js" | "wasm", Number(args[3]), Number(args[4]));
+    const r = await child(args[1], args[2] as "js" | "wasm", Number(args[3]), Number(args[4]), args[5] === "int8");
     process.stdout.write(`${JSON.stringify(r)}\n`);
     process.exit(0); // the thread pool's workers
   }
@@ -91,8 +91,8 @@ async function main(): Promise<void> {
   const count = countAt >= 0 ? Number(args[countAt + 1]) : undefined;
   if (count !== undefined && !(Number.isInteger(count) && count >= 0 && count < 20)) throw new Error(`--count takes an instance count 0…19, got ${JSON.stringify(args[countAt + 1])}`);
   const words = Number(args.find((a, i) => !a.startsWith("--") && (countAt < 0 || i !== countAt + 1)) ?? 64) || 64;
-  const configs: (readonly ["js" | "wasm", number])[] = [["wasm", 1], ["wasm", 2]];
-  if (!args.includes("--no-js")) configs.push(["js", 1]);
+  const configs: (readonly ["js" | "wasm", number, boolean])[] = [["wasm", 1, false], ["wasm", 2, false], ["wasm", 1, true], ["wasm", 2, true]];
+  if (!args.includes("--no-js")) configs.push(["js", 1, false]);
   const self = fileURLToPath(import.meta.url);
   const root = resolve(self, "..", "..", "..");
   const tok = findTokenizer(root);
@@ -102,11 +102,11 @@ async function main(): Promise<void> {
     writeCheckpoint(dir, tok.path, { count });
     console.log(`node ${process.version}; ${words}-word text; tokenizer ${tok.real ? "released" : "fixture (real one not found)"}; best of ${REPEATS}; every row a fresh process`);
     const rows: string[][] = [["backend", "threads", "tokens", "count", "load s", "RSS MiB", "peak/RSS", "first ms", "encoder ms", "extract ms", "extract ÷ encoder"]];
-    for (const [backend, threads] of configs) {
-      const res = spawnSync(process.execPath, [self, "--child", dir, backend, String(threads), String(words)], { encoding: "utf8", maxBuffer: 1 << 24 });
-      if (res.status !== 0) throw new Error(`${backend}/${threads}: child failed (${res.status})\n${res.stderr}`);
+    for (const [backend, threads, int8] of configs) {
+      const res = spawnSync(process.execPath, [self, "--child", dir, backend, String(threads), String(words), int8 ? "int8" : "f32"], { encoding: "utf8", maxBuffer: 1 << 24 });
+      if (res.status !== 0) throw new Error(`${backend}${int8 ? "-int8" : ""}/${threads}: child failed (${res.status})\n${res.stderr}`);
       const r = JSON.parse(res.stdout.trim().split("\n").pop()!);
-      rows.push([backend, String(threads), String(r.tokens), String(r.count), (r.loadMs / 1000).toFixed(1), r.residentMB.toFixed(0), (r.peakLoadMB / r.residentMB).toFixed(2), r.firstMs.toFixed(0), r.encoderMs.toFixed(0), r.extractMs.toFixed(0), (r.extractMs / r.encoderMs).toFixed(2)]);
+      rows.push([r.backend, String(threads), String(r.tokens), String(r.count), (r.loadMs / 1000).toFixed(1), r.residentMB.toFixed(0), (r.peakLoadMB / r.residentMB).toFixed(2), r.firstMs.toFixed(0), r.encoderMs.toFixed(0), r.extractMs.toFixed(0), (r.extractMs / r.encoderMs).toFixed(2)]);
     }
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
     for (const r of rows) console.log(r.map((v, c) => v.padStart(widths[c])).join("  "));
