@@ -11,7 +11,7 @@ import { runBatch } from "../src/engine.js";
 import {
   int8Linear,
   int8KernelIsDefault,
-  int8TransposedTimes,
+  transposedTimes,
   linear,
   linearInt8Auto,
   linearInt8Reference,
@@ -170,7 +170,7 @@ describe("WebAssembly int8 linear", () => {
   });
 });
 
-describe("Wᵀ·x from int8 weights (int8TransposedTimes, the factored span scores' u = W₂ᵀ·v)", () => {
+describe("Wᵀ·x from int8 weights (transposedTimes of an int8 layer, the factored span scores' u = W₂ᵀ·v)", () => {
   /** The float64 value Σ_n x[r, n]·scale[n]·q[n, k] and the sum of |terms| (for a float32 rounding bound). */
   function exact(w: { q: Int8Array; scales: Float32Array }, x: Float32Array, rows: number, N: number, K: number) {
     const val = new Float64Array(rows * K);
@@ -195,7 +195,7 @@ describe("Wᵀ·x from int8 weights (int8TransposedTimes, the factored span scor
       const layer = int8Linear(w);
       expect((layer as Int8Linear).wasmInt8).toBeUndefined();
       const x = rand(rows * N, r, 2);
-      const got = int8TransposedTimes(layer, x, rows);
+      const got = transposedTimes(layer, x, rows);
       const { val, mag } = exact(w, x, rows, N, K);
       for (let i = 0; i < rows * K; i++) expect(Math.abs(got[i] - val[i]), `rows=${rows} N=${N} K=${K} at ${i}`).toBeLessThanOrEqual(mag[i] * N * 2 ** -23 + 1e-30);
     }
@@ -215,11 +215,11 @@ describe("Wᵀ·x from int8 weights (int8TransposedTimes, the factored span scor
           if (rows > 3) x[3 * N + (N >> 1)] = NaN;
           if (rows > 4) x[4 * N] = -Infinity;
           setBackend("js");
-          const want = int8TransposedTimes(int8Linear(w), x, rows);
+          const want = transposedTimes(int8Linear(w), x, rows);
           setBackend("wasm");
           const packed = int8Linear(w) as Int8Linear;
           expect(packed.wasmInt8).toBeDefined();
-          const got = int8TransposedTimes(packed, x, rows);
+          const got = transposedTimes(packed, x, rows);
           const at = firstDiff(got, want);
           expect(at, `rows=${rows} N=${N} K=${K} at ${at}: ${got[at]} vs ${want[at]}`).toBe(-1);
           // The kernel's own part (k below a multiple of 8) is not all zeros or all NaN: it did the work.
@@ -234,9 +234,9 @@ describe("Wᵀ·x from int8 weights (int8TransposedTimes, the factored span scor
 
   it("refuses an input or output of the wrong size, naming both sizes", () => {
     const layer = int8Linear(quantizeRows(rand(4 * 6, rng(1)), 4, 6)); // N = 4 outputs, K = 6 inputs
-    expect(() => int8TransposedTimes(layer, new Float32Array(7), 2)).toThrow(/input has 7 values, expected 2×4/);
-    expect(() => int8TransposedTimes(layer, new Float32Array(8), 2, new Float32Array(11))).toThrow(/output holds 11 values, expected 2×6/);
-    expect(int8TransposedTimes(layer, new Float32Array(8), 2, new Float32Array(12)).length).toBe(12);
+    expect(() => transposedTimes(layer, new Float32Array(7), 2)).toThrow(/transposedTimes: input has 7 values, expected 2×4/);
+    expect(() => transposedTimes(layer, new Float32Array(8), 2, new Float32Array(11))).toThrow(/output holds 11 values, expected 2×6/);
+    expect(transposedTimes(layer, new Float32Array(8), 2, new Float32Array(12)).length).toBe(12);
   });
 
   it("gives the same bits on 1, 2 and 3 threads (chunks of 8 inputs split unevenly)", async () => {
@@ -245,12 +245,12 @@ describe("Wᵀ·x from int8 weights (int8TransposedTimes, the factored span scor
     const w = quantizeRows(rand(N * K, r), N, K);
     const x = rand(rows * N, r);
     setBackend("js");
-    const want = int8TransposedTimes(int8Linear(w), x, rows);
+    const want = transposedTimes(int8Linear(w), x, rows);
     setBackend("wasm");
     const packed = int8Linear(w);
     for (const threads of [1, 2, 3]) {
       await startWasmPool(threads);
-      expect(firstDiff(int8TransposedTimes(packed, x, rows), want), `${threads} threads`).toBe(-1);
+      expect(firstDiff(transposedTimes(packed, x, rows), want), `${threads} threads`).toBe(-1);
     }
     stopWasmPool();
     setBackend("auto");

@@ -6,7 +6,7 @@
  * reference's order, so it must give the same bits; relaxed SIMD's fused multiply-add only close ones.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { backendInfo, firstNonFinite, firstNonFiniteReference, linear, linearPanels, matmul, matmulTransB, matmulTransBReference, packLinear, unpackLinear, REFERENCE_BLOCK, setBackend, softmaxRowsMasked, type ActiveBackend } from "../src/kernels/index.js";
+import { backendInfo, firstNonFinite, firstNonFiniteReference, linear, linearPanels, matmul, matmulTransB, matmulTransBReference, packLinear, transposedTimes, unpackLinear, withDeltas, REFERENCE_BLOCK, setBackend, softmaxRowsMasked, type ActiveBackend } from "../src/kernels/index.js";
 import { buildKernelModule, PLAIN_SHAPE, RELAXED_SHAPE, RELAXED_TALL_SHAPE } from "../src/kernels/wasm/kernels.js";
 import { f32View, i32View, u8View, wasmAlloc, wasmRuntime } from "../src/kernels/wasm/runtime.js";
 import { activeVariant } from "../src/kernels/backend.js";
@@ -184,6 +184,81 @@ for (const variant of variants) {
     });
   });
 }
+
+describe("Wᵀ·x from float32 panels (transposedTimes, the factored span scores' u = W₂ᵀ·v)", () => {
+  it("is x·W in float64 within float32 rounding (reference), with LoRA deltas added", () => {
+    setBackend("js");
+    const r = rng(41);
+    for (const [rows, N, K] of [[1, 1, 1], [3, 17, 9], [5, 40, 23]]) {
+      const w = rand(N * K, r);
+      const x = rand(rows * N, r);
+      const rank = 2;
+      const delta = { rank, a: rand(rank * K, r), b: rand(N * rank, r), scale: 0.5 };
+      for (const deltas of [undefined, [delta]]) {
+        const layer = withDeltas(packLinear(w, N, K), deltas);
+        expect(layer.wasm).toBeUndefined();
+        const got = transposedTimes(layer, x, rows);
+        for (let m = 0; m < rows; m++) {
+          for (let k = 0; k < K; k++) {
+            let want = 0;
+            let mag = 0;
+            for (let n = 0; n < N; n++) {
+              let wnk = w[n * K + k];
+              if (deltas) for (let j = 0; j < rank; j++) wnk += delta.scale * delta.b[n * rank + j] * delta.a[j * K + k];
+              want += x[m * N + n] * wnk;
+              mag += Math.abs(x[m * N + n] * wnk);
+            }
+            expect(Math.abs(got[m * K + k] - want), `rows=${rows} N=${N} K=${K} deltas=${!!deltas}`).toBeLessThanOrEqual(mag * (N + 4) * 2 ** -23);
+          }
+        }
+      }
+    }
+    setBackend("auto");
+  });
+
+  it("WebAssembly equals the reference bit for bit: K mod 8, a partial last panel, rows mod 4, NaN and huge rows, deltas, threads", async () => {
+    const r = rng(43);
+    let cases = 0;
+    for (const rows of [1, 3, 4, 5, 9]) {
+      for (const N of [1, 5, 16, 17, 33]) {
+        for (const K of [1, 7, 8, 9, 23, 64]) {
+          const w = rand(N * K, r);
+          const x = rand(rows * N, r, 3);
+          if (rows > 1) x.fill(0, N, 2 * N);
+          if (rows > 2) for (let n = 0; n < N; n++) x[2 * N + n] *= 1e30;
+          if (rows > 3) x[3 * N + (N >> 1)] = NaN;
+          const delta = cases % 3 === 0 ? [{ rank: 2, a: rand(2 * K, r), b: rand(N * 2, r), scale: 0.25 }] : undefined;
+          setBackend("js");
+          const want = transposedTimes(withDeltas(packLinear(w, N, K), delta), x, rows);
+          setBackend("wasm");
+          const packed = withDeltas(packLinear(w, N, K), delta);
+          expect(packed.wasm).toBeDefined();
+          const got = transposedTimes(packed, x, rows);
+          const at = got.findIndex((g, i) => !Object.is(g, want[i]));
+          expect(at, `rows=${rows} N=${N} K=${K} at ${at}: ${got[at]} vs ${want[at]}`).toBe(-1);
+          if (K >= 8 && N >= 16) expect(Number.isFinite(got[0]) && got[0] !== 0).toBe(true);
+          cases++;
+        }
+      }
+    }
+    expect(cases).toBe(5 * 5 * 6);
+    // Large enough to split over threads: 1, 2 and 3 give the reference's bits.
+    const [rows, N, K] = [7, 333, 301];
+    const w = rand(N * K, r);
+    const x = rand(rows * N, r);
+    setBackend("js");
+    const want = transposedTimes(packLinear(w, N, K), x, rows);
+    setBackend("wasm");
+    const packed = packLinear(w, N, K);
+    for (const threads of [1, 2, 3]) {
+      await startWasmPool(threads);
+      const got = transposedTimes(packed, x, rows);
+      expect(got.findIndex((g, i) => !Object.is(g, want[i])), `${threads} threads`).toBe(-1);
+    }
+    stopWasmPool();
+    setBackend("auto");
+  });
+});
 
 describe("load-time weight check", () => {
   it("finds the first NaN/±∞ like the plain loop, at any position (blocks, chunk edges, tails), and passes extreme finite values", () => {

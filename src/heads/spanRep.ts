@@ -8,7 +8,7 @@
  * W·[s; e] + b = (W_s·s + b) + W_e·e. Both halves run once per word and each span only adds two vectors, which
  * removes two thirds of the per-span work (W·K spans) without changing the result beyond float rounding.
  */
-import { int8TransposedTimes, isInt8, linear, matmulTransB, packLinear, relu, unpackLinear, type PackedLinear } from "../kernels/index.js";
+import { linear, matmulTransB, relu, transposedTimes, type PackedLinear } from "../kernels/index.js";
 import { activeVariant } from "../kernels/backend.js";
 import { wasmSpanDots } from "../kernels/wasm/spanDots.js";
 import { runMlp, type Mlp } from "./mlp.js";
@@ -90,46 +90,9 @@ export function computeSpanHidden(w: SpanRepWeights, wordEmb: Float32Array, W: n
 }
 
 /**
- * The layer transposed, as a Linear `[out = in, in = out]` (so `linear(V, n, transposed)` maps each row v of V,
- * length out, to `u = Wᵀ·v`, length in), plus its bias; packed once per layer object for whatever kernels are
- * active. A plain float layer is transposed from its weights (a copy). Layers carrying LoRA deltas are materialized
- * through `linear()` itself, `M[j, :] = layer(e_j) − layer(0)`, so the transpose is exactly what they compute (an
- * int8 layer without deltas never comes here: `int8TransposedTimes` reads its weights as they are).
- */
-const transposeCache = new WeakMap<PackedLinear, { transposed: PackedLinear; bias: Float32Array }>();
-function transposeOf(layer: PackedLinear): { transposed: PackedLinear; bias: Float32Array } {
-  let t = transposeCache.get(layer);
-  if (t) return t;
-  const K = layer.inFeatures;
-  const N = layer.outFeatures;
-  let bias: Float32Array;
-  const m = new Float32Array(K * N);
-  if (!isInt8(layer) && !layer.deltas?.length) {
-    bias = layer.bias ?? new Float32Array(N);
-    const w = unpackLinear(layer); // [N, K]
-    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) m[k * N + n] = w[n * K + k];
-  } else {
-    bias = linear(new Float32Array(K), 1, layer);
-    const block = 256;
-    for (let j0 = 0; j0 < K; j0 += block) {
-      const rows = Math.min(block, K - j0);
-      const x = new Float32Array(rows * K);
-      for (let r = 0; r < rows; r++) x[r * K + j0 + r] = 1;
-      const y = linear(x, rows, layer);
-      for (let r = 0; r < rows; r++) for (let n = 0; n < N; n++) m[(j0 + r) * N + n] = y[r * N + n] - bias[n];
-    }
-  }
-  // m is [K, N] row-major = a PyTorch Linear weight [out = K, in = N]: the transposed layer.
-  t = { transposed: packLinear(m, K, N), bias };
-  transposeCache.set(layer, t);
-  return t;
-}
-
-
-/**
  * Span scores `sigmoid(rep · v)` for every field vector v `[fields, H]` straight from the span hidden layer,
  * without forming `rep [spans, H]`: `rep·v = hidden·u + b·v` with `u = W₂ᵀ·v` (W₂, b: out_project's second
- * layer: `transposeOf`, or for an int8 layer `int8TransposedTimes`). That trades the `spans × 4H × H` product for
+ * layer; `transposedTimes` reads W₂ as packed). That trades the `spans × 4H × H` product for
  * `fields × (H × 4H + spans × 4H)`: far less work while fields are few (a 64-word text, a handful of entity
  * types), more when they are many, so the caller picks (`factoredPays`). Equal to
  * `spanScores(computeSpanRep(…))` up to float rounding (the sums run in another order). Output `[fields, spans]`.
@@ -142,17 +105,9 @@ export function spanScoresFromHalves(w: SpanRepWeights, halves: SpanHalves, fiel
   const inner = second.inFeatures;
   const H = second.outFeatures;
   const spans = halves.W * K;
-  let u: Float32Array; // [fields, inner]
-  let bias: Float32Array | null;
-  if (isInt8(second) && !second.deltas?.length) {
-    // Straight from the int8 weights: no float copy of W₂ᵀ (4× the layer's bytes) is built or kept.
-    u = int8TransposedTimes(second, fieldVectors, fields);
-    bias = second.bias;
-  } else {
-    const t = transposeOf(second);
-    u = linear(fieldVectors, fields, t.transposed);
-    bias = t.bias;
-  }
+  // u = W₂ᵀ·v straight from the packed (float32 or int8) weights, LoRA deltas included: no transposed copy.
+  const u = transposedTimes(second, fieldVectors, fields); // [fields, inner]
+  const bias = second.bias;
   const c = new Float64Array(fields); // b·v per field
   if (bias) for (let f = 0; f < fields; f++) for (let h = 0; h < H; h++) c[f] += bias[h] * fieldVectors[f * H + h];
   // dots[s, f] = hidden[s]·u[f]

@@ -7,7 +7,6 @@ export {
   dequantizeRows,
   int8KernelIsDefault,
   int8Linear,
-  int8TransposedTimes,
   isInt8,
   linearInt8,
   linearInt8Auto,

@@ -24,7 +24,8 @@
 import type { PackedLinear } from "./matmul.js";
 import { roundHalfEven } from "./activations.js";
 import { activeVariant } from "./backend.js";
-import { packWasmInt8, unpackWasmInt8, wasmInt8TransposedTimes, type WasmInt8Packed } from "./wasm/int8.js";
+import { packWasmInt8, unpackWasmInt8, type WasmInt8Packed } from "./wasm/int8.js";
+import { wasmTransposedTimes } from "./wasm/transposed.js";
 import { wasmLinear } from "./wasm/linear.js";
 
 /** A matrix `[rows, cols]` stored int8 with one scale per row (value ≈ q · scale[row]). */
@@ -275,21 +276,18 @@ export function linearInt8(x: Float32Array, rows: number, layer: Int8Linear, out
 }
 
 /**
- * Wᵀ applied to each row of `x [rows, N]` for an int8 layer W `[N, K]` (≈ q·scale per row): `u [rows, K]`,
+ * Wᵀ applied to each row of `x [rows, N]` for an int8 layer W `[N, K]` (≈ q·scale per row), into `u [rows, K]`:
  *   u[r, k] = Σ_n f32(x[r, n]·scale[n])·q[n, k]
  * with float32 products and sums in order of n, starting from +0 (no activation quantization: the float rows are
- * used as they are). The factored span scores (../heads/spanRep.ts) need u = W₂ᵀ·v for a few field vectors v;
- * this computes it from the int8 weights themselves instead of a float32 copy of Wᵀ (9 MiB at base size, plus the
- * garbage of building it). On the WebAssembly kernels for a layer packed there: the same bits.
+ * used as they are) — the int8 case of `transposedTimes` (./matmul.ts), which checks the sizes and adds any LoRA
+ * deltas. From the int8 weights themselves, no float32 copy of Wᵀ (9 MiB at base size for span scoring's W₂). On
+ * the WebAssembly kernels for a layer packed there: the same bits.
  */
-export function int8TransposedTimes(layer: Int8Linear, x: Float32Array, rows: number, out?: Float32Array): Float32Array {
+export function int8TransposedTimes(layer: Int8Linear, x: Float32Array, rows: number, u: Float32Array): Float32Array {
   const N = layer.outFeatures;
   const K = layer.inFeatures;
-  if (x.length < rows * N) throw new RangeError(`int8TransposedTimes: input has ${x.length} values, expected ${rows}×${N}`);
-  if (out && out.length < rows * K) throw new RangeError(`int8TransposedTimes: output holds ${out.length} values, expected ${rows}×${K}`);
-  const u = out ?? new Float32Array(rows * K);
   const v = layer.wasmInt8 ? activeVariant() : null;
-  if (v) return wasmInt8TransposedTimes(v, layer, x, rows, u);
+  if (v) return wasmTransposedTimes(v, layer, x, rows, u);
   const { q, scales } = layer.int8;
   u.fill(0, 0, rows * K);
   for (let r = 0; r < rows; r++) {

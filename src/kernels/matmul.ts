@@ -20,10 +20,11 @@
  * skips the product's rounding, so its last bits differ.
  */
 
-import { isInt8, linearInt8 } from "./int8.js";
+import { int8TransposedTimes, isInt8, linearInt8 } from "./int8.js";
 import { activeVariant } from "./backend.js";
 import { packWasm, unpackWasm, wasmLinear, type WasmPacked } from "./wasm/linear.js";
 import { wasmMatmulTransB } from "./wasm/matmulTransB.js";
+import { wasmTransposedTimes } from "./wasm/transposed.js";
 
 /** Output features per packed panel. */
 export const PANEL = 4;
@@ -169,6 +170,59 @@ export function addLowRank(x: Float32Array, rows: number, K: number, N: number, 
       y[yo + n] += d.scale * s;
     }
   }
+}
+
+/** u[M, K] += s·(v[M, N]·B)·A: the rank-r delta's part of Wᵀ applied to v (see `transposedTimes`). */
+export function addLowRankTransposed(v: Float32Array, rows: number, N: number, K: number, d: LowRankDelta, u: Float32Array): void {
+  const r = d.rank;
+  const t = new Float64Array(r);
+  for (let m = 0; m < rows; m++) {
+    t.fill(0);
+    for (let n = 0; n < N; n++) {
+      const vn = v[m * N + n];
+      for (let j = 0; j < r; j++) t[j] += vn * d.b[n * r + j];
+    }
+    const uo = m * K;
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let j = 0; j < r; j++) s += t[j] * d.a[j * K + k];
+      u[uo + k] += d.scale * s;
+    }
+  }
+}
+
+/**
+ * The layer transposed, applied to each row of `x [rows, N]` (N = out features): `u [rows, K]` = x·W for W
+ * `[N, K]`, so u[r] = Wᵀ·x[r] — what the factored span scores need (../heads/spanRep.ts) — read from the packed
+ * weights as they are, no transposed copy:
+ *   u[r, k] = Σ_n f32(x[r, n]·W[n, k]), float32 products and sums in order of n from +0,
+ * then each LoRA delta's s·(x·B)·A (`addLowRankTransposed`). int8 layers: `int8TransposedTimes` (../int8.ts).
+ * The WebAssembly kernel (./wasm/transposed.ts) computes the same bits for a layer packed there. No bias: the
+ * transpose of an affine map has none.
+ */
+export function transposedTimes(layer: PackedLinear, x: Float32Array, rows: number, out?: Float32Array): Float32Array {
+  const N = layer.outFeatures;
+  const K = layer.inFeatures;
+  if (x.length < rows * N) throw new RangeError(`transposedTimes: input has ${x.length} values, expected ${rows}×${N}`);
+  if (out && out.length < rows * K) throw new RangeError(`transposedTimes: output holds ${out.length} values, expected ${rows}×${K}`);
+  const u = out ?? new Float32Array(rows * K);
+  const v = layer.wasm ? activeVariant() : null;
+  if (isInt8(layer)) int8TransposedTimes(layer, x, rows, u);
+  else if (v) wasmTransposedTimes(v, layer, x, rows, u);
+  else {
+    const p = layer.packed; // packed[(⌊n/4⌋·K + k)·4 + n mod 4] = W[n, k]
+    u.fill(0, 0, rows * K);
+    for (let r = 0; r < rows; r++) {
+      const o = r * K;
+      for (let n = 0; n < N; n++) {
+        const a = x[r * N + n];
+        const base = Math.floor(n / PANEL) * K * PANEL + (n % PANEL);
+        for (let k = 0; k < K; k++) u[o + k] = Math.fround(u[o + k] + Math.fround(a * p[base + k * PANEL]));
+      }
+    }
+  }
+  for (const d of layer.deltas ?? []) addLowRankTransposed(x, rows, N, K, d, u);
+  return u;
 }
 
 function linearBase(x: Float32Array, rows: number, layer: PackedLinear, out?: Float32Array): Float32Array {

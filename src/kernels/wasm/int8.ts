@@ -5,7 +5,7 @@
  */
 import type { Int8Linear, Int8Rows } from "../int8.js";
 import { I8_PANEL } from "./int8Kernels.js";
-import { runLinearI8, runTransposedI8 } from "./pool.js";
+import { runLinearI8 } from "./pool.js";
 import { f32View, i32View, i8View, Region, wasmAlloc, wasmRuntime, type KernelVariant } from "./runtime.js";
 
 /** Where an int8 layer lives in WebAssembly memory (byte addresses); scales and bias padded to whole panels. */
@@ -27,7 +27,7 @@ function paddedK(K: number): number {
  * Byte offset of W[n, k] in the packed panels (layouts in ./int8Kernels.ts): both keep g = 2 (pairs) or 4 (quads)
  * consecutive inputs of a feature side by side, four features to a group and four groups to a block of g inputs.
  */
-function packedAt(quads: boolean, Kp: number, n: number, k: number): number {
+export function packedAt(quads: boolean, Kp: number, n: number, k: number): number {
   const s = quads ? 2 : 1; // log2 g
   return (n >> 4) * Kp * I8_PANEL + (k >> s) * (16 << s) + ((n & 15) >> 2) * (4 << s) + ((n & 3) << s) + (k & ((1 << s) - 1));
 }
@@ -90,43 +90,4 @@ export function linearInt8At(v: KernelVariant, x: number, ldx: number, rows: num
   const sx = q + qBytes;
   v.exports.quantRows(x, ldx, rows, K, p.Kp, q, sx);
   runLinearI8(v, q, sx, rows, p.Kp, p.w, p.scales, p.bias, y, ldy, layer.outFeatures, Math.ceil(layer.outFeatures / I8_PANEL), gelu);
-}
-
-
-const transposedRegion = new Region();
-
-/**
- * `int8TransposedTimes` (../int8.ts) on the WebAssembly kernel: a = f32(x·scale) goes into WebAssembly memory
- * (columns padded to whole panels with zeros), `transposedI8` sums the inputs k below a multiple of 8 straight
- * from the panels, split over the threads, and the last K mod 8 columns are summed here from the same panels in
- * the same order.
- */
-export function wasmInt8TransposedTimes(v: KernelVariant, layer: Int8Linear, x: Float32Array, rows: number, out: Float32Array): Float32Array {
-  const p = layer.wasmInt8!;
-  const N = layer.outFeatures;
-  const K = layer.inFeatures;
-  const N16 = Math.ceil(N / I8_PANEL) * I8_PANEL;
-  const K8 = K & ~7;
-  const aBytes = rows * N16 * 4;
-  const ap = transposedRegion.get(aBytes + rows * K8 * 4);
-  const up = ap + aBytes;
-  const a = f32View(ap, rows * N16);
-  const scales = f32View(p.scales, N);
-  a.fill(0);
-  for (let r = 0; r < rows; r++) for (let n = 0; n < N; n++) a[r * N16 + n] = x[r * N + n] * scales[n];
-  if (K8 > 0) runTransposedI8(v, ap, rows, N16, p.w, p.Kp, up, K8, K8 >> 3);
-  const u = f32View(up, rows * K8);
-  for (let r = 0; r < rows; r++) out.set(u.subarray(r * K8, r * K8 + K8), r * K);
-  if (K8 < K) {
-    const w = i8View(p.w, Math.ceil(N / I8_PANEL) * p.Kp * I8_PANEL);
-    const quads = wasmRuntime()!.int8Quads;
-    for (let r = 0; r < rows; r++) {
-      out.fill(0, r * K + K8, r * K + K);
-      for (let n = 0; n < N; n++) {
-        const an = a[r * N16 + n];
-        for (let k = K8; k < K; k++) out[r * K + k] = Math.fround(out[r * K + k] + Math.fround(an * w[packedAt(quads, p.Kp, n, k)]));
-      }
-    }
-  }
-  return out;
 }

@@ -28,10 +28,6 @@
  *                                               y[m, n] = f32(f64(acc)·(f64(sx[m])·f64(scale[n])) + f64(bias[n])),
  *                                               panels [t0, t1); scales and bias padded to whole panels
  *                                               (quads: acc − 127·colsum[n], colsum after the padded scales)
- *   transposedI8(a, rows, N16, w, Kp, u, ldu, c0, c1)
- *                                               u[r, k] = Σ_n a[r, n]·W[n, k] for k in chunks [c0, c1) of 8, the
- *                                               weights read from the panels above, float32 products and sums in
- *                                               order of n (a: rows × N16, zeros past N; u: row stride ldu)
  */
 import { Code, F32, F64, I32, L, Op, Simd, V128, type Expr } from "./emit.js";
 
@@ -244,71 +240,6 @@ export function linearI8Kernel(quads = false): Code {
       });
       });
     });
-  });
-  return c;
-}
-
-/**
- * Wᵀ applied to float rows without a transposed copy of W (../int8.ts `int8TransposedTimes`): u[r, k] =
- * Σ_n a[r, n]·q[n, k] with a = v·scale already formed, one float32 multiply and add per term in order of n —
- * the reference's arithmetic, vectorized over k (lanes never mix), so the same bits.
- * Chunks [c0, c1) of 8 inputs k, in tiles of 4 rows (then single rows) × 8 k (two f32x4 accumulators a row).
- * W[n, k…k+7] sits in the panels at w + (n >> 4)·Kp·16 + 16·k + (offset of feature n & 15 in its group):
- * quads, two runs of 4 bytes 64 apart; pairs, four runs of 2 bytes 32 apart. They are gathered into one vector's
- * low 8 bytes and widened to two f32x4 once per n for the tile's rows. Panels past N hold zeros, as do a's
- * columns there, so whole panels are summed (+0 terms leave a sum that started at +0 unchanged).
- */
-export function transposedI8Kernel(quads = false): Code {
-  const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [a, rows, N16, w, Kp, u, ldu, c0, c1] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const R = 4;
-  const g = quads ? 4 : 2;
-  const ch = c.local(I32), m = c.local(I32), p = c.local(I32), wp = c.local(I32), lda = c.local(I32), up = c.local(I32);
-  const ap = Array.from({ length: R }, () => c.local(I32));
-  const acc = Array.from({ length: R * 2 }, () => c.local(V128));
-  const qv = c.local(V128), lo = c.local(V128), hi = c.local(V128), sv = c.local(V128);
-  const ZERO = new Array(16).fill(0);
-  c.get(N16).i32(2).op(Op.i32Shl).set(lda);
-  const tile = (RR: number) => {
-    for (let r = 0; r < RR; r++) {
-      c.get(m).i32(r).op(Op.i32Add).get(lda).op(Op.i32Mul).get(a).op(Op.i32Add).set(ap[r]);
-      c.simd(Simd.v128Const).op(...ZERO).set(acc[2 * r]);
-      c.simd(Simd.v128Const).op(...ZERO).set(acc[2 * r + 1]);
-    }
-    // 16·k bytes into every panel: chunk ch starts at k = 8·ch
-    c.get(w).get(ch).i32(7).op(Op.i32Shl).op(Op.i32Add).set(wp);
-    c.for(p, 0, L(N16), 16, () => {
-      for (let j = 0; j < 16; j++) {
-        const off = (j >> 2) * 4 * g + (j & 3) * g;
-        if (quads) {
-          c.get(wp).simdMem(Simd.v128Load32Zero, 0, off).set(qv);
-          c.get(wp).get(qv).simdMem(Simd.v128Load32Lane, 0, off + 64).op(1);
-        } else {
-          c.get(wp).simdMem(Simd.v128Load16Splat, 0, off).set(qv);
-          for (let lane = 1; lane < 4; lane++) c.get(wp).get(qv).simdMem(Simd.v128Load16Lane, 0, off + 32 * lane).op(lane).set(qv);
-          c.get(qv);
-        }
-        c.simd(Simd.i16x8ExtendLowI8x16S).set(qv);
-        c.get(qv).simd(Simd.i32x4ExtendLowI16x8S).simd(Simd.f32x4ConvertI32x4S).set(lo);
-        c.get(qv).simd(Simd.i32x4ExtendHighI16x8S).simd(Simd.f32x4ConvertI32x4S).set(hi);
-        for (let r = 0; r < RR; r++) {
-          c.get(ap[r]).simdMem(Simd.v128Load32Splat, 2, 4 * j).set(sv);
-          c.get(acc[2 * r]).get(sv).get(lo).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(acc[2 * r]);
-          c.get(acc[2 * r + 1]).get(sv).get(hi).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(acc[2 * r + 1]);
-        }
-      }
-      c.get(wp).get(Kp).i32(4).op(Op.i32Shl).op(Op.i32Add).set(wp);
-      for (let r = 0; r < RR; r++) c.inc(ap[r], 64);
-    });
-    for (let r = 0; r < RR; r++) {
-      c.get(m).i32(r).op(Op.i32Add).get(ldu).op(Op.i32Mul).get(ch).i32(3).op(Op.i32Shl).op(Op.i32Add).i32(2).op(Op.i32Shl).get(u).op(Op.i32Add).set(up);
-      c.get(up).get(acc[2 * r]).simdMem(Simd.v128Store, 2, 0);
-      c.get(up).get(acc[2 * r + 1]).simdMem(Simd.v128Store, 2, 16);
-    }
-  };
-  c.for(ch, L(c0), L(c1), 1, () => {
-    c.for(m, 0, () => c.get(rows).i32(R - 1).op(Op.i32Sub), R, () => tile(R));
-    c.for(m, null, L(rows), 1, () => tile(1));
   });
   return c;
 }

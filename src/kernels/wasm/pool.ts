@@ -26,7 +26,7 @@ const OP_LINEAR = 1;
 const OP_ATTENTION = 2;
 const OP_ADDNORM = 3;
 const OP_LINEAR_I8 = 4;
-const OP_TRANSPOSED_I8 = 5;
+const OP_TRANSPOSED = 5;
 const TASK_TIMEOUT_MS = 120_000;
 
 interface Pool {
@@ -77,9 +77,9 @@ function run(data, ready) {
           e.linearI8(a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), t0, t1);
           if (a(12)) e.gelu(a(8), a(9), a(3), t0 * 16, Math.min(t1 * 16, a(10)));
         }
-      } else if (op === ${OP_TRANSPOSED_I8}) {
-        const C = a(8);
-        for (let c0 = Atomics.add(control, ${NEXT}, CH); c0 < C; c0 = Atomics.add(control, ${NEXT}, CH)) e.transposedI8(a(1), a(2), a(3), a(4), a(5), a(6), a(7), c0, Math.min(c0 + CH, C));
+      } else if (op === ${OP_TRANSPOSED}) {
+        const C = a(9);
+        for (let c0 = Atomics.add(control, ${NEXT}, CH); c0 < C; c0 = Atomics.add(control, ${NEXT}, CH)) e.transposed(a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), c0, Math.min(c0 + CH, C), a(10), a(11) + index * a(12));
       } else if (op === ${OP_ADDNORM}) {
         const R = a(3);
         for (let r0 = Atomics.add(control, ${NEXT}, CH); r0 < R; r0 = Atomics.add(control, ${NEXT}, CH)) e.addNorm(a(1), a(2), R, a(4), a(5), a(6), f64[0], r0, Math.min(r0 + CH, R));
@@ -236,15 +236,19 @@ export function runLinearI8(v: KernelVariant, q: number, sx: number, rows: numbe
   });
 }
 
-/** `transposedI8` over chunks [0, chunks) of 8 inputs split over threads (each u column is one chunk's alone). */
-export function runTransposedI8(v: KernelVariant, a: number, rows: number, N16: number, w: number, Kp: number, u: number, ldu: number, chunks: number): void {
-  if (!pool || chunks < 2 || rows * N16 * chunks * 8 < 1 << 18) {
-    v.exports.transposedI8(a, rows, N16, w, Kp, u, ldu, 0, chunks);
+/**
+ * `transposed` over chunks [0, chunks) of 8 inputs split over threads (each u column is one chunk's alone);
+ * thread i gathers into scratch + i·scratchStride (this thread: i = 0).
+ */
+export function runTransposed(v: KernelVariant, a: number, lda: number, rows: number, Nw: number, w: number, panelBytes: number, u: number, ldu: number, chunks: number, f32: boolean, scratch: number, scratchStride: number): void {
+  const f = f32 ? 1 : 0;
+  if (!pool || chunks < 2 || rows * Nw * chunks * 8 < 1 << 18) {
+    v.exports.transposed(a, lda, rows, Nw, w, panelBytes, u, ldu, 0, chunks, f, scratch);
     return;
   }
   const chunk = Math.max(1, Math.ceil(chunks / (4 * pool.threads)));
-  dispatch(OP_TRANSPOSED_I8, [variantIndex(v), a, rows, N16, w, Kp, u, ldu, chunks], chunk, (grab) => {
-    for (let c0 = grab(chunk); c0 < chunks; c0 = grab(chunk)) v.exports.transposedI8(a, rows, N16, w, Kp, u, ldu, c0, Math.min(c0 + chunk, chunks));
+  dispatch(OP_TRANSPOSED, [variantIndex(v), a, lda, rows, Nw, w, panelBytes, u, ldu, chunks, f, scratch, scratchStride], chunk, (grab) => {
+    for (let c0 = grab(chunk); c0 < chunks; c0 = grab(chunk)) v.exports.transposed(a, lda, rows, Nw, w, panelBytes, u, ldu, c0, Math.min(c0 + chunk, chunks), f, scratch);
   });
 }
 

@@ -20,7 +20,7 @@ export interface KernelExports {
   addNorm(a: number, b: number, rows: number, dim: number, gamma: number, beta: number, eps: number, r0: number, r1: number): void;
   quantRows(x: number, ldx: number, rows: number, K: number, Kp: number, q: number, sx: number): void;
   linearI8(q: number, sx: number, rows: number, Kp: number, w: number, scales: number, bias: number, y: number, ldy: number, N: number, t0: number, t1: number): void;
-  transposedI8(a: number, rows: number, N16: number, w: number, Kp: number, u: number, ldu: number, c0: number, c1: number): void;
+  transposed(a: number, lda: number, rows: number, Nw: number, w: number, panelBytes: number, u: number, ldu: number, c0: number, c1: number, f32: number, scratch: number): void;
   firstNonFinite(ptr: number, n: number): number;
   spanFill(start: number, end: number, W: number, K: number, inner: number, s0: number, s1: number, out: number): void;
 }
