@@ -38,7 +38,7 @@ import { mapCall } from "./helpers/callDsl.js";
 import { runCliInProcess } from "./helpers/runCli.js";
 import { checkpointDir, FIXTURES_DIR, goldenCheckpoints, listGoldenCases, readGoldenCase } from "./helpers/golden.js";
 import { compareCase, type CaseAccuracy } from "./helpers/int8Accuracy.js";
-import { randFloats as rand, signedRng as rng } from "./helpers/prng.js";
+import { randFloats as rand, rng as makeRng, signedRng as rng } from "./helpers/prng.js";
 
 
 /** The quantizer written out independently: scale = fround(max|row| / 127), q = nearest, ties to even. */
@@ -175,6 +175,26 @@ describe("per-row quantizer", () => {
     expect(ties.scales[0]).toBe(1);
     expect(Array.from(ties.q)).toEqual([127, 2, 4, -2, 0]);
     expect([0.5, 1.5, -1.5, 2.4999].map(roundHalfEven)).toEqual([0, 2, -2, 2]);
+  });
+
+  it("roundHalfEven is round-to-nearest-even at every magnitude: ties, near-ties, 2⁵¹ and past it, NaN, ±∞", () => {
+    // The rule written plainly: floor, the exact remainder (exact below 2⁵² in magnitude), ties to the even side.
+    const spec = (v: number) => {
+      if (!Number.isFinite(v) || Math.abs(v) >= 2 ** 52) return v;
+      const f = Math.floor(v);
+      const d = v - f;
+      return d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
+    };
+    const values = [0, -0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994, 127.5, -127.5, 32766.5, 32767.5, 2 ** 51 - 0.5, 2 ** 51 - 1.5, -(2 ** 51) + 0.5, 2 ** 51, 2 ** 51 + 0.5, 2 ** 51 + 1.5, -(2 ** 51) - 0.5, 2 ** 52 - 0.5, 2 ** 52 + 1, 1e300, -1e300, Number.MIN_VALUE, -Number.MIN_VALUE];
+    const r = makeRng(17);
+    for (let i = 0; i < 20000; i++) {
+      const scale = 2 ** (r.int(60) - 8);
+      values.push((r.next() * 2 - 1) * scale, (r.int(2000) - 1000) + 0.5, Math.fround((r.next() * 2 - 1) * 300));
+    }
+    for (const v of values) expect(roundHalfEven(v), `roundHalfEven(${v})`).toBe(spec(v) + 0); // +0: a zero result is +0
+    expect(roundHalfEven(NaN)).toBeNaN();
+    expect(roundHalfEven(Infinity)).toBe(Infinity);
+    expect(roundHalfEven(-Infinity)).toBe(-Infinity);
   });
 
   it("refuses non-finite weights", () => {
