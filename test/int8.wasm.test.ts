@@ -170,6 +170,57 @@ describe("WebAssembly int8 linear", () => {
   });
 });
 
+describe("int8 quantization of weights on the WebAssembly kernel (quantW8)", () => {
+  function special(src: Float32Array, rows: number, cols: number): void {
+    src.fill(0, 0, cols); // a zero row
+    if (rows > 1) for (let k = 0; k < cols; k++) src[cols + k] = (k % 2 ? -1 : 1) * 1e-44; // subnormal: amax / 127 underflows
+    if (rows > 2) {
+      src[2 * cols] = 127; // scale exactly 1, ties x.5 in the row
+      for (let k = 1; k < cols; k++) src[2 * cols + k] = ((k % 9) - 4) + 0.5;
+    }
+    if (rows > 3) for (let k = 0; k < cols; k++) src[3 * cols + k] *= 3e37; // near the float32 limit
+    if (rows > 4) src.fill(-0, 4 * cols, 5 * cols);
+    if (rows > 5) for (let k = 0; k < cols; k++) src[5 * cols + k] = k === cols - 1 ? 1e-39 : -1e-41; // a subnormal scale: the clamp bites
+  }
+
+  it("gives the reference's bytes and scales: odd widths, zero/subnormal/tie/huge/−0 rows, more than one block of rows", () => {
+    const r = rng(51);
+    let cases = 0;
+    for (const cols of [1, 3, 4, 5, 17, 768]) {
+      for (const rows of [Math.ceil(16384 / cols) + 3, ...(cols === 768 ? [1500] : [])]) {
+        const src = rand(rows * cols, r, 0.2);
+        special(src, rows, cols);
+        setBackend("js");
+        const want = quantizeRows(src, rows, cols);
+        setBackend("wasm");
+        const got = quantizeRows(src, rows, cols);
+        expect(firstDiff(got.scales, want.scales), `scales cols=${cols} rows=${rows}`).toBe(-1);
+        const at = got.q.findIndex((x, i) => x !== want.q[i]);
+        expect(at, `cols=${cols} rows=${rows} at ${at}: ${got.q[at]} vs ${want.q[at]}`).toBe(-1);
+        expect(want.q.some((x) => x === 127 || x === -127)).toBe(true);
+        cases++;
+      }
+    }
+    expect(cases).toBe(7);
+    setBackend("auto");
+  });
+
+  it("names the first non-finite row like the reference (NaN, ∞, in the vector part and in the tail)", () => {
+    const r = rng(53);
+    const [rows, cols] = [40, 1023];
+    for (const [row, col, value] of [[7, 5, NaN], [12, 1022, Infinity], [39, 0, -Infinity]] as const) {
+      const src = rand(rows * cols, r);
+      src[row * cols + col] = value;
+      if (row < 39) src[39 * cols] = NaN; // a later bad row must not be the one named
+      for (const backend of ["js", "wasm"] as const) {
+        setBackend(backend);
+        expect(() => quantizeRows(src, rows, cols), `${backend} ${value}`).toThrow(new RegExp(`quantizeRows: row ${row} holds a non-finite value`));
+      }
+    }
+    setBackend("auto");
+  });
+});
+
 describe("Wᵀ·x from int8 weights (transposedTimes of an int8 layer, the factored span scores' u = W₂ᵀ·v)", () => {
   /** The float64 value Σ_n x[r, n]·scale[n]·q[n, k] and the sum of |terms| (for a float32 rounding bound). */
   function exact(w: { q: Int8Array; scales: Float32Array }, x: Float32Array, rows: number, N: number, K: number) {

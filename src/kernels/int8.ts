@@ -24,7 +24,7 @@
 import type { PackedLinear } from "./matmul.js";
 import { roundHalfEven } from "./activations.js";
 import { activeVariant } from "./backend.js";
-import { packWasmInt8, unpackWasmInt8, type WasmInt8Packed } from "./wasm/int8.js";
+import { packWasmInt8, unpackWasmInt8, wasmQuantizeRows, type WasmInt8Packed } from "./wasm/int8.js";
 import { wasmTransposedTimes } from "./wasm/transposed.js";
 import { wasmLinear } from "./wasm/linear.js";
 
@@ -77,7 +77,12 @@ function quantizeRowsTo(name: string, limit: number, src: Float32Array, rows: nu
 export function quantizeRows(src: Float32Array, rows: number, cols: number, q: Int8Array = new Int8Array(rows * cols), scales: Float32Array = new Float32Array(rows)): Int8Rows {
   if (src.length < rows * cols) throw new RangeError(`quantizeRows: ${src.length} values, expected ${rows}×${cols}`);
   if (q.length < rows * cols || scales.length < rows) throw new RangeError(`quantizeRows: output holds ${q.length} values and ${scales.length} scales, expected ${rows}×${cols} and ${rows}`);
-  quantizeRowsTo("quantizeRows", 127, src, rows, cols, q, scales);
+  // Under a WebAssembly backend large matrices (weights at load) take the SIMD kernel: same bytes, ~6× faster.
+  const v = rows * cols >= 1 << 14 ? activeVariant() : null;
+  if (v) {
+    const bad = wasmQuantizeRows(v, src, rows, cols, q, scales);
+    if (bad >= 0) throw new RangeError(`quantizeRows: row ${bad} holds a non-finite value`);
+  } else quantizeRowsTo("quantizeRows", 127, src, rows, cols, q, scales);
   return { rows, cols, q, scales };
 }
 

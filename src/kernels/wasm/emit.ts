@@ -45,7 +45,7 @@ export const Op = {
   i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32Shl: 0x74, i32ShrS: 0x75, i32ShrU: 0x76,
   f32Abs: 0x8b, f32Nearest: 0x90, f32Add: 0x92, f32Sub: 0x93, f32Mul: 0x94, f32Div: 0x95, f32Min: 0x96, f32Max: 0x97,
   f64Abs: 0x99, f64Neg: 0x9a, f64Nearest: 0x9e, f64Sqrt: 0x9f, f64Add: 0xa0, f64Sub: 0xa1, f64Mul: 0xa2, f64Div: 0xa3, f64Min: 0xa4, f64Max: 0xa5,
-  i32TruncF32S: 0xa8, i32TruncF64S: 0xaa, f64ConvertI32S: 0xb7, f32DemoteF64: 0xb6, f64PromoteF32: 0xbb,
+  i32TruncF32S: 0xa8, i32TruncF64S: 0xaa, f64ConvertI32S: 0xb7, f32DemoteF64: 0xb6, f64PromoteF32: 0xbb, f32ReinterpretI32: 0xbe,
 } as const;
 
 /** SIMD opcodes (after the 0xFD prefix, LEB128-encoded). */
@@ -61,7 +61,7 @@ export const Simd = {
   f64x2Add: 0xf0, f64x2Sub: 0xf1, f64x2Mul: 0xf2, f64x2ExtractLane: 0x21, v128Load16x4S: 0x03, f32x4ConvertI32x4S: 0xfa,
   i32x4MinS: 0xb6, i32x4MaxS: 0xb8, i8x16NarrowI16x8U: 0x66, i32x4Sub: 0xb1,
   v128Load16Splat: 0x08, v128Load16Lane: 0x55, v128Load32Lane: 0x56, i16x8ExtendLowI8x16S: 0x87,
-  i32x4ExtendLowI16x8S: 0xa7, i32x4ExtendHighI16x8S: 0xa8,
+  i32x4ExtendLowI16x8S: 0xa7, i32x4ExtendHighI16x8S: 0xa8, i8x16NarrowI16x8S: 0x65,
   /** Relaxed SIMD: a·b + c, fused or not at the engine's choice. */
   f32x4RelaxedMadd: 0x105,
   /** Relaxed SIMD: c + dot products of 4 bytes per lane, a as i8 and b as 7-bit (top bit set: engine-defined). */

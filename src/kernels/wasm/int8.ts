@@ -91,3 +91,33 @@ export function linearInt8At(v: KernelVariant, x: number, ldx: number, rows: num
   v.exports.quantRows(x, ldx, rows, K, p.Kp, q, sx);
   runLinearI8(v, q, sx, rows, p.Kp, p.w, p.scales, p.bias, y, ldy, layer.outFeatures, Math.ceil(layer.outFeatures / I8_PANEL), gelu);
 }
+
+const quantRegion = new Region();
+
+/** Floats per block of rows copied in for `quantW8` (4 MiB of input; the block's int8 output follows it). */
+const QUANT_BLOCK = 1 << 20;
+
+/**
+ * `quantizeRows` (../int8.ts) on the WebAssembly kernel `quantW8`: blocks of rows are copied into WebAssembly
+ * memory, quantized there and copied out. The same bytes as the reference. Returns the first row holding a
+ * non-finite value (its scale comes back NaN; the caller reports it), or −1.
+ */
+export function wasmQuantizeRows(v: KernelVariant, src: Float32Array, rows: number, cols: number, q: Int8Array, scales: Float32Array): number {
+  const blockRows = Math.max(1, Math.floor(QUANT_BLOCK / Math.max(cols, 1)));
+  const n0 = Math.min(rows, blockRows);
+  const inBytes = (n0 * cols * 4 + 63) & ~63;
+  const qBytes = (n0 * cols + 63) & ~63;
+  const base = quantRegion.get(inBytes + qBytes + n0 * 4);
+  const qP = base + inBytes;
+  const sP = qP + qBytes;
+  for (let r0 = 0; r0 < rows; r0 += blockRows) {
+    const n = Math.min(blockRows, rows - r0);
+    f32View(base, n * cols).set(src.subarray(r0 * cols, (r0 + n) * cols));
+    v.exports.quantW8(base, n, cols, qP, sP);
+    q.set(i8View(qP, n * cols), r0 * cols);
+    const s = f32View(sP, n);
+    for (let r = 0; r < n; r++) if (s[r] !== s[r]) return r0 + r;
+    scales.set(s, r0);
+  }
+  return -1;
+}

@@ -243,3 +243,82 @@ export function linearI8Kernel(quads = false): Code {
   });
   return c;
 }
+
+/**
+ * Weights to int8 with the reference's per-row rule (../int8.ts `quantizeRows`): amax = max |w| (the largest bit
+ * pattern with the sign cleared; a NaN or ∞ makes the row's scale NaN, for the caller to report), scale =
+ * f32(amax / 127) (1 for a zero row, or one whose scale underflows, with zeros), q = clamp(roundHalfEven(f64(w) /
+ * f64(scale)), ±127): the division in float64 as in JavaScript, rounding by adding and subtracting 1.5·2⁵² (the
+ * reference's roundHalfEven), so the same bytes. Two values per f64x2 step, four per loop.
+ *
+ *   quantW8(src, rows, cols, q, scales)    src f32 [rows, cols] → q i8 [rows, cols], scales f32 [rows]
+ */
+export function quantW8Kernel(): Code {
+  const c = new Code([I32, I32, I32, I32, I32]);
+  const [src, rows, cols, q, scales] = [0, 1, 2, 3, 4];
+  const m = c.local(I32), k = c.local(I32), xp = c.local(I32), qp = c.local(I32), cols4 = c.local(I32), bits = c.local(I32), t = c.local(I32), under = c.local(I32);
+  const scale = c.local(F32), d = c.local(F64);
+  const av = c.local(V128), v = c.local(V128), dv = c.local(V128), magic = c.local(V128), lim = c.local(V128), nlim = c.local(V128), absMask = c.local(V128);
+  const M = 6755399441055744;
+  c.f64(M).simd(Simd.f64x2Splat).set(magic);
+  c.f64(127).simd(Simd.f64x2Splat).set(lim);
+  c.f64(-127).simd(Simd.f64x2Splat).set(nlim);
+  c.i32(0x7fffffff).simd(Simd.i32x4Splat).set(absMask);
+  c.get(cols).i32(-4).op(Op.i32And).set(cols4);
+  // one f64x2 of values (on the stack) → two i32 in the low lanes: divide, round to nearest even, clamp
+  const quant2 = () => {
+    c.get(dv).simd(Simd.f64x2Div).get(magic).simd(Simd.f64x2Add).get(magic).simd(Simd.f64x2Sub);
+    c.get(nlim).simd(Simd.f64x2Pmax).get(lim).simd(Simd.f64x2Pmin).simd(Simd.i32x4TruncSatF64x2SZero);
+  };
+  c.for(m, 0, L(rows), 1, () => {
+    c.get(m).get(cols).op(Op.i32Mul).i32(2).op(Op.i32Shl).get(src).op(Op.i32Add).set(xp);
+    c.get(m).get(cols).op(Op.i32Mul).get(q).op(Op.i32Add).set(qp);
+    // amax as the largest sign-cleared bit pattern (NaN and ∞ sort above every finite value)
+    c.simd(Simd.v128Const).op(...new Array(16).fill(0)).set(av);
+    c.for(k, 0, L(cols4), 4, () => {
+      c.get(av).get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2).get(absMask).simd(Simd.v128And).simd(Simd.i32x4MaxS).set(av);
+    });
+    c.get(av).simd(Simd.i32x4ExtractLane).op(0).set(bits);
+    for (let lane = 1; lane < 4; lane++) {
+      c.get(av).simd(Simd.i32x4ExtractLane).op(lane).tee(t).get(bits).get(t).get(bits).op(Op.i32GtS).op(Op.select).set(bits);
+    }
+    c.for(k, L(cols4), L(cols), 1, () => {
+      c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2).i32(0x7fffffff).op(Op.i32And).tee(t);
+      c.get(bits).get(t).get(bits).op(Op.i32GtS).op(Op.select).set(bits);
+    });
+    c.get(bits).i32(0x7f800000).op(Op.i32GeS).ifElse(
+      () => {
+        c.get(scales).get(m).i32(2).op(Op.i32Shl).op(Op.i32Add).f32(NaN).mem(Op.f32Store, 2);
+      },
+      () => {
+        // s0 = f32(amax / 127); scale = s0 > 0 ? s0 : 1 (a zero row, or amax > 0 whose s0 underflowed: zeros then)
+        c.get(bits).op(Op.f32ReinterpretI32).f32(127).op(Op.f32Div).set(scale);
+        c.get(scale).f32(0).op(Op.f32Gt).op(Op.i32Eqz).tee(under).ifElse(() => c.f32(1).set(scale));
+        c.get(scales).get(m).i32(2).op(Op.i32Shl).op(Op.i32Add).get(scale).mem(Op.f32Store, 2);
+        c.get(scale).op(Op.f64PromoteF32).tee(d).simd(Simd.f64x2Splat).set(dv);
+        c.get(under).ifElse(
+          () => c.for(k, 0, L(cols), 1, () => c.get(qp).get(k).op(Op.i32Add).i32(0).mem(Op.i32Store8, 0)),
+          () => {
+            c.for(k, 0, L(cols4), 4, () => {
+              c.get(qp).get(k).op(Op.i32Add);
+              c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).simdMem(Simd.v128Load, 2).tee(v).simd(Simd.f64x2PromoteLowF32x4);
+              quant2();
+              c.get(v).get(v).simd(Simd.i8x16Shuffle).op(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7).simd(Simd.f64x2PromoteLowF32x4);
+              quant2();
+              // [a0 a1 0 0], [a2 a3 0 0] → [a0 a1 a2 a3] → i16 → i8, four bytes stored
+              c.simd(Simd.i8x16Shuffle).op(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23).tee(v).get(v).simd(Simd.i16x8NarrowI32x4S);
+              c.tee(v).get(v).simd(Simd.i8x16NarrowI16x8S).simdMem(Simd.v128Store32Lane, 0).op(0);
+            });
+            c.for(k, L(cols4), L(cols), 1, () => {
+              c.get(qp).get(k).op(Op.i32Add);
+              c.get(xp).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2).op(Op.f64PromoteF32).get(d).op(Op.f64Div);
+              c.f64(M).op(Op.f64Add).f64(M).op(Op.f64Sub).f64(-127).op(Op.f64Max).f64(127).op(Op.f64Min).op(Op.i32TruncF64S);
+              c.mem(Op.i32Store8, 0);
+            });
+          },
+        );
+      },
+    );
+  });
+  return c;
+}

@@ -17,7 +17,7 @@
  *   attention(params, u0, u1, scratch)                     whole attention of (batch, head) units [u0, u1)
  *   gelu                                                   GELU, see ./gelu.ts
  *   addNorm                                                residual add + layer norm, see ./elementwise.ts
- *   quantRows, linearI8                                    int8 linear layers, see ./int8Kernels.ts
+ *   quantRows, linearI8, quantW8                           int8 linear layers (and weights quantized at load), see ./int8Kernels.ts
  *   transposed                                             Wᵀ·x from float32 or int8 panels, see ./transposedKernel.ts
  *   firstNonFinite(ptr, n)                                 load-time weight check, see ./scan.ts
  *   spanFill(start, end, W, K, inner, s0, s1, out)         rows [s0, s1) of the span hidden layer (see below)
@@ -26,7 +26,7 @@ import { Code, F32, F64, I32, L, ModuleBuilder, Op, Simd, V128 } from "./emit.js
 import { addNormKernel } from "./elementwise.js";
 import { geluKernel } from "./gelu.js";
 import { firstNonFiniteKernel } from "./scan.js";
-import { linearI8Kernel, quantRowsKernel } from "./int8Kernels.js";
+import { linearI8Kernel, quantRowsKernel, quantW8Kernel } from "./int8Kernels.js";
 import { transposedKernel } from "./transposedKernel.js";
 
 export interface KernelShape {
@@ -89,6 +89,7 @@ export function buildKernelModule(shape: KernelShape, memory: { min: number; max
   mb.func(quantRowsKernel(int8Quads), "quantRows");
   mb.func(linearI8Kernel(int8Quads), "linearI8");
   mb.func(transposedKernel(int8Quads), "transposed");
+  mb.func(quantW8Kernel(), "quantW8");
   mb.func(firstNonFiniteKernel(), "firstNonFinite");
   mb.func(spanFillKernel(), "spanFill");
   return mb.toBytes();

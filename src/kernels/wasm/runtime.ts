@@ -21,6 +21,7 @@ export interface KernelExports {
   quantRows(x: number, ldx: number, rows: number, K: number, Kp: number, q: number, sx: number): void;
   linearI8(q: number, sx: number, rows: number, Kp: number, w: number, scales: number, bias: number, y: number, ldy: number, N: number, t0: number, t1: number): void;
   transposed(a: number, lda: number, rows: number, Nw: number, w: number, panelBytes: number, u: number, ldu: number, c0: number, c1: number, f32: number, scratch: number): void;
+  quantW8(src: number, rows: number, cols: number, q: number, scales: number): void;
   firstNonFinite(ptr: number, n: number): number;
   spanFill(start: number, end: number, W: number, K: number, inner: number, s0: number, s1: number, out: number): void;
 }
