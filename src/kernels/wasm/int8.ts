@@ -94,8 +94,9 @@ export function linearInt8At(v: KernelVariant, x: number, ldx: number, rows: num
 
 const quantRegion = new Region();
 
-/** Floats per block of rows copied in for `quantW8` (4 MiB of input; the block's int8 output follows it). */
-const QUANT_BLOCK = 1 << 20;
+/** Floats per block of rows copied in for `quantW8` (1 MiB of input, kept in WebAssembly memory for the process
+ * like every scratch region; the block's int8 output follows it). */
+const QUANT_BLOCK = 1 << 18;
 
 /**
  * `quantizeRows` (../int8.ts) on the WebAssembly kernel `quantW8`: blocks of rows are copied into WebAssembly
