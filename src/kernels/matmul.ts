@@ -196,7 +196,7 @@ export function addLowRankTransposed(v: Float32Array, rows: number, N: number, K
  * `[N, K]`, so u[r] = Wᵀ·x[r] — what the factored span scores need (../heads/spanRep.ts) — read from the packed
  * weights as they are, no transposed copy:
  *   u[r, k] = Σ_n f32(x[r, n]·W[n, k]), float32 products and sums in order of n from +0,
- * then each LoRA delta's s·(x·B)·A (`addLowRankTransposed`). int8 layers: `int8TransposedTimes` (../int8.ts).
+ * then each LoRA delta's s·(x·B)·A (`addLowRankTransposed`). int8 layers: `int8TransposedTimes` (./int8.ts).
  * The WebAssembly kernel (./wasm/transposed.ts) computes the same bits for a layer packed there. No bias: the
  * transpose of an affine map has none.
  */
