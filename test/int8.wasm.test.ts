@@ -67,6 +67,26 @@ describe("WebAssembly int8 linear", () => {
     expect(Array.from(packed.int8.scales)).toEqual(Array.from(w.scales));
   });
 
+  it("packs the same panels from word-aligned weights (moved a word at a time) and from a misaligned view (byte by byte)", () => {
+    setBackend("wasm");
+    const r = rng(61);
+    for (const [N, K] of [[21, 24], [5, 8], [33, 100], [17, 9]]) {
+      const w = quantizeRows(rand(N * K, r), N, K);
+      const shifted = new Int8Array(N * K + 1);
+      shifted.set(w.q, 1);
+      const misaligned = { ...w, q: shifted.subarray(1) };
+      expect(misaligned.q.byteOffset % 2).toBe(1);
+      const a = int8Linear(w) as Int8Linear;
+      const b = int8Linear(misaligned) as Int8Linear;
+      expect(Array.from(a.int8.q), `N=${N} K=${K}`).toEqual(Array.from(w.q));
+      expect(Array.from(b.int8.q), `N=${N} K=${K} misaligned`).toEqual(Array.from(w.q));
+      const x = rand(3 * K, r);
+      expect(firstDiff(linear(x, 3, a), linear(x, 3, b))).toBe(-1);
+      expect(firstDiff(linear(x, 3, a), linearInt8Reference(x, 3, a))).toBe(-1);
+    }
+    setBackend("auto");
+  });
+
   it("equals linearInt8Reference bit for bit on odd sizes, with and without bias, zero rows and extreme magnitudes", () => {
     setBackend("wasm");
     const r = rng(7);

@@ -6,7 +6,7 @@
 import type { Int8Linear, Int8Rows } from "../int8.js";
 import { I8_PANEL } from "./int8Kernels.js";
 import { runLinearI8 } from "./pool.js";
-import { f32View, i32View, i8View, Region, wasmAlloc, wasmRuntime, type KernelVariant } from "./runtime.js";
+import { f32View, i16View, i32View, i8View, Region, wasmAlloc, wasmRuntime, type KernelVariant } from "./runtime.js";
 
 /** Where an int8 layer lives in WebAssembly memory (byte addresses); scales and bias padded to whole panels. */
 export interface WasmInt8Packed {
@@ -49,10 +49,25 @@ export function packWasmInt8(m: Int8Rows, bias: Float32Array | null): WasmInt8Pa
   const s = quads ? 2 : 1;
   const block = 16 << s;
   const within = (1 << s) - 1;
-  for (let n = 0; n < N; n++) {
-    const row = n * K;
-    const base = packedAt(quads, Kp, n, 0);
-    for (let k = 0; k < K; k++) dst[base + (k >> s) * block + (k & within)] = src[row + k];
+  const g = 1 << s;
+  if (K % g === 0 && src.byteOffset % g === 0) {
+    // A row's g bytes for one group are adjacent in both layouts: move them as one 32-bit (quads) or 16-bit
+    // (pairs) word (~3× faster than byte by byte; every base below is a multiple of g, and w of 64).
+    const words = src.length / g;
+    const from = quads ? new Int32Array(src.buffer, src.byteOffset, words) : new Int16Array(src.buffer, src.byteOffset, words);
+    const to = quads ? i32View(w, (panels * Kp * I8_PANEL) / 4) : i16View(w, (panels * Kp * I8_PANEL) / 2);
+    const step = 16; // words from one group of g inputs to the next within a panel: (16 << s) bytes / g
+    for (let n = 0; n < N; n++) {
+      const row = (n * K) / g;
+      const base = packedAt(quads, Kp, n, 0) / g;
+      for (let k = 0; k < K / g; k++) to[base + k * step] = from[row + k];
+    }
+  } else {
+    for (let n = 0; n < N; n++) {
+      const row = n * K;
+      const base = packedAt(quads, Kp, n, 0);
+      for (let k = 0; k < K; k++) dst[base + (k >> s) * block + (k & within)] = src[row + k];
+    }
   }
   f32View(scales, N).set(m.scales.subarray(0, N));
   if (quads) {
