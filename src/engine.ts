@@ -21,8 +21,6 @@ import type { ExtractorConfig } from "./model/config.js";
 import { encode, type DebertaEncoder } from "./model/deberta.js";
 import type { PromptPlan } from "./schema/plan.js";
 
-/** Key of the reused span-hidden buffer. */
-
 /** A loaded checkpoint: everything needed to go from token ids to scores. */
 export interface Gliner2Model {
   readonly config: ExtractorConfig;

@@ -27,7 +27,8 @@ export interface SpanRepWeights {
 
 /** `wordEmb [W, H]` → `[W, K, H]`, span (i, k) at row `i·K + k`. */
 export function computeSpanRep(w: SpanRepWeights, wordEmb: Float32Array, W: number): Float32Array {
-  return linear(computeSpanHidden(w, wordEmb, W), W * w.maxWidth, w.outSecond);
+  const hidden = fillSpanHidden(computeSpanHalves(w, wordEmb, W), w.maxWidth, w.outStartHalf.outFeatures);
+  return linear(hidden, W * w.maxWidth, w.outSecond);
 }
 
 /**
@@ -82,11 +83,6 @@ const SPAN_HIDDEN = Symbol("span hidden");
 export function spanHiddenScratch(w: SpanRepWeights, halves: SpanHalves): Float32Array {
   const inner = w.outStartHalf.outFeatures;
   return fillSpanHidden(halves, w.maxWidth, inner, scratch(SPAN_HIDDEN, halves.W * w.maxWidth * inner));
-}
-
-/** The span hidden layer of `wordEmb [W, H]` (both steps above). */
-export function computeSpanHidden(w: SpanRepWeights, wordEmb: Float32Array, W: number, out?: Float32Array): Float32Array {
-  return fillSpanHidden(computeSpanHalves(w, wordEmb, W), w.maxWidth, w.outStartHalf.outFeatures, out);
 }
 
 /**

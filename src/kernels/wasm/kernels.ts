@@ -49,7 +49,7 @@ export interface KernelShape {
 
 export const PLAIN_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: false, kc: 256, mb: 128 };
 export const RELAXED_SHAPE: KernelShape = { rows: 2, vecs: 4, fma: true, kc: 256, mb: 128 };
-/** The relaxed kernel on engines that keep 12 accumulators in registers (../runtime.ts `relaxedShape`). */
+/** The relaxed kernel on engines that keep 12 accumulators in registers (./runtime.ts `relaxedShape`). */
 export const RELAXED_TALL_SHAPE: KernelShape = { rows: 6, vecs: 2, fma: true, kc: 256, mb: 128 };
 
 /** Panel width of the packed weights (floats). */

@@ -176,10 +176,10 @@ function isV8From13_6(): boolean {
 
 /**
  * The relaxed (FMA) linear kernel's tile. V8 13.6+ keeps a 6 × 8 tile (12 accumulators) in registers and runs
- * it 5–7 % faster than 2 × 16 at 100–256 rows, 3.5 % at 64 (Node 24; Chromium 150: 7 % / 4 %; Deno 2.9 on V8 15.0:
- * 2–3 %); Node 20 and 22
- * (V8 11.3, 12.4) spill it and run it 25–35 % slower. 128 × 768 × 3072, one thread, GFLOP/s, Node 24: 2 × 16
- * 50, 6 × 8 53.5–54. The plain kernel gains nothing from it anywhere, and the tile does not change the sums.
+ * it 5–7 % faster than 2 × 16 at 100–256 rows, 3.5 % at 64 (Node 24; Chromium 150: 7 % / 4 %; Deno 2.9 on V8
+ * 15.0: 2–3 %); Node 20 and 22 (V8 11.3, 12.4) spill it and run it 25–35 % slower. 128 × 768 × 3072, one thread,
+ * GFLOP/s, Node 24: 2 × 16 50, 6 × 8 53.5–54. The plain kernel gains nothing from it anywhere, and the tile does
+ * not change the sums.
  */
 function relaxedShape(): KernelShape {
   return isV8From13_6() ? RELAXED_TALL_SHAPE : RELAXED_SHAPE;
